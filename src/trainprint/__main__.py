@@ -1,0 +1,3 @@
+from trainprint.cli import main
+
+main()
