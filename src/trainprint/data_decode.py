@@ -1,0 +1,137 @@
+"""Decoding one image file into an 8-bit gray ``(H, W)`` array, and resizing it.
+
+Pure functions on bytes, safe to call from worker threads or processes. A file that cannot be
+used raises ``BadImage`` with a short reason; ``trainprint.data`` adds the file name and turns it
+into a ``TrainprintError`` (or skips the file with ``--skip-bad``).
+
+Conversions (each is recorded by name in ``Decoded.conversions``, see ``CONVERSIONS``):
+
+    L (8-bit gray)                 used as is
+    RGB / RGBA / P whose channels agree (|R-G|, |G-B| <= 2 everywhere: JPEG rounding)
+                                   -> gray, silently
+    RGB / RGBA / P otherwise       -> gray by luminance (0.299 R + 0.587 G + 0.114 B), a warning
+    alpha that is not opaque       dropped (pixels kept as if opaque), a warning
+    16-bit gray                    -> 8-bit by round(v / 257), so 65535 -> 255
+    1-bit                          -> 0 / 255
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+# PIL warns about odd metadata (EXIF, ICC) while decoding; the data layer reports its own problems.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+# Import every format plugin now, not lazily inside a worker (worker processes are forked).
+Image.init()
+
+#: formats as PIL names them, and how a message names them
+SUPPORTED_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "TIFF": "TIFF", "BMP": "BMP"}
+EXPECTED = "expected a PNG, JPEG, TIFF or BMP image"
+#: smallest side accepted, in pixels (the nets downsample 64 px images to 1 x 1)
+MIN_SIDE = 64
+#: largest per-pixel channel difference still counted as "channels agree"
+CHANNEL_TOLERANCE = 2
+
+# Names of conversions; the silent ones are reported by ``inspect`` but raise no warning.
+GRAY_FROM_COLOR_EQUAL = "color with equal channels -> gray"
+GRAY_FROM_COLOR = "color with different channels -> gray (luminance)"
+ALPHA_DROPPED = "transparency dropped"
+FROM_16BIT = "16-bit -> 8-bit (v / 257)"
+FROM_1BIT = "1-bit -> 8-bit"
+WARNING_CONVERSIONS = (GRAY_FROM_COLOR, ALPHA_DROPPED)
+
+
+class BadImage(Exception):
+    """A file that cannot be used; ``str(e)`` is the reason, without the file name."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One decoded file.
+
+    Attributes:
+        pixels: ``(H, W)`` uint8 gray image (native size, or resized by ``resize_square``).
+        format: PIL format name (``PNG``, ``JPEG``, ``TIFF``, ``BMP``).
+        mode: PIL mode of the file (``L``, ``RGB``, ``I;16``, ...).
+        native: ``(H, W)`` of the file before any resize.
+        conversions: names of the conversions made (empty for 8-bit gray).
+    """
+
+    pixels: np.ndarray
+    format: str
+    mode: str
+    native: tuple[int, int]
+    conversions: tuple[str, ...] = ()
+
+
+def decode_image(data: bytes) -> Decoded:
+    """Decode image file bytes to an 8-bit gray ``(H, W)`` array. Raises ``BadImage``."""
+    try:
+        im = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise BadImage(f"not an image file (unknown format or damaged header); {EXPECTED}") from None
+    except Exception as e:  # noqa: BLE001 - PIL raises many types for damaged files
+        raise BadImage(f"cannot read the image header ({_short(e)}); {EXPECTED}") from None
+    fmt = str(im.format)
+    if fmt not in SUPPORTED_FORMATS:
+        raise BadImage(f"{fmt} images are not supported; {EXPECTED}")
+    try:
+        im.load()
+    except Exception as e:  # noqa: BLE001
+        raise BadImage(f"truncated or corrupt {fmt} image ({_short(e)}); expected a complete file") from None
+    mode = im.mode
+    pixels, conversions = _to_gray8(im)
+    h, w = pixels.shape
+    if min(h, w) < MIN_SIDE:
+        raise BadImage(f"image is {w}x{h} pixels; expected at least {MIN_SIDE} px on each side")
+    return Decoded(np.ascontiguousarray(pixels), fmt, mode, (h, w), conversions)
+
+
+def resize_square(pixels: np.ndarray, size: int) -> np.ndarray:
+    """``(H, W)`` uint8 -> ``(size, size)`` uint8, Lanczos; non-square images are stretched."""
+    if pixels.shape == (size, size):
+        return pixels
+    im = Image.fromarray(pixels, mode="L")
+    return np.asarray(im.resize((size, size), Image.Resampling.LANCZOS), dtype=np.uint8)
+
+
+def _to_gray8(im: Image.Image) -> tuple[np.ndarray, tuple[str, ...]]:
+    mode = im.mode
+    if mode == "L":
+        return np.asarray(im, dtype=np.uint8), ()
+    if mode == "1":
+        return np.asarray(im.convert("L"), dtype=np.uint8), (FROM_1BIT,)
+    if mode.startswith("I;16") or mode == "I":
+        a = np.asarray(im).astype(np.int64)
+        if a.size and (a.min() < 0 or a.max() > 65535):
+            raise BadImage(f"{mode} image has values outside 0..65535; expected 8- or 16-bit gray")
+        return ((a + 128) // 257).astype(np.uint8), (FROM_16BIT,)
+    conversions: list[str] = []
+    if mode in ("P", "PA"):
+        im = im.convert("RGBA")
+    elif mode == "LA":
+        im = im.convert("RGBA")
+    elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        im = im.convert("RGB")
+    elif mode not in ("RGB", "RGBA", "RGBX"):
+        raise BadImage(f"pixel mode {mode} is not supported; expected 8-bit or 16-bit gray, RGB or RGBA")
+    if im.mode == "RGBA":
+        alpha = np.asarray(im.getchannel("A"))
+        if alpha.min() < 255:
+            conversions.append(ALPHA_DROPPED)
+    rgb = np.asarray(im.convert("RGB")).astype(np.int16)  # (H, W, 3)
+    spread = max(int(np.abs(rgb[..., 0] - rgb[..., 1]).max()), int(np.abs(rgb[..., 1] - rgb[..., 2]).max()))
+    conversions.append(GRAY_FROM_COLOR_EQUAL if spread <= CHANNEL_TOLERANCE else GRAY_FROM_COLOR)
+    gray = np.asarray(im.convert("RGB").convert("L"), dtype=np.uint8)
+    return gray, tuple(conversions)
+
+
+def _short(e: Exception) -> str:
+    """An exception as a short single line (messages stay one line)."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 80 else text[:77] + "..."
