@@ -1,0 +1,253 @@
+"""``vectornet-1|12|123``: Vector-Net fingerprints trained with triplet constraints (paper Section 2.1).
+
+    ext = make_extractor("vectornet-12", preset="fast", random_state=0)
+    ext.fit(X, y)              # X: (N, H, W) uint8, y: (N,) split names; trains on G, U, NU
+    F = ext.transform(X_any)   # (M, 64) float32 unit vectors
+
+Each training step draws ``batch_size`` images of every role the constraints need (g: generated,
+u: real_used, nu: real_not_used; real_unknown images are never trained on), embeds them in one
+forward pass and forms all triplets of each constraint from those embeddings
+(``trainprint.losses.triplet``). One epoch is ``ceil(max(|U|, |NU|) / batch_size)`` steps, so every
+labelled real image is seen about once per epoch; each role is walked through in a fresh random
+order, and generated images are drawn afresh every epoch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from trainprint.config import get_preset, override
+from trainprint.device import resolve_device
+from trainprint.errors import TrainprintError
+from trainprint.extractors.base import FingerprintExtractor
+from trainprint.imageset import GENERATED, REAL_NOT_USED, REAL_USED
+from trainprint.io import atomic_path
+from trainprint.losses.triplet import (DEFAULT_MARGIN, MININGS, TripletObjective, check_constraints,
+                                       roles_needed, triplet_terms)
+from trainprint.nets.vectornet import VectorNet, VectorNetArch, to_input
+from trainprint.seeding import seed_everything
+from trainprint.training import TrainConfig, train
+
+ROLE_SPLITS = {"g": GENERATED, "u": REAL_USED, "nu": REAL_NOT_USED}
+_FORMAT = "trainprint-vectornet/1"
+
+
+@dataclass(frozen=True)
+class VectorNetConfig:
+    """Everything that decides a Vector-Net training, besides the data, constraints and seed."""
+
+    train: TrainConfig  # optimiser and schedule; batch_size = images of EACH role per step
+    margin: float = DEFAULT_MARGIN  # triplet margin m on plain L2 distances of unit vectors (range 0..2)
+    mining: str = "all"  # "all": every triplet of the batch; "hard": batch-hard per anchor
+    reducer: str = "nonzero"  # "nonzero": mean over margin-violating triplets; "mean": over all
+    steps_per_epoch: int = 0  # 0: ceil(max(|U|, |NU|) / batch_size); > 0: this many steps
+    arch: VectorNetArch = field(default_factory=VectorNetArch)  # layer sizes (paper defaults)
+    transform_batch: int = 256  # images per forward pass in transform
+
+
+PRESETS: dict[str, VectorNetConfig] = {
+    # The paper: Adam lr 1e-5, weight decay 1e-4, batch 32, 500 epochs, 256 x 256 images.
+    "paper": VectorNetConfig(TrainConfig(epochs=500, batch_size=32, lr=1e-5, weight_decay=1e-4)),
+    # This 2-core CPU, 64 px: 15 steps of 3 x 16 images on a ctmem64 CV fold (~16 s); lr 1e-3 so
+    # that so few steps still learn (see docs/vectornet.md for the measured losses).
+    "fast": VectorNetConfig(TrainConfig(epochs=3, batch_size=16, lr=1e-3, weight_decay=1e-4)),
+    # Two steps, for the test suite.
+    "smoke": VectorNetConfig(TrainConfig(epochs=2, batch_size=4, lr=1e-3), steps_per_epoch=1),
+}
+
+
+class TripletBatches:
+    """BatchSource: ``{role: (B, 1, N, N) float, f"{role}_index": (B,) long}`` per step."""
+
+    def __init__(self, pixels: Mapping[str, torch.Tensor], batch_size: int, steps_per_epoch: int = 0) -> None:
+        self.pixels = dict(pixels)  # role -> (n_role, N, N) uint8
+        self.batch_size = batch_size
+        real = [len(p) for r, p in self.pixels.items() if r != "g"] or [len(p) for p in self.pixels.values()]
+        self.steps = steps_per_epoch or math.ceil(max(real) / batch_size)
+
+    def batches(self, epoch: int, generator: torch.Generator) -> Iterator[dict[str, torch.Tensor]]:
+        need = self.steps * self.batch_size
+        order = {}
+        for role, pix in self.pixels.items():  # fixed role order: the generator's draws are reproducible
+            reps = math.ceil(need / len(pix))
+            order[role] = torch.cat([torch.randperm(len(pix), generator=generator) for _ in range(reps)])[:need]
+        for s in range(self.steps):
+            batch: dict[str, torch.Tensor] = {}
+            for role, pix in self.pixels.items():
+                idx = order[role][s * self.batch_size : (s + 1) * self.batch_size]
+                batch[role] = to_input(pix[idx])
+                batch[f"{role}_index"] = idx
+            yield batch
+
+
+class VectorNetExtractor(FingerprintExtractor):
+    """Vector-Net(constraints) as a scikit-learn transformer; see the module docstring.
+
+    Parameters (stored verbatim): ``constraints`` subset of (1, 2, 3); ``margin``, ``mining``,
+    ``lr``, ``epochs``, ``batch_size`` override the preset when not None; ``preset`` one of
+    ``paper | fast | smoke``; ``device`` ``auto | cpu | cuda``; ``random_state`` seeds the init and
+    every batch; ``run_dir`` gets checkpoint.pt / train_log.csv / train_curve.png (and resumes);
+    ``progress`` shows a progress bar.
+
+    Fitted attributes: ``model_`` (VectorNet, eval mode), ``config_``, ``history_`` (per-epoch
+    losses), ``image_size_``.
+    """
+
+    uses_labels = True
+
+    def __init__(
+        self,
+        constraints: tuple[int, ...] = (1, 2),
+        margin: float | None = None,
+        mining: str | None = None,
+        preset: str = "fast",
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        device: str = "auto",
+        random_state: int = 0,
+        run_dir: str | Path | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.constraints = constraints
+        self.margin = margin
+        self.mining = mining
+        self.preset = preset
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.device = device
+        self.random_state = random_state
+        self.run_dir = run_dir
+        self.progress = progress
+
+    @property
+    def name(self) -> str:
+        return "vectornet-" + "".join(str(c) for c in check_constraints(self.constraints))
+
+    def config(self) -> VectorNetConfig:
+        """The preset with this extractor's overrides applied (errors name the bad value)."""
+        cfg = get_preset(PRESETS, self.preset, "vectornet")
+        if self.mining is not None and self.mining not in MININGS:
+            raise TrainprintError(f"vectornet: mining {self.mining!r}: expected one of {', '.join(MININGS)}")
+        if self.margin is not None and not float(self.margin) >= 0:
+            raise TrainprintError(f"vectornet: margin must be >= 0, got {self.margin}")
+        train_cfg = override(cfg.train, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr)
+        margin = None if self.margin is None else float(self.margin)
+        return override(cfg, train=train_cfg, margin=margin, mining=self.mining)
+
+    def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
+        try:
+            constraints = check_constraints(self.constraints)
+        except ValueError as e:
+            raise TrainprintError(f"vectornet: {e}") from None
+        cfg = self.config()
+        roles = roles_needed(constraints)
+        pixels = {r: torch.from_numpy(np.ascontiguousarray(X[y == ROLE_SPLITS[r]])) for r in roles}
+        for r, p in pixels.items():
+            least = 2 if (r == "u" and 3 in constraints) else 1
+            if len(p) < least:
+                raise TrainprintError(
+                    f"{self.name}.fit: needs at least {least} '{ROLE_SPLITS[r]}' image(s), got {len(p)}"
+                )
+        device = resolve_device(self.device)
+        seed_everything(self.random_state)
+        model = VectorNet(cfg.arch)
+        meta = {
+            "extractor": self.name,
+            "constraints": list(constraints),
+            # the train config is checked by train() itself (epochs may grow on resume)
+            "vectornet": _plain({k: v for k, v in dataclasses.asdict(cfg).items() if k != "train"}),
+            "images": {r: len(p) for r, p in pixels.items()},
+            "image_size": int(X.shape[1]),
+            "data_sha1": hashlib.sha1(b"".join(p.numpy().tobytes() for p in pixels.values())).hexdigest(),
+        }
+        self.history_ = train(
+            model,
+            TripletObjective(triplet_terms(constraints, cfg.margin, cfg.mining, cfg.reducer), roles),
+            TripletBatches(pixels, cfg.train.batch_size, cfg.steps_per_epoch),
+            cfg.train,
+            device=device,
+            seed=self.random_state,
+            run_dir=self.run_dir,
+            progress=self.progress,
+            desc=self.name,
+            meta=meta,
+        )
+        self.config_ = cfg
+        self.model_ = model.eval()
+
+    @torch.no_grad()
+    def _transform(self, X: np.ndarray) -> np.ndarray:
+        model = self.model_.eval()
+        device = next(model.parameters()).device
+        out = []
+        for i in range(0, len(X), self.config_.transform_batch):
+            x = to_input(torch.from_numpy(np.ascontiguousarray(X[i : i + self.config_.transform_batch])))
+            x = x.to(device)
+            if device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+                with torch.autocast("cuda", dtype=torch.bfloat16):
+                    out.append(model(x).float().cpu())
+            else:
+                out.append(model(x))
+        return torch.cat(out).numpy().astype(np.float32, copy=False)
+
+    # ---------------------------------------------------------------------------- save / load
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted extractor (parameters, config, weights, history) to ``path``."""
+        if not hasattr(self, "model_"):
+            raise TrainprintError(f"{self.name}.save: the extractor is not fitted")
+        state = {
+            "format": _FORMAT,
+            "params": _plain(self.get_params()),
+            "image_size_": self.image_size_,
+            "history_": self.history_,
+            "model": {k: v.detach().cpu() for k, v in self.model_.state_dict().items()},
+        }
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | None = None) -> "VectorNetExtractor":
+        """A fitted extractor read from ``save``'s file; ``device`` overrides the saved one."""
+        try:
+            state = torch.load(Path(path), map_location="cpu", weights_only=True)
+        except Exception as e:
+            raise TrainprintError(f"{path}: not a readable Vector-Net file ({type(e).__name__})") from e
+        if not isinstance(state, dict) or state.get("format") != _FORMAT:
+            raise TrainprintError(f"{path}: not a saved Vector-Net extractor (expected format {_FORMAT})")
+        params = dict(state["params"])
+        params["constraints"] = tuple(params["constraints"])
+        if device is not None:
+            params["device"] = device
+        ext = cls(**params)
+        ext.config_ = ext.config()
+        model = VectorNet(ext.config_.arch)
+        model.load_state_dict(state["model"])
+        ext.model_ = model.to(resolve_device(ext.device)).eval()
+        ext.image_size_ = int(state["image_size_"])
+        ext.history_ = list(state["history_"])
+        return ext
+
+
+def _plain(obj: Any) -> Any:
+    """Tuples -> lists and paths -> str, recursively: safe for JSON and ``weights_only`` loading."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
