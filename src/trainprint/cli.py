@@ -8,11 +8,11 @@ from trainprint.cli_app import app
 from trainprint.errors import TrainprintError
 
 # Each module registers its commands on ``app`` when imported.
-from trainprint import cli_data  # noqa: E402,F401  inspect, make-demo
+from trainprint import cli_data  # noqa: E402,F401  inspect
 from trainprint import cli_fit  # noqa: E402,F401  fit
 from trainprint import cli_eval  # noqa: E402,F401  evaluate, submit, validate, score
 from trainprint import cli_report  # noqa: E402,F401  report
-from trainprint import cli_demo  # noqa: E402,F401  demo
+from trainprint import cli_demo  # noqa: E402,F401  make-demo, demo
 
 
 def main(argv: list[str] | None = None) -> None:
