@@ -1,0 +1,271 @@
+"""Tests of the built-in demo: phantoms, the demo GAN, make-demo's folder, run_demo and the CLI.
+
+Every folder is made with the ``smoke`` preset (a few images, three GAN steps) to stay fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from trainprint import demo as demo_mod
+from trainprint.demo import PRESETS, make_demo
+from trainprint.demo_generator import Discriminator, Generator, GanConfig, sample, train_gan
+from trainprint.demo_phantoms import draw_anatomy, render_patient, render_slice
+from trainprint.errors import TrainprintError
+from trainprint.io import read_json
+
+SPLITS = {"dev": ("generated", "real_used", "real_not_used"), "test": ("generated", "real_unknown")}
+
+
+def _pngs(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*.png"))}
+
+
+def _read(folder: Path) -> np.ndarray:
+    """Every PNG of ``folder`` as ``(N, S, S)`` uint8, in name order."""
+    return np.stack([np.asarray(Image.open(p)) for p in sorted(folder.glob("*.png"))])
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_demo(tmp_path_factory.mktemp("demo") / "out", seed=0, preset="smoke")
+
+
+# ---------------------------------------------------------------- phantoms and generator
+
+
+def test_phantom_slices_are_gray_ct_like_and_vary_smoothly_within_a_patient():
+    rng = np.random.default_rng(3)
+    patients = [render_patient(draw_anatomy(rng), 4, 64, rng).astype(np.float64) for _ in range(4)]
+    for p in patients:
+        assert p.shape == (4, 64, 64)
+        assert p[:, :, :4].mean() < 20  # air at the image border
+        assert p[:, 28:36, 28:36].mean() > 40  # body in the middle
+    within = np.mean([np.linalg.norm(p[k] - p[k + 1]) for p in patients for k in range(3)])
+    across = np.mean([np.linalg.norm(a[0] - b[0]) for i, a in enumerate(patients) for b in patients[i + 1:]])
+    assert within < across  # neighbouring slices of one patient are closer than two patients
+
+
+def test_render_slice_is_a_function_of_anatomy_z_and_noise_rng():
+    anat = draw_anatomy(np.random.default_rng(0))
+    a = render_slice(anat, 0.4, 64, np.random.default_rng(1))
+    b = render_slice(anat, 0.4, 64, np.random.default_rng(1))
+    c = render_slice(anat, 0.4, 64, np.random.default_rng(2))
+    assert a.dtype == np.uint8 and np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("size", [64, 128])
+def test_dcgan_shapes(size: int):
+    gen, disc = Generator(size, latent_dim=8, width=4), Discriminator(size, width=4)
+    with torch.no_grad():
+        x = gen(torch.randn(3, 8))
+    assert x.shape == (3, 1, size, size) and float(x.abs().max()) <= 1.0
+    assert disc(x).shape == (3,)
+
+
+def test_dcgan_rejects_a_size_it_cannot_build():
+    with pytest.raises(ValueError, match="4 \\* 2\\*\\*k"):
+        Generator(100, latent_dim=8, width=4)
+
+
+def test_train_gan_is_repeatable_and_changes_the_generator():
+    imgs = np.random.default_rng(0).integers(0, 256, (6, 64, 64), dtype=np.uint8)
+    cfg = GanConfig(width=4, batch_size=4, steps=2)
+    runs = [train_gan(imgs, cfg, seed=5, device=torch.device("cpu")) for _ in range(2)]
+    a, b = (sample(r.generator, 4, seed=1, device=torch.device("cpu")) for r in runs)
+    assert a.shape == (4, 64, 64) and a.dtype == np.uint8 and np.array_equal(a, b)
+    untrained = Generator(64, cfg.latent_dim, cfg.width)
+    assert any(not torch.equal(p, q) for p, q in zip(runs[0].generator.state_dict().values(),
+                                                      untrained.state_dict().values()))
+
+
+# ---------------------------------------------------------------- make-demo output
+
+
+def test_layout_and_counts(smoke: Path):
+    cfg = PRESETS["smoke"]
+    k = cfg.slices_per_patient
+    expected = {
+        ("dev", "generated"): cfg.dev_generated, ("dev", "real_used"): cfg.dev_used_patients * k,
+        ("dev", "real_not_used"): cfg.dev_not_used_patients * k, ("test", "generated"): cfg.test_generated,
+        ("test", "real_unknown"): (cfg.test_used_patients + cfg.test_not_used_patients) * k,
+    }
+    for (folder, split), n in expected.items():
+        files = sorted((smoke / folder / split).iterdir())
+        assert len(files) == n
+        assert [f.name for f in files] == [f"{split}_{i:04d}.png" for i in range(1, n + 1)]
+        for f in files[:2]:
+            with Image.open(f) as im:
+                assert im.format == "PNG" and im.mode == "L" and im.size == (cfg.size, cfg.size)
+    assert sorted(p.name for p in smoke.iterdir()) == [
+        "demo.json", "dev", "patients.csv", "samples.png", "test", "test_key.csv"]
+    info = read_json(smoke / "demo.json")
+    assert info["seed"] == 0 and info["preset"] == "smoke"
+    assert info["counts"]["dev"]["real_used"] == expected[("dev", "real_used")]
+    assert info["counts"]["generator_training_images"] == cfg.train_images
+    assert info["generator"]["train_seconds"] >= 0 and len(info["generator"]["losses"]) >= 1
+
+
+def test_key_is_a_run_file_for_exactly_the_test_real_images(smoke: Path):
+    text = (smoke / "test_key.csv").read_text()
+    lines = text.splitlines()
+    assert text.endswith("\n") and all(re.fullmatch(r"real_unknown_\d{4},[01]", ln) for ln in lines)
+    ids = [ln.split(",")[0] for ln in lines]
+    assert len(set(ids)) == len(ids)
+    assert set(ids) == {p.stem for p in (smoke / "test" / "real_unknown").glob("*.png")}
+    labels = [int(ln.split(",")[1]) for ln in lines]
+    cfg = PRESETS["smoke"]
+    assert sum(labels) == cfg.test_used_patients * cfg.slices_per_patient
+
+
+def test_patients_are_disjoint_across_roles_and_dev_test(smoke: Path):
+    with open(smoke / "patients.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    key = dict(ln.split(",") for ln in (smoke / "test_key.csv").read_text().splitlines())
+    role = {}
+    for r in rows:
+        name = r["split"] if r["folder"] == "dev" else ("test_used" if key[r["id"]] == "1" else "test_not_used")
+        role.setdefault(name, set()).add(r["patient"])
+    names = sorted(role)
+    assert names == ["real_not_used", "real_used", "test_not_used", "test_used"]
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not role[a] & role[b], (a, b)
+
+
+def test_generated_images_are_not_copies_of_real_ones(smoke: Path):
+    real = np.concatenate([_read(smoke / f / s) for f, ss in SPLITS.items() for s in ss if s != "generated"])
+    real = real.reshape(len(real), -1).astype(np.float64)
+    for folder in SPLITS:
+        gen = _read(smoke / folder / "generated").reshape(-1, real.shape[1]).astype(np.float64)
+        d = np.sqrt(((gen[:, None, :] - real[None]) ** 2).sum(-1))  # (G, R)
+        assert d.min() > 0
+    assert read_json(smoke / "demo.json")["membership_signal"]["generated_to_train_l2_min"] > 0
+
+
+def test_same_seed_same_bytes_other_seed_different(smoke: Path, tmp_path: Path):
+    again = make_demo(tmp_path / "again", seed=0, preset="smoke")
+    other = make_demo(tmp_path / "other", seed=1, preset="smoke")
+    ref = _pngs(smoke)
+    assert _pngs(again) == ref
+    assert (again / "test_key.csv").read_bytes() == (smoke / "test_key.csv").read_bytes()
+    diff = _pngs(other)
+    assert diff.keys() == ref.keys() and all(diff[k] != ref[k] for k in ref if "/real_" in k)
+
+
+# ---------------------------------------------------------------- refusing and atomic writing
+
+
+def test_refuses_a_non_empty_folder_and_leaves_it_alone(tmp_path: Path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(TrainprintError, match="not empty.*--force"):
+        make_demo(out, preset="smoke")
+    with pytest.raises(TrainprintError, match="not an earlier demo"):
+        make_demo(out, preset="smoke", force=True)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # no temp folder left beside
+
+
+def test_refuses_a_file_and_a_bad_size_and_preset(tmp_path: Path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(TrainprintError, match="is a file"):
+        make_demo(tmp_path / "f", preset="smoke")
+    with pytest.raises(TrainprintError, match="--size 100"):
+        make_demo(tmp_path / "a", size=100, preset="smoke")
+    with pytest.raises(TrainprintError, match="unknown preset 'huge'"):
+        make_demo(tmp_path / "a", preset="huge")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+
+
+def test_force_replaces_an_earlier_demo_and_an_empty_folder_is_fine(smoke: Path, tmp_path: Path):
+    out = tmp_path / "d"
+    out.mkdir()
+    make_demo(out, seed=1, preset="smoke")  # empty folder: allowed
+    make_demo(out, seed=0, preset="smoke", force=True)
+    assert _pngs(out) == _pngs(smoke)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
+
+
+def test_an_interrupted_make_demo_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    calls = {"n": 0}
+    real_write = demo_mod._write_png
+
+    def failing(path: Path, img: np.ndarray) -> None:
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        real_write(path, img)
+
+    monkeypatch.setattr(demo_mod, "_write_png", failing)
+    with pytest.raises(KeyboardInterrupt):
+        make_demo(tmp_path / "out", preset="smoke")
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- the data layer, run_demo, CLI
+
+
+def test_make_demo_output_loads_through_the_data_layer(smoke: Path, tmp_path: Path):
+    data = pytest.importorskip("trainprint.data", reason="trainprint.data is not written yet")
+    dev = data.load_dev(smoke / "dev", cache_dir=tmp_path / "cache")
+    test = data.load_test(smoke / "test", cache_dir=tmp_path / "cache")
+    assert dev.counts() == {s: len(list((smoke / "dev" / s).glob("*.png"))) for s in SPLITS["dev"]}
+    assert test.counts() == {s: len(list((smoke / "test" / s).glob("*.png"))) for s in SPLITS["test"]}
+    first = dev.pixels[list(dev.ids).index("real_used_0001")]
+    assert np.array_equal(first, np.asarray(Image.open(smoke / "dev" / "real_used" / "real_used_0001.png")))
+
+
+def test_run_demo_makes_data_inspects_it_and_records_the_run(tmp_path: Path):
+    pytest.importorskip("trainprint.data_inspect", reason="trainprint inspect is not written yet")
+    from trainprint.demo_pipeline import run_demo
+
+    res = run_demo(tmp_path / "run", 0, "cpu", preset="smoke")
+    run = read_json(tmp_path / "run" / "run.json")
+    assert run["status"] == "finished" and set(run["timings_s"]) == {"data", "inspect"}
+    assert any(ln.startswith("usable: yes") for ln in res.inspect_lines)
+    assert ("data", "demo folder", "made") in res.rows
+    assert all(p.exists() for p in res.files.values())
+    again = run_demo(tmp_path / "run", 0, "cpu", preset="smoke")  # same seed: the data is reused
+    assert ("data", "demo folder", "reused") in again.rows
+
+
+def _cli(argv: list[str]) -> int:
+    from trainprint.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    return int(e.value.code or 0)
+
+
+def test_cli_make_demo_and_its_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    out = tmp_path / "cli"
+    assert _cli(["make-demo", str(out), "--preset", "smoke", "--seed", "2"]) == 0
+    assert (out / "test_key.csv").is_file()
+    assert _cli(["make-demo", str(out), "--preset", "smoke"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith("error: ") and "Traceback" not in err
+    assert _cli(["make-demo", str(tmp_path / "x"), "--device", "tpu"]) == 2
+    assert not (tmp_path / "x").exists()
+
+
+def test_paper_preset_has_the_task_proportions():
+    cfg = PRESETS["paper"]
+    k = cfg.slices_per_patient
+    assert (cfg.dev_generated, cfg.dev_used_patients * k, cfg.dev_not_used_patients * k) == (500, 80, 80)
+    assert (cfg.test_used_patients + cfg.test_not_used_patients) * k == 200
+    assert cfg.test_used_patients == cfg.test_not_used_patients
+
+
+def test_key_passes_the_run_file_validator(smoke: Path):
+    runfiles = pytest.importorskip("trainprint.runfiles", reason="trainprint.runfiles is not written yet")
+    ids = runfiles.real_unknown_ids(smoke / "test")
+    assert runfiles.validate_file(smoke / "test_key.csv", ids) == []
