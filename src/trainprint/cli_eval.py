@@ -37,7 +37,7 @@ def evaluate(
     size: SizeOpt = None,
     keep_checkpoints: Annotated[bool, typer.Option(
         "--keep-checkpoints/--no-keep-checkpoints",
-        help="Keep each fold's extractor checkpoint.pt (Vector-Net: ~135 MB per fit).")] = True,
+        help="Keep each fold's extractor checkpoint.pt (Vector-Net: ~135 MB per fit; off by default).")] = False,
     progress: ProgressOpt = True,
 ) -> None:
     """Cross-validate membership methods on a dev set (the paper's Table 1 and more)."""

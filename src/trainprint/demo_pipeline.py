@@ -4,7 +4,11 @@ Stages (each timed in ``OUT/run.json``):
     1. data     make the demo task folder in ``OUT/data`` (reused when an earlier run made it with
                 the same seed, preset and size)
     2. inspect  read dev and test through the data layer, as ``trainprint inspect`` does
-    (later issues add: fit, evaluate, submit, report)
+    3. evaluate strict (leak-free) K-fold CV of ``DEMO_METHODS`` on the dev set -> ``OUT/evaluate``
+    4. submit   fit the same methods on the whole dev set, answer the test set -> ``OUT/submit``
+                (run files, majority vote, the method recommended by strict-CV MCC)
+    5. score    every run file of stage 4 against the demo's own answer key -> ``OUT/submit/test_scores.csv``
+    6. report   the self-contained HTML report of the evaluation -> ``OUT/evaluate/report.html``
 
 The result is returned as values (``DemoResult``); the CLI prints them.
 """
@@ -17,6 +21,19 @@ from pathlib import Path
 from trainprint import io as tio
 from trainprint.demo import DEMO_FILE, KEY_FILE, make_demo
 from trainprint.runs import RunRecord
+
+#: What the demo evaluates: the paper's best extractor (Vector-Net(1,2)) and a DAE with the paper's
+#: classifiers, VCMI-style label-free similarity rules, and the same scores with a fitted threshold.
+DEMO_METHODS = (
+    "vectornet-12/real/svm-2",
+    "vectornet-12/real/knn-5",
+    "dae-gunu/real/svm-linear",
+    "sim-pixel/nn",
+    "sim-ssim/realmax",
+    "sim-ssim/threshold",
+    "sim-vectornet-12/threshold",
+)
+DEMO_FOLDS = 5  # 40 + 40 dev real images: 5 folds keep 8 + 8 held out per fold
 
 
 @dataclass
@@ -69,12 +86,59 @@ def run_demo(
     result.inspect_lines = report.lines()
     result.rows.append(("inspect", "problems found", str(len(report.all_problems))))
 
-    # Later stages (fit, evaluate, submit, report) go here, each in its own ``rec.stage``.
+    from trainprint.evaluation import EvalConfig, evaluate
+    from trainprint.methods import BASELINES
+    from trainprint.report import build_report
+    from trainprint.runfiles import score_run
+    from trainprint.submit import SubmitConfig, submit
+
+    eval_dir, submit_dir = out / "evaluate", out / "submit"
+    with rec.stage("evaluate"):
+        rows = evaluate(EvalConfig(dev_dir=str(data / "dev"), preset=preset, methods=DEMO_METHODS + BASELINES,
+                                   folds=DEMO_FOLDS, seed=seed, device=device), eval_dir, progress=progress)
+    for row in rows:
+        result.rows.append((f"evaluate ({DEMO_FOLDS}-fold strict CV)", row["method"],
+                            f"acc {_f(row['accuracy_mean'])}  F1 {_f(row['f1_mean'])}  "
+                            f"MCC {_f(row['mcc_mean'])}  AUC {_f(row['auc_mean'])}"))
+
+    with rec.stage("submit"):
+        summary = submit(SubmitConfig(dev_dir=str(data / "dev"), test_dir=str(data / "test"), methods=DEMO_METHODS,
+                                      from_run=str(eval_dir), preset=preset, seed=seed, device=device),
+                         submit_dir, progress=progress)
+
+    with rec.stage("score"):
+        run_files = {m: submit_dir / f for m, f in summary["runs"].items()}
+        run_files["vote (majority of the runs)"] = submit_dir / "vote.csv"
+        run_files[f"recommended ({summary['recommended']['method']})"] = submit_dir / "recommended.csv"
+        scored = []
+        for name, path in run_files.items():
+            metrics = score_run(path, data / KEY_FILE)
+            scored.append({"run": name, "file": str(path.relative_to(submit_dir)), **metrics})
+            result.rows.append(("test set vs answer key", name,
+                                f"acc {_f(metrics['accuracy'])}  F1 {_f(metrics['f1'])}  MCC {_f(metrics['mcc'])}"))
+        tio.write_csv(submit_dir / "test_scores.csv", scored, list(scored[0]))
+
+    with rec.stage("report"):
+        report = build_report(eval_dir, seed=seed)
+
+    result.files.update({
+        "evaluation (results.csv, folds.csv, table1.md)": eval_dir,
+        "run files (runs/, vote.csv, recommended.csv)": submit_dir,
+        "test-set scores against the key": submit_dir / "test_scores.csv",
+        "HTML report": report,
+    })
 
     result.files["run record"] = out / "run.json"
     result.timings_s = dict(rec.data["timings_s"])
     rec.finish(results={stage + ": " + what: value for stage, what, value in result.rows})
     return result
+
+
+def _f(v: object) -> str:
+    try:
+        return f"{float(v):.3f}"  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(v)
 
 
 def _reusable(data: Path, seed: int, preset: str) -> bool:

@@ -65,7 +65,7 @@ class EvalConfig:
     epochs: int | None = None  # overrides the preset's epochs of every trained extractor
     device: str = "auto"  # auto | cpu | cuda for extractors and similarities
     size: int | None = None  # resize images to size x size when loading
-    keep_checkpoints: bool = True  # False: delete checkpoint.pt once a fold's fingerprints are saved
+    keep_checkpoints: bool = False  # True: keep each fit's checkpoint.pt (Vector-Net ~135 MB); logs and curves always stay
 
     def check(self) -> "EvalConfig":
         if self.protocol not in PROTOCOLS:
