@@ -230,10 +230,22 @@ def test_run_demo_makes_data_inspects_it_and_records_the_run(tmp_path: Path):
 
     res = run_demo(tmp_path / "run", 0, "cpu", preset="smoke")
     run = read_json(tmp_path / "run" / "run.json")
-    assert run["status"] == "finished" and set(run["timings_s"]) == {"data", "inspect"}
+    assert run["status"] == "finished"
+    assert set(run["timings_s"]) == {"data", "inspect", "evaluate", "submit", "score", "report"}
     assert any(ln.startswith("usable: yes") for ln in res.inspect_lines)
     assert ("data", "demo folder", "made") in res.rows
     assert all(p.exists() for p in res.files.values())
+    # every demo method was cross-validated, answered the test set, and was scored against the key
+    from trainprint.demo_pipeline import DEMO_METHODS
+    from trainprint.io import read_csv
+
+    results = {r["method"] for r in read_csv(tmp_path / "run" / "evaluate" / "results.csv")}
+    assert set(DEMO_METHODS) <= results
+    scored = read_csv(tmp_path / "run" / "submit" / "test_scores.csv")
+    assert {r["run"] for r in scored} >= set(DEMO_METHODS)
+    n_key = len((tmp_path / "run" / "data" / "test_key.csv").read_text().splitlines())
+    assert all(int(r["n"]) == n_key and 0.0 <= float(r["accuracy"]) <= 1.0 for r in scored)
+    assert "<html" in (tmp_path / "run" / "evaluate" / "report.html").read_text()[:200].lower()
     again = run_demo(tmp_path / "run", 0, "cpu", preset="smoke")  # same seed: the data is reused
     assert ("data", "demo folder", "reused") in again.rows
 

@@ -93,17 +93,20 @@ def run_demo(
     from trainprint.submit import SubmitConfig, submit
 
     eval_dir, submit_dir = out / "evaluate", out / "submit"
+    dev_counts = info["counts"]["dev"]
+    folds = min(DEMO_FOLDS, dev_counts["real_used"], dev_counts["real_not_used"])  # smoke data is tiny
     with rec.stage("evaluate"):
         rows = evaluate(EvalConfig(dev_dir=str(data / "dev"), preset=preset, methods=DEMO_METHODS + BASELINES,
-                                   folds=DEMO_FOLDS, seed=seed, device=device), eval_dir, progress=progress)
+                                   folds=folds, seed=seed, device=device), eval_dir, progress=progress)
     for row in rows:
-        result.rows.append((f"evaluate ({DEMO_FOLDS}-fold strict CV)", row["method"],
+        result.rows.append((f"evaluate ({folds}-fold strict CV)", row["method"],
                             f"acc {_f(row['accuracy_mean'])}  F1 {_f(row['f1_mean'])}  "
                             f"MCC {_f(row['mcc_mean'])}  AUC {_f(row['auc_mean'])}"))
 
     with rec.stage("submit"):
         summary = submit(SubmitConfig(dev_dir=str(data / "dev"), test_dir=str(data / "test"), methods=DEMO_METHODS,
-                                      from_run=str(eval_dir), preset=preset, seed=seed, device=device),
+                                      from_run=str(eval_dir), preset=preset, folds=folds, seed=seed,
+                                      device=device),
                          submit_dir, progress=progress)
 
     with rec.stage("score"):
