@@ -36,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from trainprint.errors import TrainprintError
+from trainprint.torch_io import cpu_state_dict, load_state, save_state
 from trainprint.io import atomic_path, write_csv
 
 CHECKPOINT = "checkpoint.pt"
@@ -234,29 +235,20 @@ def save_checkpoint(
 ) -> None:
     """Write ``checkpoint.pt`` atomically: weights, optimiser, config, seed, meta, history."""
     state = {
-        "format": _FORMAT,
         "config": dataclasses.asdict(cfg),
         "meta": dict(meta),
         "seed": int(seed),
         "epoch": len(history),
         "history": history,
-        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "model": cpu_state_dict(model),
         "optimizer": _to_cpu(optimizer.state_dict()),
     }
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    save_state(path, state, _FORMAT)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint written by ``save_checkpoint`` (tensors on CPU)."""
-    path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for a damaged file
-        raise TrainprintError(f"{path}: not a readable trainprint checkpoint ({type(e).__name__})") from e
-    if not isinstance(state, dict) or state.get("format") != _FORMAT:
-        raise TrainprintError(f"{path}: not a trainprint checkpoint (expected format {_FORMAT})")
-    return state
+    return load_state(path, _FORMAT, "trainprint checkpoint")
 
 
 def _resume(

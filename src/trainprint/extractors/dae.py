@@ -23,9 +23,9 @@ from trainprint.config import get_preset, override
 from trainprint.dae_figure import FIGURE, save_reconstruction_figure, snapshot
 from trainprint.device import resolve_device
 from trainprint.errors import TrainprintError
+from trainprint.torch_io import cpu_state_dict, load_state, save_state
 from trainprint.extractors.base import FingerprintExtractor
 from trainprint.imageset import ALL_SPLITS, REAL_NOT_USED, REAL_USED
-from trainprint.io import atomic_path
 from trainprint.losses.deform import RECON_KINDS, DAEObjective, DeformLoss
 from trainprint.nets.dae import DAEArch, DeformingAutoencoder
 from trainprint.seeding import seed_everything
@@ -239,25 +239,16 @@ class DAEExtractor(FingerprintExtractor):
         """Write the fitted extractor (parameters, architecture, weights, history) atomically."""
         if not hasattr(self, "model_"):
             raise TrainprintError("DAEExtractor.save: fit the extractor first")
-        state = {"format": _SAVE_FORMAT, "params": _jsonable(self.get_params()),
+        state = {"params": _jsonable(self.get_params()),
                  "arch": dataclasses.asdict(self.arch_), "image_size": self.image_size_,
                  "n_train": self.n_train_, "history": self.history_,
-                 "model": {k: v.detach().cpu() for k, v in self.model_.state_dict().items()}}
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            torch.save(state, tmp)
-        return path
+                 "model": cpu_state_dict(self.model_)}
+        return save_state(path, state, _SAVE_FORMAT)
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> "DAEExtractor":
         """Read a file written by ``save``; the model is placed on ``device``."""
-        path = Path(path)
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # torch raises many types for a damaged file
-            raise TrainprintError(f"{path}: not a readable DAE extractor file ({type(e).__name__})") from e
-        if not isinstance(state, dict) or state.get("format") != _SAVE_FORMAT:
-            raise TrainprintError(f"{path}: not a DAE extractor file (expected format {_SAVE_FORMAT})")
+        state = load_state(path, _SAVE_FORMAT, "DAE extractor file")
         params = dict(state["params"])
         params["train_sets"] = tuple(params["train_sets"])
         ext = cls(**params)

@@ -28,9 +28,9 @@ import torch
 from trainprint.config import get_preset, override
 from trainprint.device import resolve_device
 from trainprint.errors import TrainprintError
+from trainprint.torch_io import cpu_state_dict, load_state, save_state
 from trainprint.extractors.base import FingerprintExtractor
 from trainprint.imageset import GENERATED, REAL_NOT_USED, REAL_USED
-from trainprint.io import atomic_path
 from trainprint.losses.triplet import (DEFAULT_MARGIN, MININGS, TripletObjective, check_constraints,
                                        roles_needed, triplet_terms)
 from trainprint.nets.vectornet import VectorNet, VectorNetArch, to_input
@@ -209,25 +209,17 @@ class VectorNetExtractor(FingerprintExtractor):
         if not hasattr(self, "model_"):
             raise TrainprintError(f"{self.name}.save: the extractor is not fitted")
         state = {
-            "format": _FORMAT,
             "params": _plain(self.get_params()),
             "image_size_": self.image_size_,
             "history_": self.history_,
-            "model": {k: v.detach().cpu() for k, v in self.model_.state_dict().items()},
+            "model": cpu_state_dict(self.model_),
         }
-        with atomic_path(path) as tmp:
-            torch.save(state, tmp)
-        return Path(path)
+        return save_state(path, state, _FORMAT)
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> "VectorNetExtractor":
         """A fitted extractor read from ``save``'s file; ``device`` overrides the saved one."""
-        try:
-            state = torch.load(Path(path), map_location="cpu", weights_only=True)
-        except Exception as e:
-            raise TrainprintError(f"{path}: not a readable Vector-Net file ({type(e).__name__})") from e
-        if not isinstance(state, dict) or state.get("format") != _FORMAT:
-            raise TrainprintError(f"{path}: not a saved Vector-Net extractor (expected format {_FORMAT})")
+        state = load_state(path, _FORMAT, "saved Vector-Net extractor")
         params = dict(state["params"])
         params["constraints"] = tuple(params["constraints"])
         if device is not None:
