@@ -63,7 +63,8 @@ def test_grid_smoke_through_the_cli(task, tmp_path, capsys):
     assert "OPTIMISTIC" in table and "| - |" not in table
     for name in ("vectornet-12", "dae-gunu"):
         assert (tmp_path / "grid" / "fingerprints" / "all" / f"{name}.npz").exists()
-        assert (tmp_path / "grid" / "extractors" / "all" / name / "checkpoint.pt").exists()
+        assert (tmp_path / "grid" / "extractors" / "all" / name / "train_log.csv").exists()
+        assert not (tmp_path / "grid" / "extractors" / "all" / name / "checkpoint.pt").exists()  # dropped by default
 
 
 def test_submit_validate_and_score(task, tmp_path, capsys):

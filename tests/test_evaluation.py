@@ -154,12 +154,12 @@ def test_resume_with_other_settings_is_refused(tmp_path):
         evaluate_images(images, _cfg(["baseline/all-used"], seed=5), tmp_path / "run")
 
 
-def test_checkpoints_kept_by_default_or_dropped_on_request(tmp_path, monkeypatch):
+def test_checkpoints_dropped_by_default_or_kept_on_request(tmp_path, monkeypatch):
     images, _ = make_images()
     register_spies(monkeypatch, images)
-    evaluate_images(images, _cfg(["spy/real/knn-5"]), tmp_path / "a")
+    evaluate_images(images, _cfg(["spy/real/knn-5"], keep_checkpoints=True), tmp_path / "a")
     assert (tmp_path / "a" / "extractors" / "fold-0" / "spy" / "checkpoint.pt").exists()
-    evaluate_images(images, _cfg(["spy/real/knn-5"], keep_checkpoints=False), tmp_path / "b")
+    evaluate_images(images, _cfg(["spy/real/knn-5"]), tmp_path / "b")
     run_dir = tmp_path / "b" / "extractors" / "fold-0" / "spy"
     assert not (run_dir / "checkpoint.pt").exists() and (run_dir / "train_log.csv").exists()
 
