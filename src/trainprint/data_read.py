@@ -154,11 +154,14 @@ def _executor(pool: str, n: int) -> Executor:
 
 
 def _track(it: Iterable[R], total: int, desc: str, enabled: bool) -> Iterator[R]:
-    """``it`` with a rich progress bar on stderr when ``enabled`` (and there is something to do)."""
-    if not enabled or total == 0:
+    """``it`` with a rich progress bar on stderr when ``enabled``, there is something to do, and stderr
+    is a terminal (a log file or pipe gets no bar, so an error stays the only line there)."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not enabled or total == 0 or not console.is_terminal:
         yield from it
         return
-    from rich.console import Console
     from rich.progress import track
 
-    yield from track(it, total=total, description=desc, console=Console(stderr=True), transient=True)
+    yield from track(it, total=total, description=desc, console=console, transient=True)
