@@ -77,6 +77,14 @@ def read_csv(path: str | Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def csv_float(value: Any) -> float:
+    """A CSV cell as a float; NaN when it is empty or not a number (e.g. a metric left blank)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def save_npz(path: str | Path, **arrays: np.ndarray) -> Path:
     """``np.savez`` atomically. String arrays must be unicode (``dtype.kind == 'U'``), never object,
     so the file loads with ``allow_pickle=False``."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainprint.io import load_npz, read_csv, read_json
+from trainprint.io import csv_float, load_npz, read_csv, read_json
 from trainprint.report_plots import (SET_LABELS, curves_figure, image_to_base64, map_figure, roc_figure,
                                      score_hist_figure)
 
@@ -40,13 +40,6 @@ def missing(what: str) -> str:
 
 def img_tag(b64: str, alt: str, cls: str = "fig") -> str:
     return f'<img class="{cls}" alt="{esc(alt)}" src="data:image/png;base64,{b64}">'
-
-
-def _float(v: str) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return float("nan")
 
 
 # -------------------------------------------------------------------------------------- run
@@ -103,17 +96,17 @@ def section_results(run: Path) -> str:
         parts.append("<p>From the dev-set evaluation kept in <code>evaluate/</code>.</p>")
     if (run / "results.csv").exists():
         rows = read_csv(run / "results.csv")
-        rows.sort(key=lambda r: -np.nan_to_num(_float(r.get("f1_mean", "")), nan=-1))
+        rows.sort(key=lambda r: -np.nan_to_num(csv_float(r.get("f1_mean", "")), nan=-1))
         head = "<tr><th>method</th>" + "".join(f"<th>{c}</th>" for c in RESULT_COLUMNS) \
             + "<th>TPR@FPR 5%</th><th>TPR@FPR 10%</th><th>notes</th></tr>"
         body = []
         for r in rows:
             cells = []
             for c in RESULT_COLUMNS:
-                m, s = _float(r.get(f"{c}_mean", "")), _float(r.get(f"{c}_std", ""))
+                m, s = csv_float(r.get(f"{c}_mean", "")), csv_float(r.get(f"{c}_std", ""))
                 cells.append(f"<td>{m:.3f} <small>± {s:.3f}</small></td>" if np.isfinite(m) else "<td>–</td>")
             for c in ("tpr_at_fpr05", "tpr_at_fpr10"):
-                v = _float(r.get(c, ""))
+                v = csv_float(r.get(c, ""))
                 cells.append(f"<td>{v:.3f}</td>" if np.isfinite(v) else "<td>–</td>")
             notes = r.get("notes", "") or ""
             body.append(f"<tr><td class='m'>{esc(r.get('method', ''))}</td>{''.join(cells)}"
@@ -146,8 +139,8 @@ def read_scores(run: Path) -> dict[str, dict[str, np.ndarray]] | None:
         d = by[r["method"]]
         for k in ("id", "split", "fold"):
             d[k].append(r.get(k, ""))
-        d["label"].append(int(_float(r.get("label", "-1"))) if r.get("label", "") != "" else -1)
-        d["score"].append(_float(r.get("score", "")))
+        d["label"].append(int(csv_float(r.get("label", "-1"))) if r.get("label", "") != "" else -1)
+        d["score"].append(csv_float(r.get("score", "")))
     return {m: {k: np.asarray(v) for k, v in d.items()} for m, d in by.items()}
 
 
@@ -285,8 +278,8 @@ def section_training(run: Path, max_plots: int = 12) -> str:
         if not rows:
             continue
         cols = [c for c in rows[0] if c not in ("epoch", "seconds", "lr")]
-        epochs = [_float(r.get("epoch", i + 1)) for i, r in enumerate(rows)]
-        series = {c: [_float(r[c]) for r in rows] for c in cols}
+        epochs = [csv_float(r.get("epoch", i + 1)) for i, r in enumerate(rows)]
+        series = {c: [csv_float(r[c]) for r in rows] for c in cols}
         series = {c: v for c, v in series.items() if np.isfinite(v).any()}
         figs.append(img_tag(curves_figure(title, epochs, series), f"training of {title}", "fig small"))
     more = f"<p>One log per extractor is drawn; {others} logs of other folds are in the run folder.</p>" if others else ""

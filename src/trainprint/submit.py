@@ -175,22 +175,15 @@ def _recommend(dev: ImageSet, cfg: SubmitConfig, specs: list[MethodSpec], out: P
     if any(r.get("protocol") != "strict" for r in rows):
         raise TrainprintError(f"--from {run}: its results are protocol 'paper' (optimistic); "
                               "the recommendation needs a strict-protocol evaluate run")
-    rows = [r for r in rows if not math.isnan(_f(r["mcc_mean"]))]
+    rows = [r for r in rows if not math.isnan(io.csv_float(r["mcc_mean"]))]
     if not rows:
         raise TrainprintError(f"{path}: no strict-CV result for any submitted method "
                               f"({', '.join(candidates[:5])}{', ...' if len(candidates) > 5 else ''})")
-    best = max(rows, key=lambda r: (_f(r["mcc_mean"]), _nan0(_f(r["auc_mean"])), -candidates.index(r["method"])))
-    return dict(method=best["method"], mcc_mean=_f(best["mcc_mean"]), mcc_std=_f(best["mcc_std"]),
-                f1_mean=_f(best["f1_mean"]), auc_mean=_f(best["auc_mean"]), source=source,
+    best = max(rows, key=lambda r: (io.csv_float(r["mcc_mean"]), _nan0(io.csv_float(r["auc_mean"])), -candidates.index(r["method"])))
+    return dict(method=best["method"], mcc_mean=io.csv_float(best["mcc_mean"]), mcc_std=io.csv_float(best["mcc_std"]),
+                f1_mean=io.csv_float(best["f1_mean"]), auc_mean=io.csv_float(best["auc_mean"]), source=source,
                 reason=f"best strict-CV MCC among {len(rows)} submitted methods evaluated on the dev set "
                        "(MCC, not F1: answering 'used' for all already scores F1 0.667; baselines excluded)")
-
-
-def _f(v: Any) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return float("nan")
 
 
 def _nan0(v: float) -> float:
