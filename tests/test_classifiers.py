@@ -92,3 +92,13 @@ def test_sim_methods_without_the_similarity_module_are_a_clear_error(monkeypatch
     with pytest.raises(TrainprintError, match="need trainprint.similarity"):
         parse_method("sim-ssim/realmax")
     assert expand_methods("baseline/*") == ["baseline/all-used", "baseline/chance"]  # the rest still works
+
+
+def test_knn_on_fewer_than_five_training_images_uses_them_all_and_says_so():
+    from trainprint.classifiers import FingerprintClassifier
+
+    R = np.array([[0.0], [0.1], [1.0], [1.1]])
+    clf = FingerprintClassifier(strategy="real", classifier="knn-5").fit(R, np.array([0, 0, 1, 1]))
+    # every one of the 4 images is a neighbour, 2 of them used: the score is 0.5 wherever we ask
+    assert np.allclose(clf.decision_function(np.array([[0.05], [1.05]])), 0.5)
+    assert any("4 neighbours" in n for n in clf.notes_)

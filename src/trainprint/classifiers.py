@@ -90,7 +90,11 @@ class FingerprintClassifier(ClassifierMixin, BaseEstimator):
         if self.strategy == "full":
             self.model_ = self._fit_balanced(X, y)
         else:
-            self.model_ = make_classifier(self.classifier, self.random_state).fit(X, y)
+            clf = make_classifier(self.classifier, self.random_state)
+            if isinstance(clf, KNeighborsClassifier) and len(X) < clf.n_neighbors:
+                clf.set_params(n_neighbors=len(X))  # a tiny training fold: use every neighbour it has
+                self.notes_.append(f"knn-5 with {len(X)} training images: {len(X)} neighbours")
+            self.model_ = clf.fit(X, y)
         return self
 
     def decision_function(self, R: np.ndarray) -> np.ndarray:
