@@ -174,3 +174,31 @@ def test_paper_table1_is_complete_and_laid_out_in_its_order():
     grid_lines = [ln for ln in md.splitlines() if ln.startswith("| Vector-Net") or ln.startswith("| DAE")]
     assert len(grid_lines) == 36 and grid_lines[0].startswith("| Vector-Net (1) | FULL | SVM-Linear")
     assert "no held-out label" in md
+
+
+def test_group_folds_keep_each_group_in_one_fold():
+    y = np.array([1] * 30 + [0] * 30)
+    groups = np.array([f"p{i // 3}" for i in range(60)])  # 20 patients of 3 slices, 10 per class
+    folds = make_folds(y, 5, seed=1, groups=groups)
+    seen = np.concatenate([te for _, te in folds])
+    assert sorted(seen.tolist()) == list(range(60))
+    for tr, te in folds:
+        assert not set(groups[tr]) & set(groups[te])  # no patient on both sides
+        assert set(y[te]) == {0, 1}
+    with pytest.raises(TrainprintError, match="needs at least 11 groups of each class"):
+        make_folds(y, 11, 0, groups)
+
+
+def test_read_groups_errors_name_the_file(tmp_path):
+    from trainprint.evaluation import read_groups
+
+    path = tmp_path / "g.csv"
+    with pytest.raises(TrainprintError, match="file not found"):
+        read_groups(path, np.array(["a"]))
+    path.write_text("id,site\na,x\n")
+    with pytest.raises(TrainprintError, match="columns id and group"):
+        read_groups(path, np.array(["a"]))
+    path.write_text("id,patient\na,p1\n")
+    assert read_groups(path, np.array(["a"])).tolist() == ["p1"]
+    with pytest.raises(TrainprintError, match="no group for 1 image.*'b'"):
+        read_groups(path, np.array(["a", "b"]))

@@ -32,6 +32,9 @@ def evaluate(
     methods: MethodsOpt = None,
     epochs: EpochsOpt = None,
     folds: FoldsOpt = 10,
+    groups: Annotated[Optional[Path], typer.Option(
+        "--groups", help="CSV with columns id and group (or patient): the images of one group (e.g. the "
+                         "slices of one patient) are kept in one fold.")] = None,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     size: SizeOpt = None,
@@ -47,7 +50,8 @@ def evaluate(
     ids = expand_methods(methods)
     ids += [b for b in BASELINES if b not in ids]
     cfg = EvalConfig(dev_dir=str(dev_dir), protocol=protocol, preset=preset, methods=tuple(ids), folds=folds,
-                     seed=seed, epochs=epochs, device=device, size=size, keep_checkpoints=keep_checkpoints)
+                     seed=seed, epochs=epochs, device=device, size=size, keep_checkpoints=keep_checkpoints,
+                     groups=str(groups) if groups else None)
     rows = run(cfg, out, progress=progress)
     _print_summary(rows, f"{protocol} protocol, {folds}-fold CV" + (" (OPTIMISTIC)" if protocol == "paper" else ""))
     typer.echo(f"wrote {out}/results.csv, folds.csv, scores.csv, table1.md")

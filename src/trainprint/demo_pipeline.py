@@ -4,7 +4,8 @@ Stages (each timed in ``OUT/run.json``):
     1. data     make the demo task folder in ``OUT/data`` (reused when an earlier run made it with
                 the same seed, preset and size)
     2. inspect  read dev and test through the data layer, as ``trainprint inspect`` does
-    3. evaluate strict (leak-free) K-fold CV of ``DEMO_METHODS`` on the dev set -> ``OUT/evaluate``
+    3. evaluate strict (leak-free) K-fold CV of ``DEMO_METHODS`` on the dev set, folds by patient
+                -> ``OUT/evaluate``
     4. submit   fit the same methods on the whole dev set, answer the test set -> ``OUT/submit``
                 (run files, majority vote, the method recommended by strict-CV MCC)
     5. score    every run file of stage 4 against the demo's own answer key -> ``OUT/submit/test_scores.csv``
@@ -93,13 +94,17 @@ def run_demo(
     from trainprint.submit import SubmitConfig, submit
 
     eval_dir, submit_dir = out / "evaluate", out / "submit"
-    dev_counts = info["counts"]["dev"]
-    folds = min(DEMO_FOLDS, dev_counts["real_used"], dev_counts["real_not_used"])  # smoke data is tiny
+    # Folds by patient (make-demo's patients.csv): slices of one patient never straddle a fold, so
+    # the CV does not reward recognising a sibling slice (see README, "Leak-free evaluation").
+    patients = [r for r in tio.read_csv(data / "patients.csv") if r["folder"] == "dev"]
+    per_class = [len({r["patient"] for r in patients if r["split"] == s}) for s in ("real_used", "real_not_used")]
+    folds = min(DEMO_FOLDS, *per_class)  # smoke data has 2 patients per class
     with rec.stage("evaluate"):
         rows = evaluate(EvalConfig(dev_dir=str(data / "dev"), preset=preset, methods=DEMO_METHODS + BASELINES,
-                                   folds=folds, seed=seed, device=device), eval_dir, progress=progress)
+                                   folds=folds, seed=seed, device=device,
+                                   groups=str(data / "patients.csv")), eval_dir, progress=progress)
     for row in rows:
-        result.rows.append((f"evaluate ({folds}-fold strict CV)", row["method"],
+        result.rows.append((f"evaluate ({folds}-fold strict CV by patient)", row["method"],
                             f"acc {_f(row['accuracy_mean'])}  F1 {_f(row['f1_mean'])}  "
                             f"MCC {_f(row['mcc_mean'])}  AUC {_f(row['auc_mean'])}"))
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from trainprint import io
 from trainprint.config import PRESET_NAMES
@@ -40,7 +40,7 @@ from trainprint.table1 import table1_markdown
 
 PROTOCOLS = ("strict", "paper")
 #: settings that must match for a run folder to be resumed (methods may be added)
-RESUME_KEYS = ("dev_dir", "protocol", "preset", "folds", "seed", "epochs", "size")
+RESUME_KEYS = ("dev_dir", "protocol", "preset", "folds", "seed", "epochs", "size", "groups")
 NOT_CACHED = ("raw",)  # extractors whose output is the pixels themselves: recomputed, not saved
 REPORT_PX = 64  # images.npz keeps the pixels at most this size
 MAX_NOTES = 2  # distinct fold notes copied into a results.csv row
@@ -66,6 +66,7 @@ class EvalConfig:
     device: str = "auto"  # auto | cpu | cuda for extractors and similarities
     size: int | None = None  # resize images to size x size when loading
     keep_checkpoints: bool = False  # True: keep each fit's checkpoint.pt (Vector-Net ~135 MB); logs and curves always stay
+    groups: str | None = None  # CSV with columns id and group (or patient): images of one group share a fold
 
     def check(self) -> "EvalConfig":
         if self.protocol not in PROTOCOLS:
@@ -86,16 +87,47 @@ class EvalConfig:
 # -- folds and extractors -------------------------------------------------------------------------
 
 
-def make_folds(y: np.ndarray, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified folds of the real images: ``(train_idx, test_idx)`` into ``y`` (n,) 0/1."""
-    counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=2)
+def make_folds(y: np.ndarray, n_folds: int, seed: int,
+               groups: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified folds of the real images: ``(train_idx, test_idx)`` into ``y`` (n,) 0/1.
+
+    With ``groups`` ((n,) labels, e.g. patient ids) no group is split across folds
+    (``StratifiedGroupKFold``): sibling slices of one patient never sit on both sides of a fold.
+    """
+    y = np.asarray(y, dtype=np.int64)
+    if groups is None:
+        counts = np.bincount(y, minlength=2)
+        unit = "images"
+    else:
+        counts = np.array([len(np.unique(groups[y == c])) for c in (0, 1)])
+        unit = "groups"
     if counts.min() < n_folds:
         raise TrainprintError(
-            f"{n_folds}-fold CV needs at least {n_folds} images of each class; "
+            f"{n_folds}-fold CV needs at least {n_folds} {unit} of each class; "
             f"got {counts[1]} real_used and {counts[0]} real_not_used (use --folds)"
         )
-    skf = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    return [(tr, te) for tr, te in skf.split(np.zeros((len(y), 1)), y)]
+    if groups is None:
+        skf = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        return [(tr, te) for tr, te in skf.split(np.zeros((len(y), 1)), y)]
+    sgkf = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    return [(tr, te) for tr, te in sgkf.split(np.zeros((len(y), 1)), y, groups)]
+
+
+def read_groups(path: str | Path, ids: np.ndarray) -> np.ndarray:
+    """The group of each of ``ids`` from a CSV with an ``id`` column and a ``group`` (or
+    ``patient``) column, as an (n,) unicode array. Every id must have a group."""
+    path = Path(path)
+    if not path.is_file():
+        raise TrainprintError(f"--groups {path}: file not found")
+    rows = io.read_csv(path)
+    column = next((c for c in ("group", "patient") if rows and c in rows[0]), None)
+    if not rows or "id" not in rows[0] or column is None:
+        raise TrainprintError(f"--groups {path}: expected a CSV header with columns id and group (or patient)")
+    table = {r["id"]: r[column] for r in rows}
+    missing = [i for i in ids if i not in table]
+    if missing:
+        raise TrainprintError(f"--groups {path}: no group for {len(missing)} image(s), e.g. {missing[0]!r}")
+    return np.array([table[i] for i in ids])
 
 
 def fit_view(images: ImageSet, held_out: np.ndarray, uses_labels: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -189,7 +221,8 @@ def evaluate_images(images: ImageSet, cfg: EvalConfig, out: str | Path, *,
     if len(gen_idx) == 0:
         raise TrainprintError(f"{cfg.dev_dir}: no generated images")
     y = labels_of(images.split[real_idx])  # (n_real,) 0/1
-    folds = make_folds(y, cfg.folds, cfg.seed)  # checked before anything is written
+    groups = read_groups(cfg.groups, images.ids[real_idx]) if cfg.groups else None
+    folds = make_folds(y, cfg.folds, cfg.seed, groups)  # checked before anything is written
 
     record = RunRecord(out, command="evaluate", config=cfg, seed=cfg.seed)
     io.write_json(out / "config.json", dataclasses.asdict(cfg))
