@@ -126,6 +126,9 @@ def make_demo(
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; the demo folder gets the usual permissions
     try:
         rows = _write_folders(tmp, roles, gen_dev, gen_test, rng_ids)
         info = {
