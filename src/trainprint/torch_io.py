@@ -16,6 +16,18 @@ from trainprint.errors import TrainprintError
 from trainprint.io import atomic_path
 
 
+def plain(obj: Any) -> Any:
+    """Tuples -> lists, paths -> str and keys -> str, recursively: what survives a JSON or
+    ``weights_only`` round trip unchanged, so saved settings compare equal after loading."""
+    if isinstance(obj, dict):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
 def cpu_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     """The model's weights and buffers, detached and on the CPU."""
     return {k: v.detach().cpu() for k, v in model.state_dict().items()}

@@ -36,7 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from trainprint.errors import TrainprintError
-from trainprint.torch_io import cpu_state_dict, load_state, save_state
+from trainprint.torch_io import cpu_state_dict, load_state, plain, save_state
 from trainprint.io import atomic_path, write_csv
 
 CHECKPOINT = "checkpoint.pt"
@@ -260,8 +260,8 @@ def _resume(
     meta: Mapping[str, Any],
 ) -> list[dict[str, float]]:
     state = load_checkpoint(path)
-    want = {**_jsonish(dataclasses.asdict(cfg)), "seed": int(seed), "meta": _jsonish(dict(meta))}
-    have = {**_jsonish(state["config"]), "seed": state["seed"], "meta": _jsonish(state["meta"])}
+    want = {**plain(dataclasses.asdict(cfg)), "seed": int(seed), "meta": plain(dict(meta))}
+    have = {**plain(state["config"]), "seed": state["seed"], "meta": plain(state["meta"])}
     differ = sorted(k for k in set(want) | set(have) if k != "epochs" and want.get(k) != have.get(k))
     if differ:
         detail = ", ".join(f"{k}: checkpoint {have.get(k)!r} vs now {want.get(k)!r}" for k in differ)
@@ -284,15 +284,6 @@ def _to_cpu(obj: Any) -> Any:
         return {k: _to_cpu(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return type(obj)(_to_cpu(v) for v in obj)
-    return obj
-
-
-def _jsonish(obj: Any) -> Any:
-    """Tuples -> lists, recursively, so configs compare equal after a save/load round trip."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonish(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonish(v) for v in obj]
     return obj
 
 

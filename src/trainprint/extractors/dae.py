@@ -13,7 +13,7 @@ import hashlib
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -23,7 +23,7 @@ from trainprint.config import get_preset, override
 from trainprint.dae_figure import FIGURE, save_reconstruction_figure, snapshot
 from trainprint.device import resolve_device
 from trainprint.errors import TrainprintError
-from trainprint.torch_io import cpu_state_dict, load_state, save_state
+from trainprint.torch_io import cpu_state_dict, load_state, plain, save_state
 from trainprint.extractors.base import FingerprintExtractor
 from trainprint.imageset import ALL_SPLITS, REAL_NOT_USED, REAL_USED
 from trainprint.losses.deform import RECON_KINDS, DAEObjective, DeformLoss
@@ -239,7 +239,7 @@ class DAEExtractor(FingerprintExtractor):
         """Write the fitted extractor (parameters, architecture, weights, history) atomically."""
         if not hasattr(self, "model_"):
             raise TrainprintError("DAEExtractor.save: fit the extractor first")
-        state = {"params": _jsonable(self.get_params()),
+        state = {"params": plain(self.get_params()),
                  "arch": dataclasses.asdict(self.arch_), "image_size": self.image_size_,
                  "n_train": self.n_train_, "history": self.history_,
                  "model": cpu_state_dict(self.model_)}
@@ -268,10 +268,3 @@ def _figure_rows(split: np.ndarray, k: int = _FIGURE_IMAGES) -> np.ndarray:
     per = [k // len(groups) + (i < k % len(groups)) for i in range(len(groups))]
     rows = [g[np.linspace(0, len(g) - 1, min(n, len(g))).round().astype(int)] for g, n in zip(groups, per)]
     return np.unique(np.concatenate(rows))[:k]
-
-
-def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in params.items():
-        out[k] = list(v) if isinstance(v, tuple) else (str(v) if isinstance(v, Path) else v)
-    return out

@@ -20,7 +20,6 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -28,7 +27,7 @@ import torch
 from trainprint.config import get_preset, override
 from trainprint.device import resolve_device
 from trainprint.errors import TrainprintError
-from trainprint.torch_io import cpu_state_dict, load_state, save_state
+from trainprint.torch_io import cpu_state_dict, load_state, plain, save_state
 from trainprint.extractors.base import FingerprintExtractor
 from trainprint.imageset import GENERATED, REAL_NOT_USED, REAL_USED
 from trainprint.losses.triplet import (DEFAULT_MARGIN, MININGS, TripletObjective, check_constraints,
@@ -166,7 +165,7 @@ class VectorNetExtractor(FingerprintExtractor):
             "extractor": self.name,
             "constraints": list(constraints),
             # the train config is checked by train() itself (epochs may grow on resume)
-            "vectornet": _plain({k: v for k, v in dataclasses.asdict(cfg).items() if k != "train"}),
+            "vectornet": plain({k: v for k, v in dataclasses.asdict(cfg).items() if k != "train"}),
             "images": {r: len(p) for r, p in pixels.items()},
             "image_size": int(X.shape[1]),
             "data_sha1": hashlib.sha1(b"".join(p.numpy().tobytes() for p in pixels.values())).hexdigest(),
@@ -209,7 +208,7 @@ class VectorNetExtractor(FingerprintExtractor):
         if not hasattr(self, "model_"):
             raise TrainprintError(f"{self.name}.save: the extractor is not fitted")
         state = {
-            "params": _plain(self.get_params()),
+            "params": plain(self.get_params()),
             "image_size_": self.image_size_,
             "history_": self.history_,
             "model": cpu_state_dict(self.model_),
@@ -232,14 +231,3 @@ class VectorNetExtractor(FingerprintExtractor):
         ext.image_size_ = int(state["image_size_"])
         ext.history_ = list(state["history_"])
         return ext
-
-
-def _plain(obj: Any) -> Any:
-    """Tuples -> lists and paths -> str, recursively: safe for JSON and ``weights_only`` loading."""
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
