@@ -152,8 +152,13 @@ def test_bad_config_and_empty_epoch_are_errors():
         train(make_model(), mse_objective, Empty(), CFG, device="cpu", seed=0)
 
 
-def test_progress_bar_shows_the_loss(capsys):
+def test_progress_bar_shows_the_loss_on_a_terminal_only(capsys, monkeypatch):
+    import rich.console
+
     short = dataclasses.replace(CFG, epochs=1)
     train(make_model(), mse_objective, Regression(), short, device="cpu", seed=0, progress=True, desc="tiny")
-    out = capsys.readouterr().out
-    assert "tiny" in out and "loss" in out
+    assert "tiny" not in capsys.readouterr().err  # stderr is captured, not a terminal: no bar lines
+    monkeypatch.setattr(rich.console.Console, "is_terminal", property(lambda self: True))
+    train(make_model(), mse_objective, Regression(), short, device="cpu", seed=0, progress=True, desc="tiny")
+    err = capsys.readouterr().err
+    assert "tiny" in err and "loss" in err

@@ -25,6 +25,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 from trainprint import data_decode
 from trainprint.data_cache import DecodeCache, Pack, file_digest, pack_key
 from trainprint.data_decode import BadImage, Decoded
+from trainprint.progress import new_progress
 from trainprint.data_layout import ImageFile
 from trainprint.errors import TrainprintError
 
@@ -154,14 +155,13 @@ def _executor(pool: str, n: int) -> Executor:
 
 
 def _track(it: Iterable[R], total: int, desc: str, enabled: bool) -> Iterator[R]:
-    """``it`` with a rich progress bar on stderr when ``enabled``, there is something to do, and stderr
-    is a terminal (a log file or pipe gets no bar, so an error stays the only line there)."""
-    from rich.console import Console
+    """``it`` with a progress bar (``trainprint.progress`` rules) when there is something to do."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-    console = Console(stderr=True)
-    if not enabled or total == 0 or not console.is_terminal:
+    bar = new_progress(enabled and total > 0, TextColumn(desc), BarColumn(), MofNCompleteColumn(),
+                       TimeRemainingColumn(), transient=True)
+    if bar is None:
         yield from it
         return
-    from rich.progress import track
-
-    yield from track(it, total=total, description=desc, console=console, transient=True)
+    with bar:
+        yield from bar.track(it, total=total)

@@ -39,6 +39,7 @@ from trainprint.demo_generator import GanConfig, sample, train_gan
 from trainprint.demo_phantoms import draw_anatomy, render_patient
 from trainprint.device import resolve_device
 from trainprint.errors import TrainprintError
+from trainprint.progress import new_progress
 from trainprint.runs import versions
 
 DEMO_FILE = "demo.json"
@@ -289,12 +290,13 @@ def _sample_sheet(roles: dict[str, _Real], train: np.ndarray, gen: np.ndarray, c
 @contextmanager
 def _progress_bar(enabled: bool, total: int) -> Iterator[Callable[[int], None] | None]:
     """A rich progress bar over the GAN's training steps (yields ``on_step``), or nothing."""
-    if not enabled:
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+
+    bar = new_progress(enabled, TextColumn("training the demo generator"), BarColumn(), MofNCompleteColumn(),
+                       TimeRemainingColumn())
+    if bar is None:
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn("training the demo generator"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn()) as bar:
+    with bar:
         task = bar.add_task("train", total=total)
         yield lambda step: bar.update(task, completed=step)

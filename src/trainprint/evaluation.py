@@ -35,6 +35,7 @@ from trainprint.extractors import make_extractor
 from trainprint.imageset import GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REAL_USED, ImageSet, labels_of
 from trainprint.methods import GRID_METHODS, BASELINES, MethodSpec, parse_method
 from trainprint.metrics import METRICS, binary_metrics, confusion, mean_std, tpr_at_fpr
+from trainprint.progress import new_progress
 from trainprint.runs import RunRecord
 from trainprint.table1 import table1_markdown
 
@@ -382,12 +383,11 @@ class _Bars:
     """Rich progress bars over folds and over the extractors of a fold (or nothing)."""
 
     def __init__(self, enabled: bool, n_folds: int) -> None:
-        self.p = None
-        if enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
-            self.p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        self.p = new_progress(enabled, TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                               TimeElapsedColumn())
+        if self.p is not None:
             self.folds = self.p.add_task("folds", total=n_folds)
             self.exts = self.p.add_task("extractors", total=0)
 

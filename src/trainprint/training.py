@@ -36,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from trainprint.errors import TrainprintError
+from trainprint.progress import new_progress
 from trainprint.torch_io import cpu_state_dict, load_state, plain, save_state
 from trainprint.io import atomic_path, write_csv
 
@@ -329,17 +330,17 @@ class _Bar:
     """A rich progress bar over epochs that shows the latest step's loss (or nothing)."""
 
     def __init__(self, enabled: bool, desc: str, epochs: int, done: int) -> None:
-        self.progress = None
-        if enabled:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
 
-            self.progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("epoch {task.fields[epoch]} step {task.fields[step]}"),
-                TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                transient=False,
-            )
+        self.progress = new_progress(
+            enabled,
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("epoch {task.fields[epoch]} step {task.fields[step]}"),
+            TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+            transient=False,
+        )
+        if self.progress is not None:
             self.task = self.progress.add_task(
                 desc or "train", total=epochs, completed=done, epoch=done, step=0, loss="-"
             )
