@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from trainprint.data import read_folder
+from trainprint.data.load import read_folder
 
 
 def machine_gflops() -> float:

@@ -23,8 +23,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import measure_matmul_flops  # noqa: E402
 
-from trainprint.similarity import pairwise  # noqa: E402
-from trainprint.similarity_ssim import SSIMWindow  # noqa: E402
+from trainprint.similarity.spaces import pairwise  # noqa: E402
+from trainprint.similarity.ssim import SSIMWindow  # noqa: E402
 
 
 def images(n: int, side: int, seed: int) -> np.ndarray:

@@ -7,15 +7,13 @@ fresh blobs, so a similarity method has something to find. A spy extractor recor
 
 from __future__ import annotations
 
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from trainprint.extractors.base import FingerprintExtractor
-from trainprint.imageset import ImageSet
+from trainprint.data.imageset import ImageSet
 
 
 def blobs(n: int, rng: np.random.Generator, side: int = 64) -> np.ndarray:
@@ -93,12 +91,9 @@ class LabelFreeSpy(SpyExtractor):
 
 def register_spies(monkeypatch, images: ImageSet) -> None:
     """Register ``spy`` and ``spy-free`` as extractors for one test; reset their records."""
-    import trainprint.extractors as ex
+    from trainprint.extractors.registry import EXTRACTORS, ExtractorSpec
 
-    module = types.ModuleType("tp_test_spies")
-    module.SpyExtractor, module.LabelFreeSpy = SpyExtractor, LabelFreeSpy
-    monkeypatch.setitem(sys.modules, "tp_test_spies", module)
-    monkeypatch.setitem(ex.EXTRACTORS, "spy", ("tp_test_spies", "SpyExtractor", {}))
-    monkeypatch.setitem(ex.EXTRACTORS, "spy-free", ("tp_test_spies", "LabelFreeSpy", {}))
+    monkeypatch.setitem(EXTRACTORS, "spy", ExtractorSpec(lambda: SpyExtractor))
+    monkeypatch.setitem(EXTRACTORS, "spy-free", ExtractorSpec(lambda: LabelFreeSpy))
     SpyExtractor.calls, LabelFreeSpy.calls = [], []
     SpyExtractor.id_of = LabelFreeSpy.id_of = {p.tobytes(): i for i, p in zip(images.ids, images.pixels)}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainprint.classifiers import FingerprintClassifier, make_classifier
-from trainprint.errors import TrainprintError
+from trainprint.membership.classifiers import FingerprintClassifier, make_classifier
+from trainprint.core.errors import TrainprintError
 from trainprint.methods import GRID_METHODS, expand_methods, parse_method
 
 
@@ -85,17 +85,8 @@ def test_method_ids_parse_and_expand():
             expand_methods(bad)
 
 
-def test_sim_methods_without_the_similarity_module_are_a_clear_error(monkeypatch):
-    import sys
-
-    monkeypatch.setitem(sys.modules, "trainprint.similarity", None)  # import now fails
-    with pytest.raises(TrainprintError, match="need trainprint.similarity"):
-        parse_method("sim-ssim/realmax")
-    assert expand_methods("baseline/*") == ["baseline/all-used", "baseline/chance"]  # the rest still works
-
-
 def test_knn_on_fewer_than_five_training_images_uses_them_all_and_says_so():
-    from trainprint.classifiers import FingerprintClassifier
+    from trainprint.membership.classifiers import FingerprintClassifier
 
     R = np.array([[0.0], [0.1], [1.0], [1.1]])
     clf = FingerprintClassifier(strategy="real", classifier="knn-5").fit(R, np.array([0, 0, 1, 1]))

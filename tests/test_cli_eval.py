@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from helpers_eval import make_images, write_task
-from trainprint import io
-from trainprint.cli import main
+from trainprint.core import files as io
+from trainprint.cli.main import main
 from trainprint.methods import GRID_METHODS
 
 

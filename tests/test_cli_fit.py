@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from trainprint.cli import main
-from trainprint.errors import TrainprintError
-from trainprint.fingerprints import Fingerprints, load_fingerprints, save_fingerprints
-from trainprint.io import read_json
+from trainprint.cli.main import main
+from trainprint.core.errors import TrainprintError
+from trainprint.extractors.fingerprints import Fingerprints, load_fingerprints, save_fingerprints
+from trainprint.core.files import read_json
 
 
 def write_pngs(folder: Path, n: int, seed: int, size: int = 64) -> None:
@@ -81,7 +81,6 @@ def test_bad_input_is_one_line_and_exit_2(task, tmp_path, capsys, args, match):
 
 
 def test_dae_through_the_same_command(task, tmp_path, capsys):
-    pytest.importorskip("trainprint.extractors.dae", reason="the DAE extractor is not in this checkout yet")
     out = tmp_path / "dae"
     code, err = run(["fit", "dae-gu", task / "dev", "--out", out, "--preset", "smoke", "--device", "cpu",
                      "--quiet"], capsys)

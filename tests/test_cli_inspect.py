@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from helpers_data import DEV, TEST, gray, make_task, save, tree
 
-from trainprint.cli import main
+from trainprint.cli.main import main
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

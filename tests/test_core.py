@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainprint import io as tio
-from trainprint.config import get_preset, override
-from trainprint.errors import TrainprintError
+from trainprint.core import files as tio
+from trainprint.core.config import get_preset, override
+from trainprint.core.errors import TrainprintError
 from trainprint.extractors import EXTRACTORS, make_extractor
 from trainprint.extractors.base import check_images
-from trainprint.imageset import ImageSet, labels_of
-from trainprint.runs import RunRecord
+from trainprint.data.imageset import ImageSet, labels_of
+from trainprint.core.runs import RunRecord
 
 
 def _set(n: int = 4) -> ImageSet:

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from trainprint.dae_figure import FIGURE
-from trainprint.errors import TrainprintError
+from trainprint.extractors.dae_figure import FIGURE
+from trainprint.core.errors import TrainprintError
 from trainprint.extractors import make_extractor
-from trainprint.extractors.dae import DAEExtractor, ImageBatches, recalibrate_batchnorm, to_float
+from trainprint.extractors.dae import DAEExtractor, ImageBatches, recalibrate_batchnorm
+from trainprint.nets.inputs import to_input
 from trainprint.losses.deform import DeformLoss, bias_reduce, reconstruction_loss, total_variation
 from trainprint.nets.dae import DAEArch, DeformingAutoencoder, n_decoder_blocks, n_encoder_blocks
 from trainprint.nets.warp import identity_grid
@@ -132,7 +133,7 @@ def test_batches_cover_every_image_once() -> None:
     src = ImageBatches(imgs, batch_size=4)
     got = torch.cat(list(src.batches(1, torch.Generator().manual_seed(0))))
     assert got.shape == (10, 1, 16, 16)
-    want = to_float(torch.from_numpy(imgs)).sum((1, 2, 3))
+    want = to_input(torch.from_numpy(imgs)).sum((1, 2, 3))
     assert sorted(got.sum((1, 2, 3)).tolist()) == pytest.approx(sorted(want.tolist()))
     assert len(list(ImageBatches(imgs, 4, steps_per_epoch=1).batches(1, torch.Generator()))) == 1
 
@@ -171,7 +172,7 @@ def _recon_error(model: torch.nn.Module, X: np.ndarray) -> float:
     """Eval-mode mean squared reconstruction error, BN statistics recalibrated on ``X``."""
     model = recalibrate_batchnorm(model, X, torch.device("cpu"))
     with torch.no_grad():
-        x = to_float(torch.from_numpy(X))
+        x = to_input(torch.from_numpy(X))
         return float(((model(x).recon - x) ** 2).mean())
 
 
@@ -214,7 +215,7 @@ def test_save_load_round_trip(tmp_path) -> None:
 def test_cli_fit_writes_fingerprints_and_figure(tmp_path) -> None:
     from PIL import Image
 
-    from trainprint.cli import main
+    from trainprint.cli.main import main
 
     X, y = blobs(16), dev_split(8, 4, 4)
     for i, (img, split) in enumerate(zip(X, y)):

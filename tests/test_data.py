@@ -11,11 +11,12 @@ import pytest
 from helpers_data import DEV, TEST, gray, make_task, save, tree
 from PIL import Image
 
-from trainprint import data_decode, data_read
-from trainprint.data import load_dev, load_folder, load_test, read_folder
-from trainprint.data_cache import DecodeCache, Pack, default_cache_dir
-from trainprint.data_inspect import inspect_folder
-from trainprint.errors import TrainprintError
+from trainprint.data import decode as data_decode
+from trainprint.data import read as data_read
+from trainprint.data.load import load_dev, load_folder, load_test, read_folder
+from trainprint.data.cache import DecodeCache, Pack, default_cache_dir
+from trainprint.data.inspection import inspect_folder
+from trainprint.core.errors import TrainprintError
 
 
 @pytest.fixture

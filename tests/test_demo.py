@@ -14,12 +14,12 @@ import pytest
 import torch
 from PIL import Image
 
-from trainprint import demo as demo_mod
-from trainprint.demo import PRESETS, make_demo
-from trainprint.demo_generator import Discriminator, Generator, GanConfig, sample, train_gan
-from trainprint.demo_phantoms import draw_anatomy, render_patient, render_slice
-from trainprint.errors import TrainprintError
-from trainprint.io import read_json
+from trainprint.demo import make as demo_mod
+from trainprint.demo.make import PRESETS, make_demo
+from trainprint.demo.generator import Discriminator, Generator, GanConfig, sample, train_gan
+from trainprint.demo.phantoms import draw_anatomy, render_patient, render_slice
+from trainprint.core.errors import TrainprintError
+from trainprint.core.files import read_json
 
 SPLITS = {"dev": ("generated", "real_used", "real_not_used"), "test": ("generated", "real_unknown")}
 
@@ -215,7 +215,8 @@ def test_an_interrupted_make_demo_leaves_nothing(tmp_path: Path, monkeypatch: py
 
 
 def test_make_demo_output_loads_through_the_data_layer(smoke: Path, tmp_path: Path):
-    data = pytest.importorskip("trainprint.data", reason="trainprint.data is not written yet")
+    from trainprint import data
+
     dev = data.load_dev(smoke / "dev", cache_dir=tmp_path / "cache")
     test = data.load_test(smoke / "test", cache_dir=tmp_path / "cache")
     assert dev.counts() == {s: len(list((smoke / "dev" / s).glob("*.png"))) for s in SPLITS["dev"]}
@@ -225,8 +226,7 @@ def test_make_demo_output_loads_through_the_data_layer(smoke: Path, tmp_path: Pa
 
 
 def test_run_demo_makes_data_inspects_it_and_records_the_run(tmp_path: Path):
-    pytest.importorskip("trainprint.data_inspect", reason="trainprint inspect is not written yet")
-    from trainprint.demo_pipeline import run_demo
+    from trainprint.demo.pipeline import run_demo
 
     res = run_demo(tmp_path / "run", 0, "cpu", preset="smoke")
     run = read_json(tmp_path / "run" / "run.json")
@@ -236,8 +236,8 @@ def test_run_demo_makes_data_inspects_it_and_records_the_run(tmp_path: Path):
     assert ("data", "demo folder", "made") in res.rows
     assert all(p.exists() for p in res.files.values())
     # every demo method was cross-validated, answered the test set, and was scored against the key
-    from trainprint.demo_pipeline import DEMO_METHODS
-    from trainprint.io import read_csv
+    from trainprint.demo.pipeline import DEMO_METHODS
+    from trainprint.core.files import read_csv
 
     results = {r["method"] for r in read_csv(tmp_path / "run" / "evaluate" / "results.csv")}
     assert set(DEMO_METHODS) <= results
@@ -251,7 +251,7 @@ def test_run_demo_makes_data_inspects_it_and_records_the_run(tmp_path: Path):
 
 
 def _cli(argv: list[str]) -> int:
-    from trainprint.cli import main
+    from trainprint.cli.main import main
 
     with pytest.raises(SystemExit) as e:
         main(argv)
@@ -278,6 +278,7 @@ def test_paper_preset_has_the_task_proportions():
 
 
 def test_key_passes_the_run_file_validator(smoke: Path):
-    runfiles = pytest.importorskip("trainprint.runfiles", reason="trainprint.runfiles is not written yet")
+    from trainprint.submit import runfiles
+
     ids = runfiles.real_unknown_ids(smoke / "test")
     assert runfiles.validate_file(smoke / "test_key.csv", ids) == []

@@ -6,10 +6,13 @@ import numpy as np
 import pytest
 
 from helpers_eval import LabelFreeSpy, SpyExtractor, make_images, register_spies
-from trainprint import classifiers, io
-from trainprint.errors import TrainprintError
-from trainprint.evaluation import FOLD_FIELDS, RESULT_FIELDS, SCORE_FIELDS, EvalConfig, evaluate_images, make_folds
-from trainprint.imageset import REAL_NOT_USED, REAL_UNKNOWN, REAL_USED
+from trainprint.membership import classifiers
+from trainprint.core import files as io
+from trainprint.core.errors import TrainprintError
+from trainprint.evaluation.evaluate import EvalConfig, evaluate_images
+from trainprint.evaluation.folds import make_folds
+from trainprint.evaluation.results import FOLD_FIELDS, RESULT_FIELDS, SCORE_FIELDS
+from trainprint.data.imageset import REAL_NOT_USED, REAL_UNKNOWN, REAL_USED
 
 K = 3
 
@@ -166,7 +169,7 @@ def test_checkpoints_dropped_by_default_or_kept_on_request(tmp_path, monkeypatch
 
 def test_paper_table1_is_complete_and_laid_out_in_its_order():
     from trainprint.methods import GRID_METHODS
-    from trainprint.table1 import PAPER_TABLE1, table1_markdown
+    from trainprint.evaluation.table1 import PAPER_TABLE1, table1_markdown
 
     assert set(PAPER_TABLE1) == set(GRID_METHODS)
     assert all(0 <= v <= 1 for row in PAPER_TABLE1.values() for v in row.values())
@@ -190,7 +193,7 @@ def test_group_folds_keep_each_group_in_one_fold():
 
 
 def test_read_groups_errors_name_the_file(tmp_path):
-    from trainprint.evaluation import read_groups
+    from trainprint.evaluation.evaluate import read_groups
 
     path = tmp_path / "g.csv"
     with pytest.raises(TrainprintError, match="file not found"):

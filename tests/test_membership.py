@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainprint.errors import TrainprintError
-from trainprint.membership import SCORE_NAMES, clear_cache, membership_scores, real_real_similarities
+from trainprint.core.errors import TrainprintError
+from trainprint.membership.scores import SCORE_NAMES, clear_cache, membership_scores, real_real_similarities
 
 # three real fingerprints far apart, and generated ones near r0 (two) and r1 (one)
 R = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]], dtype=np.float32)

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from trainprint.errors import TrainprintError
-from trainprint.metrics import binary_metrics, confusion, from_confusion, mean_std, roc_auc, tpr_at_fpr
+from trainprint.core.errors import TrainprintError
+from trainprint.evaluation.metrics import binary_metrics, confusion, from_confusion, mean_std, roc_auc, tpr_at_fpr
 
 
 def _arrays(tp, fp, tn, fn):

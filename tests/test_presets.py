@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainprint.config import PRESET_NAMES
+from trainprint.core.config import PRESET_NAMES
 from trainprint.extractors import PAPER_EXTRACTORS, make_extractor
 
 DIMS = {"vectornet": 64, "dae": 128}

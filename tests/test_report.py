@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainprint import io
-from trainprint.cli import main
-from trainprint.report import build_report
-from trainprint.report_sections import SECTIONS
-from trainprint.runs import RunRecord
+from trainprint.core import files as io
+from trainprint.cli.main import main
+from trainprint.report.build import build_report
+from trainprint.report.sections import SECTIONS
+from trainprint.core.runs import RunRecord
 
 METRICS = ("accuracy", "precision", "recall", "specificity", "f1", "mcc", "kappa", "auc")
 METHODS = ("vectornet-12/real/svm-2", "sim-ssim/realmax", "baseline/all-used")

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from trainprint.errors import TrainprintError
-from trainprint.membership import clear_cache
-from trainprint.rules import LABEL_FREE_RULES, RULES, SimilarityMethod, best_threshold, method_ids, parse_method_id
-from trainprint.similarity import SPACES, make_rule_method
+from trainprint.core.errors import TrainprintError
+from trainprint.membership.scores import clear_cache
+from trainprint.membership.rules import LABEL_FREE_RULES, RULES, best_threshold
+from trainprint.membership.similarity_method import SPACES, SimilarityMethod, make_rule_method, method_ids, parse_method_id
 
 
 @pytest.fixture(autouse=True)

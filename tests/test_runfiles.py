@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainprint.errors import TrainprintError
-from trainprint.runfiles import (majority_vote, read_run_file, real_unknown_ids, score_run, validate_file,
+from trainprint.core.errors import TrainprintError
+from trainprint.submit.runfiles import (majority_vote, read_run_file, real_unknown_ids, score_run, validate_file,
                                  validate_text, write_run_file)
 
 IDS = ["a", "b", "c"]

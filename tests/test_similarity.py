@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
-from trainprint.errors import TrainprintError
+from trainprint.core.errors import TrainprintError
 from trainprint.similarity import iter_blocks, nearest_stats, pairwise
-from trainprint.similarity_search import faiss_available
-from trainprint.similarity_ssim import SSIMWindow
+from trainprint.similarity.search import faiss_available
+from trainprint.similarity.ssim import SSIMWindow
 
 
 def _images(n: int, side: int = 24, seed: int = 0) -> np.ndarray:

@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from trainprint.errors import TrainprintError
-from trainprint.io import read_csv
+from trainprint.core.errors import TrainprintError
+from trainprint.core.files import read_csv
 from trainprint.training import (CHECKPOINT, TRAIN_CURVE, TRAIN_LOG, TrainConfig, load_checkpoint,
                                  train)
 

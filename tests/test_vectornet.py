@@ -9,12 +9,13 @@ import pytest
 import torch
 from torch import nn
 
-from trainprint.errors import TrainprintError
+from trainprint.core.errors import TrainprintError
 from trainprint.extractors import make_extractor
 from trainprint.extractors.vectornet import PRESETS, TripletBatches, VectorNetExtractor
 from trainprint.losses.triplet import CONSTRAINTS, TripletTerm
-from trainprint.nets.vectornet import VectorNet, VectorNetArch, conv_flops, to_input
-from trainprint.seeding import seed_everything
+from trainprint.nets.inputs import to_input
+from trainprint.nets.vectornet import VectorNet, VectorNetArch, conv_flops
+from trainprint.core.seeding import seed_everything
 from trainprint.training import CHECKPOINT, TRAIN_CURVE, TRAIN_LOG
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"

@@ -1,3 +1,3 @@
-from trainprint.cli import main
+from trainprint.cli.main import main
 
 main()

@@ -3,9 +3,9 @@
 Method ids (names the user sees; keep them stable):
 
 - ``<extractor>/<strategy>/<classifier>``, e.g. ``vectornet-12/real/svm-2``: a strategy and a
-  classifier over the fingerprints of one extractor (``trainprint.classifiers``);
+  classifier over the fingerprints of one extractor (``trainprint.membership.classifiers``);
 - ``sim-<space>/<rule>``, e.g. ``sim-ssim/realmax``, ``sim-vectornet-12/nn``: a similarity rule of
-  ``trainprint.similarity`` in pixel space (``pixel``, ``ncc``, ``ssim``, over the ``raw``
+  ``trainprint.membership.similarity_method`` in pixel space (``pixel``, ``ncc``, ``ssim``, over the ``raw``
   extractor's images) or in the fingerprint space of an extractor;
 - ``baseline/all-used`` (answer "used" for every image) and ``baseline/chance`` (a fair coin).
 
@@ -17,17 +17,17 @@ Every method follows one estimator contract::
 from __future__ import annotations
 
 import fnmatch
-import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import numpy as np
+from trainprint.core.errors import TrainprintError
+from trainprint.extractors.registry import EXTRACTORS, PAPER_EXTRACTORS
+from trainprint.membership.baselines import AllUsedBaseline, ChanceBaseline
+from trainprint.membership.classifiers import CLASSIFIERS, STRATEGIES, FingerprintClassifier
+from trainprint.membership.rules import RULES
+from trainprint.membership.similarity_method import SimilarityMethod
+from trainprint.similarity import PIXEL_SPACES
 
-from trainprint.classifiers import CLASSIFIERS, STRATEGIES, FingerprintClassifier
-from trainprint.errors import TrainprintError
-from trainprint.extractors import EXTRACTORS, PAPER_EXTRACTORS
-
-PIXEL_SPACES = ("pixel", "ncc", "ssim")  # similarity spaces computed on the ``raw`` images
 BASELINES = ("baseline/all-used", "baseline/chance")
 
 #: the paper's Table 1 grid, in its row order (6 extractors x 2 strategies x 3 classifiers)
@@ -92,40 +92,22 @@ def _classifier_spec(method_id: str, ext: str, strategy: str, clf: str) -> Metho
 def _similarity_spec(method_id: str, space: str, rule: str) -> MethodSpec:
     if space not in PIXEL_SPACES:
         _check_extractor(space, method_id)
-    rules = similarity_rules()
-    if rule not in rules:
+    if rule not in RULES:
         raise TrainprintError(
-            f"method {method_id!r}: unknown similarity rule {rule!r}; expected one of {', '.join(rules)}")
-    sim = _similarity()
-    make = sim.make_rule_method
+            f"method {method_id!r}: unknown similarity rule {rule!r}; expected one of {', '.join(RULES)}")
 
-    def factory(seed: int, device: str = "cpu") -> Any:
-        return make(space, rule, **_optional_kw(make, random_state=seed, device=device))
+    def factory(seed: int, device: str = "cpu") -> SimilarityMethod:
+        return SimilarityMethod(space=space, rule=rule, random_state=seed, device=device)
 
     return MethodSpec(method_id, "similarity", "raw" if space in PIXEL_SPACES else space, space=space,
-                      rule=rule, uses_labels=rule not in tuple(getattr(sim, "LABEL_FREE_RULES", ())),
-                      factory=factory)
-
-
-def similarity_rules() -> tuple[str, ...]:
-    """Rule names known to ``trainprint.similarity`` (its ``RULES`` registry or ``rule_names()``)."""
-    sim = _similarity()
-    if hasattr(sim, "rule_names"):
-        return tuple(sim.rule_names())
-    if hasattr(sim, "RULES"):
-        return tuple(sim.RULES)
-    raise TrainprintError("trainprint.similarity lists no rules (expected RULES or rule_names())")
+                      rule=rule, uses_labels=RULES[rule].uses_labels, factory=factory)
 
 
 def known_methods() -> list[str]:
     """Every id ``expand_methods`` can match a glob against: the grid, the similarity rules in
-    every pixel space (when the similarity module is importable) and the baselines."""
+    every pixel space and the baselines."""
     ids = list(GRID_METHODS)
-    try:
-        rules = similarity_rules()
-    except TrainprintError:
-        rules = ()
-    ids += [f"sim-{space}/{rule}" for space in PIXEL_SPACES for rule in rules]
+    ids += [f"sim-{space}/{rule}" for space in PIXEL_SPACES for rule in RULES]
     return ids + list(BASELINES)
 
 
@@ -149,62 +131,7 @@ def expand_methods(text: str | None) -> list[str]:
     return out
 
 
-# -- baselines ------------------------------------------------------------------------------------
-
-
-class AllUsedBaseline:
-    """Answers "used" for every image (F1 0.6667 on a balanced key)."""
-
-    uses_labels = False
-
-    def __init__(self, random_state: int = 0) -> None:
-        self.random_state = random_state
-
-    def fit(self, R: Any, y: Any = None, G: Any = None, R_pool: Any = None) -> "AllUsedBaseline":
-        self.notes_: list[str] = []
-        return self
-
-    def decision_function(self, R: Any) -> np.ndarray:
-        return np.ones(len(R))
-
-    def predict(self, R: Any) -> np.ndarray:
-        return np.ones(len(R), dtype=np.int64)
-
-
-class ChanceBaseline(AllUsedBaseline):
-    """A fair coin per image, seeded by ``random_state`` (score uniform in [0, 1), used if > 0.5)."""
-
-    def decision_function(self, R: Any) -> np.ndarray:
-        return np.random.default_rng(self.random_state).random(len(R))
-
-    def predict(self, R: Any) -> np.ndarray:
-        return (self.decision_function(R) > 0.5).astype(np.int64)
-
-
-# -- helpers --------------------------------------------------------------------------------------
-
-
 def _check_extractor(name: str, method_id: str) -> None:
     if name not in EXTRACTORS:
         raise TrainprintError(
             f"method {method_id!r}: unknown extractor {name!r}; expected one of {', '.join(EXTRACTORS)}")
-
-
-def _similarity() -> Any:
-    try:
-        return importlib.import_module("trainprint.similarity")
-    except ImportError as e:
-        raise TrainprintError(f"sim-* methods need trainprint.similarity, which cannot be imported ({e})") from None
-
-
-def _optional_kw(make: Callable[..., Any], **kw: Any) -> dict[str, Any]:
-    """The keywords of ``kw`` that ``make`` (or the class it builds) names explicitly."""
-    import inspect
-
-    names: set[str] = set()
-    for fn in (make, getattr(_similarity(), "SimilarityMethod", None)):
-        try:
-            names |= set(inspect.signature(fn).parameters)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            pass
-    return {k: v for k, v in kw.items() if k in names}

@@ -35,10 +35,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from trainprint.errors import TrainprintError
-from trainprint.progress import new_progress
-from trainprint.torch_io import cpu_state_dict, load_state, plain, save_state
-from trainprint.io import atomic_path, write_csv
+from trainprint.core.errors import TrainprintError
+from trainprint.core.progress import new_progress
+from trainprint.core.torchstate import cpu_state_dict, load_state, plain, save_state
+from trainprint.core.files import atomic_path, write_csv
 
 CHECKPOINT = "checkpoint.pt"
 TRAIN_LOG = "train_log.csv"

@@ -15,8 +15,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from trainprint.errors import TrainprintError
-from trainprint.imageset import ALL_SPLITS
+from trainprint.core.errors import TrainprintError
+from trainprint.data.imageset import ALL_SPLITS
 
 
 class FingerprintExtractor(TransformerMixin, BaseEstimator):

@@ -9,8 +9,8 @@ but choosing U or NU is a use of the labels (``uses_labels``), so strict CV refi
 from __future__ import annotations
 
 import copy
-import hashlib
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -19,19 +19,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainprint.config import get_preset, override
-from trainprint.dae_figure import FIGURE, save_reconstruction_figure, snapshot
-from trainprint.device import resolve_device
-from trainprint.errors import TrainprintError
-from trainprint.torch_io import cpu_state_dict, load_state, plain, save_state
-from trainprint.extractors.base import FingerprintExtractor
-from trainprint.imageset import ALL_SPLITS, REAL_NOT_USED, REAL_USED
+from trainprint.core.config import get_preset, override
+from trainprint.core.errors import TrainprintError
+from trainprint.data.imageset import ALL_SPLITS, REAL_NOT_USED, REAL_USED
+from trainprint.extractors.dae_figure import FIGURE, save_reconstruction_figure, snapshot
+from trainprint.extractors.trained import TrainedExtractor
 from trainprint.losses.deform import RECON_KINDS, DAEObjective, DeformLoss
 from trainprint.nets.dae import DAEArch, DeformingAutoencoder
-from trainprint.seeding import seed_everything
-from trainprint.training import TrainConfig, train
+from trainprint.nets.inputs import to_input
+from trainprint.training import TrainConfig
 
-_SAVE_FORMAT = "trainprint-dae/1"
+_SAVE_FORMAT = "trainprint-dae/2"
 _FIGURE_IMAGES = 4  # rows of dae_reconstructions.png
 
 
@@ -78,12 +76,7 @@ class ImageBatches:
         if self.steps_per_epoch:
             chunks = chunks[: self.steps_per_epoch]
         for idx in chunks:
-            yield to_float(self.images[idx])
-
-
-def to_float(images: torch.Tensor) -> torch.Tensor:
-    """``(B, N, N)`` uint8 -> ``(B, 1, N, N)`` float32 in [0, 1]."""
-    return images.unsqueeze(1).float().div_(255.0)
+            yield to_input(self.images[idx])
 
 
 @torch.no_grad()
@@ -104,13 +97,13 @@ def recalibrate_batchnorm(model: nn.Module, images: np.ndarray, device: torch.de
         m.momentum = None  # cumulative moving average
     model.to(device).train()
     for chunk in torch.from_numpy(np.ascontiguousarray(images)).split(batch_size):
-        model(to_float(chunk).to(device))
+        model(to_input(chunk).to(device))
     for m, mom in zip(bns, momenta):
         m.momentum = mom
     return model.eval()
 
 
-class DAEExtractor(FingerprintExtractor):
+class DAEExtractor(TrainedExtractor):
     """Deforming autoencoder trained on the images of ``train_sets``; fingerprint = 128-d code.
 
     Args:
@@ -123,7 +116,15 @@ class DAEExtractor(FingerprintExtractor):
             ``dae_reconstructions.png``; a rerun resumes from its checkpoint.
         progress: show a progress bar while training.
         recon_loss: ``l2`` (the paper) or ``l1`` (the DAE reference code).
+
+    Fitted attributes: ``model_``, ``config_``, ``arch_``, ``history_``, ``image_size_``,
+    ``n_train_`` (images trained on).
     """
+
+    save_format = _SAVE_FORMAT
+    config_type = DAEConfig
+    tuple_params = ("train_sets",)
+    saved_attributes = ("n_train_",)
 
     def __init__(self, train_sets: tuple[str, ...] = ("generated", "real_used"), preset: str = "fast",
                  epochs: int | None = None, batch_size: int | None = None, device: str = "auto",
@@ -144,6 +145,15 @@ class DAEExtractor(FingerprintExtractor):
         """True when the training images are chosen by membership label (U or NU)."""
         return any(s in (REAL_USED, REAL_NOT_USED) for s in self._sets())
 
+    @property
+    def name(self) -> str:
+        return f"DAE({'+'.join(self._sets())})"
+
+    @property
+    def arch_(self) -> DAEArch:
+        """The architecture of the fitted model."""
+        return self.model_.arch
+
     def _sets(self) -> tuple[str, ...]:
         """``train_sets`` as a tuple (a single name is accepted too)."""
         return (self.train_sets,) if isinstance(self.train_sets, str) else tuple(self.train_sets)
@@ -151,11 +161,7 @@ class DAEExtractor(FingerprintExtractor):
     # ------------------------------------------------------------------ settings
 
     def config(self) -> DAEConfig:
-        """The preset with ``epochs`` / ``batch_size`` overrides applied."""
-        cfg = get_preset(PRESETS, self.preset, "DAEExtractor")
-        return override(cfg, epochs=self.epochs, batch_size=self.batch_size)
-
-    def _check_params(self) -> tuple[DAEConfig, DeformLoss]:
+        """The preset with ``epochs`` / ``batch_size`` overrides applied; every setting checked."""
         sets = self._sets()
         bad = [s for s in sets if s not in ALL_SPLITS]
         if not sets or bad:
@@ -164,102 +170,85 @@ class DAEExtractor(FingerprintExtractor):
         if self.recon_loss not in RECON_KINDS:
             raise TrainprintError(f"DAEExtractor: recon_loss {self.recon_loss!r}: expected one of "
                                   f"{', '.join(RECON_KINDS)}")
-        cfg = self.config()
+        cfg = override(get_preset(PRESETS, self.preset, "DAEExtractor"), epochs=self.epochs,
+                       batch_size=self.batch_size)
         if cfg.epochs < 1 or cfg.batch_size < 1:
             raise TrainprintError(f"DAEExtractor: epochs and batch_size must be >= 1, got "
                                   f"{cfg.epochs} and {cfg.batch_size}")
-        return cfg, DeformLoss(recon=self.recon_loss, w_tv=cfg.w_tv, w_bias=cfg.w_bias)
+        return cfg
 
-    def _arch(self, cfg: DAEConfig, size: int) -> DAEArch:
+    def _loss(self, cfg: DAEConfig) -> DeformLoss:
+        return DeformLoss(recon=self.recon_loss, w_tv=cfg.w_tv, w_bias=cfg.w_bias)
+
+    # ------------------------------------------------------------------ hooks of TrainedExtractor
+
+    def _train_rows(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Indices of the training images (split in ``train_sets``); errors when there is none, or
+        when the image side cannot be built."""
+        sets = self._sets()
+        rows = np.flatnonzero(np.isin(y, sets))
+        if rows.size == 0:
+            raise TrainprintError(f"DAEExtractor.fit: no images of {', '.join(sets)} "
+                                  f"(got {', '.join(sorted(set(y.tolist())))})")
+        size = int(X.shape[1])
         if size & (size - 1):
             raise TrainprintError(f"DAEExtractor: image side {size} px is not a power of two; "
                                   "load the images with --size 64 (or 128, 256)")
-        return DAEArch(image_size=size, texture_dim=cfg.texture_dim, warp_dim=cfg.warp_dim,
+        return rows
+
+    def _batches(self, cfg: DAEConfig, X: np.ndarray, y: np.ndarray) -> ImageBatches:
+        return ImageBatches(X[self._train_rows(X, y)], cfg.batch_size, cfg.steps_per_epoch)
+
+    def _arch(self, cfg: DAEConfig, image_size: int) -> DAEArch:
+        return DAEArch(image_size=image_size, texture_dim=cfg.texture_dim, warp_dim=cfg.warp_dim,
                        base_channels=cfg.base_channels)
 
-    # ------------------------------------------------------------------ fit / transform
+    def _build_model(self, cfg: DAEConfig, image_size: int) -> nn.Module:
+        return DeformingAutoencoder(self._arch(cfg, image_size))
 
-    def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
-        cfg, loss = self._check_params()
-        sets = self._sets()
-        train_idx = np.flatnonzero(np.isin(y, sets))
-        if train_idx.size == 0:
-            raise TrainprintError(f"DAEExtractor.fit: no images of {', '.join(sets)} "
-                                  f"(got {', '.join(sorted(set(y.tolist())))})")
-        arch = self._arch(cfg, X.shape[1])
-        device = resolve_device(self.device)
-        seed_everything(self.random_state)
-        model = DeformingAutoencoder(arch)
-        images = X[train_idx]  # (M, N, N) uint8
+    def _objective(self, cfg: DAEConfig) -> DAEObjective:
+        return DAEObjective(self._loss(cfg))
 
-        run_dir = Path(self.run_dir) if self.run_dir is not None else None
-        fig_x = to_float(torch.from_numpy(images[_figure_rows(y[train_idx])]))  # (K, 1, N, N)
-        start = None
-        if run_dir is not None:  # the seeded initial model, BN statistics of the training images
-            start = snapshot(recalibrate_batchnorm(copy.deepcopy(model), images, device), fig_x)
-
-        tcfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+    def _train_config(self, cfg: DAEConfig) -> TrainConfig:
+        return TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                            weight_decay=cfg.weight_decay, betas=cfg.betas)
-        meta = {  # a resume with other settings or other images is refused by the loop
-            "extractor": "dae", "arch": dataclasses.asdict(arch), "loss": dataclasses.asdict(loss),
+
+    def _meta(self, cfg: DAEConfig, X: np.ndarray, y: np.ndarray) -> dict:
+        images = X[self._train_rows(X, y)]
+        arch = self._arch(cfg, int(X.shape[1]))
+        return {  # a resume with other settings or other images is refused by the loop
+            "extractor": "dae", "arch": dataclasses.asdict(arch), "loss": dataclasses.asdict(self._loss(cfg)),
             "dae": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "epochs"},
-            "train_sets": list(sets), "n_train": int(len(images)),
+            "train_sets": list(self._sets()), "n_train": int(len(images)),
             "images_sha1": hashlib.sha1(np.ascontiguousarray(images).tobytes()).hexdigest(),
         }
-        source = ImageBatches(images, cfg.batch_size, cfg.steps_per_epoch)
-        self.history_ = train(model, DAEObjective(loss), source, tcfg, device=device,
-                              seed=self.random_state, run_dir=run_dir, progress=self.progress,
-                              desc=f"DAE({'+'.join(sets)})", meta=meta)
+
+    def _embed(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return model.encode(x)  # (B, code_dim)
+
+    def _before_train(self, model: nn.Module, cfg: DAEConfig, X: np.ndarray, y: np.ndarray,
+                      device: torch.device) -> dict | None:
+        """The figure's images and the seeded initial model's outputs on them (BN statistics of the
+        training images), when there is a run folder to draw the figure in."""
+        if self.run_dir is None:
+            return None
+        rows = self._train_rows(X, y)
+        images = X[rows]
+        fig_x = to_input(torch.from_numpy(images[_figure_rows(y[rows])]))  # (K, 1, N, N)
+        start = snapshot(recalibrate_batchnorm(copy.deepcopy(model), images, device), fig_x)
+        return {"x": fig_x, "start": start}
+
+    def _after_train(self, model: nn.Module, cfg: DAEConfig, X: np.ndarray, y: np.ndarray,
+                     device: torch.device, before: dict | None) -> None:
+        images = X[self._train_rows(X, y)]
         recalibrate_batchnorm(model, images, device)
-        self.model_ = model
-        self.arch_ = arch
         self.n_train_ = int(len(images))
-        if run_dir is not None and start is not None:
-            end = snapshot(model, fig_x)
-            title = (f"DAE trained on {'+'.join(sets)} ({len(images)} images, "
+        if before is not None and self.run_dir is not None:
+            end = snapshot(model, before["x"])
+            title = (f"DAE trained on {'+'.join(self._sets())} ({len(images)} images, "
                      f"{len(self.history_)} epochs, {self.recon_loss} reconstruction)")
-            save_reconstruction_figure(run_dir / FIGURE, fig_x[:, 0].numpy(), start, end, title=title)
-
-    @torch.no_grad()
-    def _transform(self, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        model = self.model_
-        device = next(model.parameters()).device
-        model.eval()
-        out = []
-        for chunk in torch.from_numpy(np.ascontiguousarray(X)).split(batch_size):
-            x = to_float(chunk).to(device)
-            if device.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
-            out.append(model.encode(x).float().cpu())
-        return torch.cat(out).numpy().astype(np.float32)  # (N, code_dim)
-
-    # ------------------------------------------------------------------ persistence
-
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted extractor (parameters, architecture, weights, history) atomically."""
-        if not hasattr(self, "model_"):
-            raise TrainprintError("DAEExtractor.save: fit the extractor first")
-        state = {"params": plain(self.get_params()),
-                 "arch": dataclasses.asdict(self.arch_), "image_size": self.image_size_,
-                 "n_train": self.n_train_, "history": self.history_,
-                 "model": cpu_state_dict(self.model_)}
-        return save_state(path, state, _SAVE_FORMAT)
-
-    @classmethod
-    def load(cls, path: str | Path, device: str = "cpu") -> "DAEExtractor":
-        """Read a file written by ``save``; the model is placed on ``device``."""
-        state = load_state(path, _SAVE_FORMAT, "DAE extractor file")
-        params = dict(state["params"])
-        params["train_sets"] = tuple(params["train_sets"])
-        ext = cls(**params)
-        ext.arch_ = DAEArch(**state["arch"])
-        model = DeformingAutoencoder(ext.arch_)
-        model.load_state_dict(state["model"])
-        ext.model_ = model.to(resolve_device(device)).eval()
-        ext.image_size_ = int(state["image_size"])
-        ext.n_train_ = int(state["n_train"])
-        ext.history_ = [dict(r) for r in state["history"]]
-        return ext
+            save_reconstruction_figure(Path(self.run_dir) / FIGURE, before["x"][:, 0].numpy(), before["start"],
+                                       end, title=title)
 
 
 def _figure_rows(split: np.ndarray, k: int = _FIGURE_IMAGES) -> np.ndarray:

@@ -23,21 +23,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
-from trainprint.config import get_preset, override
-from trainprint.device import resolve_device
-from trainprint.errors import TrainprintError
-from trainprint.torch_io import cpu_state_dict, load_state, plain, save_state
-from trainprint.extractors.base import FingerprintExtractor
-from trainprint.imageset import GENERATED, REAL_NOT_USED, REAL_USED
+from trainprint.core.config import get_preset, override
+from trainprint.core.errors import TrainprintError
+from trainprint.core.torchstate import plain
+from trainprint.data.imageset import GENERATED, REAL_NOT_USED, REAL_USED
+from trainprint.extractors.trained import TrainedExtractor
 from trainprint.losses.triplet import (DEFAULT_MARGIN, MININGS, TripletObjective, check_constraints,
                                        roles_needed, triplet_terms)
-from trainprint.nets.vectornet import VectorNet, VectorNetArch, to_input
-from trainprint.seeding import seed_everything
-from trainprint.training import TrainConfig, train
+from trainprint.nets.inputs import to_input
+from trainprint.nets.vectornet import VectorNet, VectorNetArch
+from trainprint.training import TrainConfig
 
 ROLE_SPLITS = {"g": GENERATED, "u": REAL_USED, "nu": REAL_NOT_USED}
-_FORMAT = "trainprint-vectornet/1"
+_FORMAT = "trainprint-vectornet/2"
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class TripletBatches:
             yield batch
 
 
-class VectorNetExtractor(FingerprintExtractor):
+class VectorNetExtractor(TrainedExtractor):
     """Vector-Net(constraints) as a scikit-learn transformer; see the module docstring.
 
     Parameters (stored verbatim): ``constraints`` subset of (1, 2, 3); ``margin``, ``mining``,
@@ -102,6 +102,9 @@ class VectorNetExtractor(FingerprintExtractor):
     """
 
     uses_labels = True
+    save_format = _FORMAT
+    config_type = VectorNetConfig
+    tuple_params = ("constraints",)
 
     def __init__(
         self,
@@ -131,7 +134,13 @@ class VectorNetExtractor(FingerprintExtractor):
 
     @property
     def name(self) -> str:
-        return "vectornet-" + "".join(str(c) for c in check_constraints(self.constraints))
+        return "vectornet-" + "".join(str(c) for c in self._constraints())
+
+    def _constraints(self) -> tuple[int, ...]:
+        try:
+            return check_constraints(self.constraints)
+        except ValueError as e:
+            raise TrainprintError(f"vectornet: {e}") from None
 
     def config(self) -> VectorNetConfig:
         """The preset with this extractor's overrides applied (errors name the bad value)."""
@@ -144,90 +153,47 @@ class VectorNetExtractor(FingerprintExtractor):
         margin = None if self.margin is None else float(self.margin)
         return override(cfg, train=train_cfg, margin=margin, mining=self.mining)
 
-    def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
-        try:
-            constraints = check_constraints(self.constraints)
-        except ValueError as e:
-            raise TrainprintError(f"vectornet: {e}") from None
-        cfg = self.config()
-        roles = roles_needed(constraints)
-        pixels = {r: torch.from_numpy(np.ascontiguousarray(X[y == ROLE_SPLITS[r]])) for r in roles}
+    # ------------------------------------------------------------------ hooks of TrainedExtractor
+    def _role_pixels(self, X: np.ndarray, y: np.ndarray) -> dict[str, torch.Tensor]:
+        """role -> (n_role, N, N) uint8 training images; errors when a role has too few."""
+        constraints = self._constraints()
+        pixels = {r: torch.from_numpy(np.ascontiguousarray(X[y == ROLE_SPLITS[r]])) for r in roles_needed(constraints)}
         for r, p in pixels.items():
             least = 2 if (r == "u" and 3 in constraints) else 1
             if len(p) < least:
                 raise TrainprintError(
                     f"{self.name}.fit: needs at least {least} '{ROLE_SPLITS[r]}' image(s), got {len(p)}"
                 )
-        device = resolve_device(self.device)
-        seed_everything(self.random_state)
-        model = VectorNet(cfg.arch)
-        meta = {
+        return pixels
+
+    def _batches(self, cfg: VectorNetConfig, X: np.ndarray, y: np.ndarray) -> TripletBatches:
+        return TripletBatches(self._role_pixels(X, y), cfg.train.batch_size, cfg.steps_per_epoch)
+
+    def _build_model(self, cfg: VectorNetConfig, image_size: int) -> nn.Module:
+        return VectorNet(cfg.arch)
+
+    def _objective(self, cfg: VectorNetConfig) -> TripletObjective:
+        constraints = self._constraints()
+        return TripletObjective(triplet_terms(constraints, cfg.margin, cfg.mining, cfg.reducer),
+                                roles_needed(constraints))
+
+    def _train_config(self, cfg: VectorNetConfig) -> TrainConfig:
+        return cfg.train
+
+    def _meta(self, cfg: VectorNetConfig, X: np.ndarray, y: np.ndarray) -> dict:
+        pixels = self._role_pixels(X, y)
+        return {
             "extractor": self.name,
-            "constraints": list(constraints),
+            "constraints": list(self._constraints()),
             # the train config is checked by train() itself (epochs may grow on resume)
             "vectornet": plain({k: v for k, v in dataclasses.asdict(cfg).items() if k != "train"}),
             "images": {r: len(p) for r, p in pixels.items()},
             "image_size": int(X.shape[1]),
             "data_sha1": hashlib.sha1(b"".join(p.numpy().tobytes() for p in pixels.values())).hexdigest(),
         }
-        self.history_ = train(
-            model,
-            TripletObjective(triplet_terms(constraints, cfg.margin, cfg.mining, cfg.reducer), roles),
-            TripletBatches(pixels, cfg.train.batch_size, cfg.steps_per_epoch),
-            cfg.train,
-            device=device,
-            seed=self.random_state,
-            run_dir=self.run_dir,
-            progress=self.progress,
-            desc=self.name,
-            meta=meta,
-        )
-        self.config_ = cfg
-        self.model_ = model.eval()
 
-    @torch.no_grad()
-    def _transform(self, X: np.ndarray) -> np.ndarray:
-        model = self.model_.eval()
-        device = next(model.parameters()).device
-        out = []
-        for i in range(0, len(X), self.config_.transform_batch):
-            x = to_input(torch.from_numpy(np.ascontiguousarray(X[i : i + self.config_.transform_batch])))
-            x = x.to(device)
-            if device.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
-                with torch.autocast("cuda", dtype=torch.bfloat16):
-                    out.append(model(x).float().cpu())
-            else:
-                out.append(model(x))
-        return torch.cat(out).numpy().astype(np.float32, copy=False)
+    def _embed(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return model(x)  # (B, 64) unit vectors
 
-    # ---------------------------------------------------------------------------- save / load
-
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted extractor (parameters, config, weights, history) to ``path``."""
-        if not hasattr(self, "model_"):
-            raise TrainprintError(f"{self.name}.save: the extractor is not fitted")
-        state = {
-            "params": plain(self.get_params()),
-            "image_size_": self.image_size_,
-            "history_": self.history_,
-            "model": cpu_state_dict(self.model_),
-        }
-        return save_state(path, state, _FORMAT)
-
-    @classmethod
-    def load(cls, path: str | Path, device: str | None = None) -> "VectorNetExtractor":
-        """A fitted extractor read from ``save``'s file; ``device`` overrides the saved one."""
-        state = load_state(path, _FORMAT, "saved Vector-Net extractor")
-        params = dict(state["params"])
-        params["constraints"] = tuple(params["constraints"])
-        if device is not None:
-            params["device"] = device
-        ext = cls(**params)
-        ext.config_ = ext.config()
-        model = VectorNet(ext.config_.arch)
-        model.load_state_dict(state["model"])
-        ext.model_ = model.to(resolve_device(ext.device)).eval()
-        ext.image_size_ = int(state["image_size_"])
-        ext.history_ = list(state["history_"])
-        return ext
+    def _transform_batch(self, cfg: VectorNetConfig) -> int:
+        return cfg.transform_batch

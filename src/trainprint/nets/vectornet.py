@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+
 MIN_SIZE = 64
 
 
@@ -62,11 +63,6 @@ class VectorNet(nn.Module):
         h = h.mean(dim=(2, 3))  # global average pooling: (B, C)
         z = self.head(h).float()  # (B, dim), float32 even under autocast
         return F.normalize(z, dim=1)
-
-
-def to_input(pixels: Tensor) -> Tensor:
-    """uint8 images ``(B, N, N)`` -> network input ``(B, 1, N, N)`` float32 in [0, 1]."""
-    return pixels.unsqueeze(1).float().div_(255.0)
 
 
 def conv_flops(arch: VectorNetArch, size: int) -> int:

@@ -1,0 +1,35 @@
+"""Command ``inspect``: read a task folder through the data layer and say what it holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from trainprint.cli.app import SizeOpt, SkipBadOpt, app
+from trainprint.data.inspection import inspect_folder
+
+CacheDirOpt = Annotated[
+    Optional[Path],
+    typer.Option("--cache-dir", help="Folder for decoded images (default $TRAINPRINT_CACHE or ~/.cache/trainprint)."),
+]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the decode cache.")]
+
+
+@app.command("inspect")
+def inspect_cmd(
+    folder: Annotated[Path, typer.Argument(help="A dev folder, a test folder, or a folder holding dev/ and test/.")],
+    size: SizeOpt = None,
+    skip_bad: SkipBadOpt = False,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Check a task folder before a long run: images per split, size, formats, conversions, problems.
+
+    Exit 0 when the folder is usable, 2 with a one-line error otherwise.
+    """
+    report = inspect_folder(
+        folder, size=size, skip_bad=skip_bad, cache_dir=False if no_cache else cache_dir, progress=True
+    )
+    typer.echo("\n".join(report.lines()))

@@ -1,0 +1,37 @@
+"""Command ``fit``: train a fingerprint extractor on a dev folder and write its fingerprints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from trainprint.cli.app import DeviceOpt, OutOpt, SeedOpt, SizeOpt, SkipBadOpt, app
+
+
+@app.command("fit")
+def fit_cmd(
+    name: Annotated[str, typer.Argument(help="Extractor: vectornet-1|12|123, dae-gu|gnu|gunu.")],
+    dev_dir: Annotated[Path, typer.Argument(help="Dev folder: generated/, real_used/, real_not_used/.")],
+    out: OutOpt,
+    test: Annotated[
+        Optional[Path], typer.Option("--test", help="Test folder (generated/, real_unknown/) to embed too.")
+    ] = None,
+    preset: Annotated[str, typer.Option("--preset", help="paper, fast (this CPU) or smoke (tests).")] = "fast",
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Override the preset's epochs.")] = None,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    size: SizeOpt = None,
+    skip_bad: SkipBadOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """Train NAME on DEV_DIR; write checkpoint, training curve, run.json and fingerprints.npz to --out.
+
+    Run the same command again to resume an interrupted training.
+    """
+    from trainprint.extractors.fitrun import fit_run
+
+    path = fit_run(name, dev_dir, out, test_dir=test, preset=preset, epochs=epochs, seed=seed,
+                   device=device, size=size, skip_bad=skip_bad, progress=not quiet)
+    typer.echo(f"wrote {path}")

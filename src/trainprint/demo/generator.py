@@ -1,0 +1,168 @@
+"""The demo's generative model: a small DCGAN trained on the "used" real slices, then sampled.
+
+Radford et al.'s DCGAN layout, scaled down: the generator maps a latent ``z`` ``(B, Z)`` through a
+4x4 transposed convolution and ``log2(size / 4)`` stride-2 up-sampling stages (BatchNorm + ReLU)
+to ``(B, 1, size, size)`` in [-1, 1] (Tanh); the discriminator mirrors it with stride-2
+convolutions (LeakyReLU 0.2) down to one logit. Non-saturating GAN loss, Adam (2e-4, 0.5, 0.999),
+weights N(0, 0.02). Trained on a small set for many passes, it reproduces its training slices
+closely (memorises), which is what makes membership detectable in the demo.
+
+Every random draw (weights, batches, latents) comes from generators seeded with ``seed``, so a CPU
+run is repeatable bit for bit on one machine.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from trainprint.core.errors import TrainprintError
+
+
+@dataclass(frozen=True)
+class GanConfig:
+    """Settings of the demo DCGAN."""
+
+    latent_dim: int = 64  # size of the latent vector z
+    width: int = 16  # channels of the widest-resolution stage; deeper stages double it
+    batch_size: int = 32  # training images per step (drawn from the used slices)
+    steps: int = 900  # optimiser steps of each network
+    lr: float = 2e-4  # Adam learning rate, both networks
+    beta1: float = 0.5  # Adam beta1
+    beta2: float = 0.999  # Adam beta2
+
+
+def _stages(size: int) -> int:
+    """Number of stride-2 stages between 4x4 and ``size`` (size must be 4 * 2**k)."""
+    k = int(round(np.log2(size / 4)))
+    if size < 8 or 4 * 2**k != size:
+        raise ValueError(f"DCGAN image size must be 4 * 2**k >= 8, got {size}")
+    return k
+
+
+class Generator(nn.Module):
+    """``z (B, Z) -> images (B, 1, size, size)`` in [-1, 1]."""
+
+    def __init__(self, size: int, latent_dim: int, width: int) -> None:
+        super().__init__()
+        k = _stages(size)
+        chans = [width * 2 ** (k - 1 - i) for i in range(k)]  # e.g. 128, 64, 32, 16 for k=4, w=16
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, chans[0], 4, 1, 0, bias=False),  # (B, C0, 4, 4)
+            nn.BatchNorm2d(chans[0]), nn.ReLU(True),
+        ]
+        for c_in, c_out in zip(chans[:-1], chans[1:]):  # each doubles H and W
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+        layers += [nn.ConvTranspose2d(chans[-1], 1, 4, 2, 1), nn.Tanh()]  # (B, 1, size, size)
+        self.net = nn.Sequential(*layers)
+        self.latent_dim = latent_dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z[:, :, None, None])
+
+
+class Discriminator(nn.Module):
+    """``images (B, 1, size, size) -> logits (B,)``."""
+
+    def __init__(self, size: int, width: int) -> None:
+        super().__init__()
+        k = _stages(size)
+        chans = [width * 2**i for i in range(k)]  # 16, 32, 64, 128 for k=4, w=16
+        layers: list[nn.Module] = [nn.Conv2d(1, chans[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        for c_in, c_out in zip(chans[:-1], chans[1:]):  # each halves H and W
+            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2, True)]
+        layers += [nn.Conv2d(chans[-1], 1, 4, 1, 0)]  # (B, 1, 1, 1)
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).flatten()
+
+
+def _init_weights(module: nn.Module, g: torch.Generator) -> None:
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, 0.02, generator=g)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02, generator=g)
+            nn.init.zeros_(m.bias)
+
+
+@dataclass
+class TrainedGan:
+    """A trained generator with what its training recorded."""
+
+    generator: Generator
+    losses: list[dict[str, float]]  # every 50th step: step, d_loss, g_loss
+    seconds: float  # wall time of training
+
+
+def train_gan(
+    images: np.ndarray,
+    cfg: GanConfig,
+    *,
+    seed: int,
+    device: torch.device,
+    on_step: Callable[[int], None] | None = None,
+) -> TrainedGan:
+    """Train a DCGAN on ``images`` ``(N, S, S)`` uint8; ``on_step(k)`` is called after step k."""
+    n, size = images.shape[0], images.shape[1]
+    g = torch.Generator().manual_seed(seed)
+    gen, disc = Generator(size, cfg.latent_dim, cfg.width), Discriminator(size, cfg.width)
+    _init_weights(gen, g)
+    _init_weights(disc, g)
+    gen.to(device).train()
+    disc.to(device).train()
+    opt_g = torch.optim.Adam(gen.parameters(), cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    opt_d = torch.optim.Adam(disc.parameters(), cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    data = torch.from_numpy(images).float().div(127.5).sub(1.0)[:, None].to(device)  # (N, 1, S, S)
+    batch = min(cfg.batch_size, n)
+    order = torch.randperm(n, generator=g)
+    pos, losses = 0, []
+    t0 = time.perf_counter()
+    for step in range(1, cfg.steps + 1):
+        if pos + batch > n:  # a new pass over the used slices, in a new order
+            order, pos = torch.randperm(n, generator=g), 0
+        real = data[order[pos:pos + batch].to(device)]
+        pos += batch
+        z = torch.randn(batch, cfg.latent_dim, generator=g).to(device)
+        fake = gen(z)  # (B, 1, S, S)
+
+        d_real, d_fake = disc(real), disc(fake.detach())
+        d_loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()  # -log D(x) - log(1 - D(G(z)))
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+
+        g_loss = F.softplus(-disc(fake)).mean()  # non-saturating: -log D(G(z))
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+
+        if not (torch.isfinite(d_loss) and torch.isfinite(g_loss)):
+            raise TrainprintError(
+                f"demo GAN: loss not finite at step {step} (d_loss {d_loss.item()}, g_loss {g_loss.item()}); "
+                "try another --seed"
+            )
+        if step % 50 == 0 or step == cfg.steps:
+            losses.append({"step": step, "d_loss": d_loss.item(), "g_loss": g_loss.item()})
+        if on_step is not None:
+            on_step(step)
+    return TrainedGan(gen.eval(), losses, time.perf_counter() - t0)
+
+
+@torch.no_grad()
+def sample(gen: Generator, n: int, *, seed: int, device: torch.device, batch: int = 256) -> np.ndarray:
+    """``n >= 1`` images from ``gen`` as ``(n, S, S)`` uint8 (BatchNorm in eval mode: no batch effects)."""
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, gen.latent_dim, generator=g)
+    out = [gen(z[i:i + batch].to(device)).cpu() for i in range(0, n, batch)]
+    x = torch.cat(out)[:, 0]  # (n, S, S)
+    return ((x + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()

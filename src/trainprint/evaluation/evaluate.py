@@ -1,0 +1,226 @@
+"""``evaluate``: cross-validation of membership methods on a dev set, written to a run folder.
+
+The road of one evaluation, each step in its own module of this folder:
+
+    folds.py              make_folds: stratified (or grouped) K-fold over the real images U and NU
+    protocol.py           fit_view: what each extractor may be fitted on in a fold (strict / paper)
+    fingerprint_cache.py  fingerprints: fit an extractor, embed every image, keep the result
+    fold.py               evaluate_fold: every method on one fold (pure: arrays in, rows out)
+    results.py            the rows of folds.csv, scores.csv, results.csv and their summary
+    table1.py             the paper's Table 1 beside ours
+
+Similarity methods get ``R_pool`` = every real image of the dev set (labels never) and G.
+The run folder layout is documented in docs/evaluation.md; a re-run with the same settings
+resumes: finished (method, fold) pairs are read back from ``folds.csv`` / ``scores.csv`` and
+cached fingerprints from ``fingerprints/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trainprint.core import files
+from trainprint.core.config import PRESET_NAMES
+from trainprint.core.errors import TrainprintError
+from trainprint.core.progress import new_progress
+from trainprint.core.runs import RunRecord
+from trainprint.data.imageset import GENERATED, REAL_NOT_USED, REAL_USED, ImageSet, labels_of
+from trainprint.evaluation.fingerprint_cache import NOT_CACHED, fingerprints
+from trainprint.evaluation.fold import evaluate_fold
+from trainprint.evaluation.folds import make_folds, read_groups
+from trainprint.evaluation.protocol import PROTOCOLS, fit_view, uses_labels
+from trainprint.evaluation.results import RESULT_FIELDS, read_rows, save_fold_files, summarise
+from trainprint.evaluation.table1 import table1_markdown
+from trainprint.data.load import load_dev
+from trainprint.methods import BASELINES, GRID_METHODS, MethodSpec, parse_method
+
+#: settings that must match for a run folder to be resumed (methods may be added)
+RESUME_KEYS = ("dev_dir", "protocol", "preset", "folds", "seed", "epochs", "size", "groups")
+REPORT_PX = 64  # images.npz keeps the pixels at most this size
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Settings of one ``evaluate`` run (saved as ``config.json``)."""
+
+    dev_dir: str  # the dev folder (generated/, real_used/, real_not_used/)
+    protocol: str = "strict"  # strict | paper (see the module docstring)
+    preset: str = "fast"  # preset of every trained extractor: paper | fast | smoke
+    methods: tuple[str, ...] = GRID_METHODS + BASELINES  # method ids, in output order
+    folds: int = 10  # K of the stratified K-fold CV over U and NU
+    seed: int = 0  # the one seed: folds, extractors, classifiers, resampling
+    epochs: int | None = None  # overrides the preset's epochs of every trained extractor
+    device: str = "auto"  # auto | cpu | cuda for extractors and similarities
+    size: int | None = None  # resize images to size x size when loading
+    keep_checkpoints: bool = False  # True: keep each fit's checkpoint.pt (Vector-Net ~135 MB); logs and curves always stay
+    groups: str | None = None  # CSV with columns id and group (or patient): images of one group share a fold
+
+    def check(self) -> "EvalConfig":
+        if self.protocol not in PROTOCOLS:
+            raise TrainprintError(f"--protocol {self.protocol!r}: expected one of {', '.join(PROTOCOLS)}")
+        if self.preset not in PRESET_NAMES:
+            raise TrainprintError(f"--preset {self.preset!r}: expected one of {', '.join(PRESET_NAMES)}")
+        if self.folds < 2:
+            raise TrainprintError(f"--folds {self.folds}: expected at least 2")
+        if self.epochs is not None and self.epochs < 1:
+            raise TrainprintError(f"--epochs {self.epochs}: expected at least 1")
+        if not self.methods:
+            raise TrainprintError("--methods: no method to evaluate")
+        for m in self.methods:
+            parse_method(m)
+        return self
+
+
+def evaluate(cfg: EvalConfig, out: str | Path, *, progress: bool = False) -> list[dict[str, Any]]:
+    """Load ``cfg.dev_dir`` and run ``evaluate_images``; returns the results.csv rows."""
+    cfg.check()
+    images = load_dev(cfg.dev_dir, size=cfg.size, progress=progress)
+    return evaluate_images(images, cfg, out, progress=progress)
+
+
+def evaluate_images(images: ImageSet, cfg: EvalConfig, out: str | Path, *,
+                    progress: bool = False) -> list[dict[str, Any]]:
+    """Cross-validate every method of ``cfg`` on ``images`` and write the run folder ``out``."""
+    cfg = _resume_config(cfg.check(), Path(out))
+    out = Path(out)
+    specs = [parse_method(m) for m in cfg.methods]
+    real_idx = np.flatnonzero(images.mask(REAL_USED, REAL_NOT_USED))  # (n_real,)
+    gen_idx = np.flatnonzero(images.mask(GENERATED))  # (m,)
+    if len(gen_idx) == 0:
+        raise TrainprintError(f"{cfg.dev_dir}: no generated images")
+    y = labels_of(images.split[real_idx])  # (n_real,) 0/1
+    groups = read_groups(cfg.groups, images.ids[real_idx]) if cfg.groups else None
+    folds = make_folds(y, cfg.folds, cfg.seed, groups)  # checked before anything is written
+
+    record = RunRecord(out, command="evaluate", config=cfg, seed=cfg.seed)
+    files.write_json(out / "config.json", dataclasses.asdict(cfg))
+    _save_images(images, out / "images.npz")
+    fold_rows = read_rows(out / "folds.csv")
+    score_rows = read_rows(out / "scores.csv")
+    done = {(r["method"], int(r["fold"])) for r in fold_rows}
+    params = dict(preset=cfg.preset, epochs=cfg.epochs, device=cfg.device, random_state=cfg.seed,
+                  progress=progress)
+    label_users = {e: uses_labels(e, **params) for e in {s.extractor for s in specs if s.extractor}}
+
+    bar = _Bars(progress, len(folds))
+    with bar:
+        for k, (train, test) in enumerate(folds):
+            todo = [s for s in specs if (s.id, k) not in done]
+            if not todo:
+                bar.fold_done()
+                continue
+            with record.stage(f"fold-{k}"):
+                reps = _fold_reps(images, cfg, out, k, real_idx[test], todo, label_users, params, bar)
+                new_folds, new_scores = evaluate_fold(todo, reps, k=k, ids=images.ids, split=images.split,
+                                                      real_idx=real_idx, y=y, train=train, test=test,
+                                                      gen_idx=gen_idx, seed=cfg.seed + k, device=cfg.device)
+                fold_rows += new_folds
+                score_rows += new_scores
+            save_fold_files(out, cfg.methods, fold_rows, score_rows)  # a resume starts after this fold
+            bar.fold_done()
+
+    with record.stage("summary"):
+        results = summarise(specs, fold_rows, score_rows, cfg.protocol, label_users)
+        files.write_csv(out / "results.csv", results, RESULT_FIELDS)
+        files.write_text(out / "table1.md", table1_markdown(results, cfg.protocol, cfg.folds))
+    record.finish(n_methods=len(specs), n_folds=len(folds))
+    return results
+
+
+def _fold_reps(images: ImageSet, cfg: EvalConfig, out: Path, k: int, held_out_rows: np.ndarray,
+               todo: Sequence[MethodSpec], label_users: dict[str, bool], params: dict[str, Any],
+               bar: "_Bars") -> dict[str, np.ndarray]:
+    """Every extractor's output for fold ``k`` (strict) or for the whole dev set (paper)."""
+    names = list(dict.fromkeys(s.extractor for s in todo if s.extractor))
+    tag = f"fold-{k}" if cfg.protocol == "strict" else "all"
+    held_out = np.zeros(len(images), dtype=bool)
+    if cfg.protocol == "strict":
+        held_out[held_out_rows] = True
+    reps = {}
+    bar.extractors(len(names))
+    for name in names:
+        bar.extractor(name, tag)
+        fit_pixels, fit_split = fit_view(images, held_out, label_users[name])
+        run_dir = out / "extractors" / tag / name
+        reps[name] = fingerprints(name, images, fit_pixels, fit_split, out / "fingerprints" / tag / f"{name}.npz",
+                                  run_dir=run_dir, **params)
+        if not cfg.keep_checkpoints and name not in NOT_CACHED:  # weights are large; logs and curves stay
+            (run_dir / "checkpoint.pt").unlink(missing_ok=True)
+        bar.extractor_done()
+    return reps
+
+
+def _resume_config(cfg: EvalConfig, out: Path) -> EvalConfig:
+    """``cfg`` with the dev dir resolved; when ``out`` holds a run, its settings must match and the
+    methods become the union (old ones first)."""
+    cfg = dataclasses.replace(cfg, dev_dir=str(Path(cfg.dev_dir).resolve()), methods=tuple(cfg.methods))
+    path = out / "config.json"
+    if not path.exists():
+        return cfg
+    old = files.read_json(path)
+    for key in RESUME_KEYS:
+        if old.get(key) != getattr(cfg, key):
+            raise TrainprintError(
+                f"{out}: holds a run with {key}={old.get(key)!r}, not {getattr(cfg, key)!r}; "
+                "use another --out or the same settings to resume"
+            )
+    methods = list(old.get("methods", []))
+    methods += [m for m in cfg.methods if m not in methods]
+    return dataclasses.replace(cfg, methods=tuple(methods))
+
+
+def _save_images(images: ImageSet, path: Path) -> None:
+    """``images.npz``: ids, split, source and pixels at most ``REPORT_PX`` px, for the report."""
+    if path.exists():
+        return
+    pixels = images.pixels
+    if pixels.shape[1] > REPORT_PX or pixels.shape[2] > REPORT_PX:
+        from PIL import Image
+
+        pixels = np.stack([np.asarray(Image.fromarray(p).resize((REPORT_PX, REPORT_PX), Image.BOX)) for p in pixels])
+    files.save_npz(path, ids=images.ids, split=images.split, source=np.full(len(images), images.source),
+                pixels=pixels.astype(np.uint8))
+
+
+class _Bars:
+    """Rich progress bars over folds and over the extractors of a fold (or nothing)."""
+
+    def __init__(self, enabled: bool, n_folds: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
+        self.p = new_progress(enabled, TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                              TimeElapsedColumn())
+        if self.p is not None:
+            self.folds = self.p.add_task("folds", total=n_folds)
+            self.exts = self.p.add_task("extractors", total=0)
+
+    def __enter__(self) -> "_Bars":
+        if self.p is not None:
+            self.p.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.p is not None:
+            self.p.stop()
+
+    def fold_done(self) -> None:
+        if self.p is not None:
+            self.p.update(self.folds, advance=1)
+
+    def extractors(self, n: int) -> None:
+        if self.p is not None:
+            self.p.reset(self.exts, total=n, description="extractors")
+
+    def extractor(self, name: str, tag: str) -> None:
+        if self.p is not None:
+            self.p.update(self.exts, description=f"extractors ({tag}: {name})")
+
+    def extractor_done(self) -> None:
+        if self.p is not None:
+            self.p.update(self.exts, advance=1)

@@ -1,0 +1,82 @@
+"""The ``fit`` run: train an extractor on a dev folder and embed every image.
+
+``fit_run`` writes ``RUN_DIR/fingerprints.npz`` (``trainprint.extractors.fingerprints``),
+``run.json``, the extractor's training files (``checkpoint.pt``, ``train_log.csv``,
+``train_curve.png``) and the fitted extractor (``extractor.pt``); run again on the same folder it
+resumes the training from ``checkpoint.pt``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from trainprint.core.device import resolve_device
+from trainprint.core.errors import TrainprintError
+from trainprint.core.runs import RunRecord
+from trainprint.data.load import load_dev, load_test
+from trainprint.extractors.fingerprints import FINGERPRINTS, Fingerprints, fingerprints_of, save_fingerprints
+from trainprint.extractors.registry import make_extractor, run_params
+from trainprint.extractors.trained import TrainedExtractor
+
+EXTRACTOR_FILE = "extractor.pt"
+
+
+def fit_run(
+    name: str,
+    dev_dir: str | Path,
+    out: str | Path,
+    *,
+    test_dir: str | Path | None = None,
+    preset: str = "fast",
+    epochs: int | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    size: int | None = None,
+    skip_bad: bool = False,
+    progress: bool = False,
+) -> Path:
+    """Train extractor ``name`` on ``dev_dir`` and write ``out/fingerprints.npz`` for every dev
+    image (and every ``test_dir`` image). Returns the fingerprints path."""
+    out = Path(out)
+    make_extractor(name)  # an unknown name fails before any folder is created
+    config = {"extractor": name, "dev": str(dev_dir), "test": None if test_dir is None else str(test_dir),
+              "preset": preset, "epochs": epochs, "device": device, "size": size}
+    with_test = test_dir is not None
+    dev = load_dev(dev_dir, size=size, skip_bad=skip_bad, progress=progress)
+    test = load_test(test_dir, size=size, skip_bad=skip_bad, progress=progress) if with_test else None
+    if test is not None and test.pixels.shape[1:] != dev.pixels.shape[1:]:
+        raise TrainprintError(
+            f"{test_dir}: images are {test.size} px but the dev images are {dev.size} px; pass --size N"
+        )
+    extractor = make_extractor(name, **run_params(name, preset=preset, epochs=epochs, device=device,
+                                                  random_state=seed, run_dir=out, progress=progress))
+    resolve_device(device)  # bad settings fail here, before the run folder is made
+    if isinstance(extractor, TrainedExtractor):
+        extractor.config()
+    record = RunRecord(out, command="fit", config=config, seed=seed)
+    try:
+        with record.stage("train"):
+            extractor.fit(dev.pixels, dev.split)
+        with record.stage("embed"):
+            parts = [fingerprints_of(extractor, dev)] + ([fingerprints_of(extractor, test)] if test else [])
+            fp = Fingerprints(np.concatenate([p.ids for p in parts]), np.concatenate([p.split for p in parts]),
+                              np.concatenate([p.source for p in parts]), np.concatenate([p.X for p in parts]))
+    except BaseException as e:  # noqa: BLE001 - recorded, then raised again
+        record.data["status"] = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
+        record.data["error"] = f"{type(e).__name__}: {e}"
+        record.save()
+        raise
+    path = save_fingerprints(out / FINGERPRINTS, fp)
+    history: list[dict[str, float]] = []
+    if isinstance(extractor, TrainedExtractor):
+        extractor.save(out / EXTRACTOR_FILE)
+        history = list(extractor.history_)
+    record.finish(results={
+        "images": {"dev": len(dev), "test": len(test) if test else 0},
+        "dim": int(fp.X.shape[1]),
+        "epochs_trained": len(history),
+        "final_loss": history[-1].get("loss") if history else None,
+    })
+    return path

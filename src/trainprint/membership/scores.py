@@ -1,0 +1,165 @@
+"""Label-free membership scores of real images against a generator's output (higher = more likely used).
+
+For each real image r, with G the generated images and P the other real images available
+(``R_pool``: every real image known, labelled or not; r itself is left out of its own P):
+
+    max         max_g s(r, g)                          distance to closest record (DCR), GAN-Leaks
+    topk        mean of the k largest s(r, g)          a smoother DCR (Monte-Carlo-attack flavour)
+    nn          #{g : r is g's most similar real}      VCMI's nearest-neighbour rule; authenticity
+    calibrated  max_g s(r, g) - max_p s(r, p)          best match in G against best match among reals
+
+A real image is found in the pool by its exact content, so passing the same images as ``R`` and
+in ``R_pool`` (as ``evaluate`` does) never matches an image with itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from trainprint.core.errors import TrainprintError
+from trainprint.similarity.spaces import check_representation, pairwise
+from trainprint.similarity.search import nearest_stats
+
+SCORE_NAMES = ("max", "topk", "nn", "calibrated")
+
+
+@dataclass(frozen=True)
+class MembershipScores:
+    """Per-real-image scores; every array has n rows, one per real image, in input order."""
+
+    max: np.ndarray  # (n,) float32: best similarity to a generated image
+    topk: np.ndarray  # (n,) float32: mean of the k best similarities to generated images
+    nn: np.ndarray  # (n,) int64: how many generated images have this image as their nearest real
+    calibrated: np.ndarray  # (n,) float32: max - real_max (= max when there is no other real)
+    real_max: np.ndarray  # (n,) float32: best similarity to another real image (NaN: none)
+    topk_idx: np.ndarray  # (n, k) int64: indices in G of the k best matches, best first
+    topk_sim: np.ndarray  # (n, k) float32: their similarities
+
+    def get(self, name: str) -> np.ndarray:
+        """One score by name (``SCORE_NAMES``), as float64."""
+        if name not in SCORE_NAMES:
+            raise TrainprintError(f"membership score {name!r}: expected one of {', '.join(SCORE_NAMES)}")
+        return np.asarray(getattr(self, name), dtype=np.float64)
+
+    def features(self) -> np.ndarray:
+        """(n, 4) float64: the four scores as columns, in ``SCORE_NAMES`` order."""
+        return np.stack([self.get(s) for s in SCORE_NAMES], axis=1)
+
+
+#: results of the last few similarity computations: evaluate fits one method per fold and rule, and
+#: every one of them compares the same real images with the same generated images
+_CACHE: "OrderedDict[bytes, Any]" = OrderedDict()
+_CACHE_SIZE = 8
+
+
+def _digest(*parts: Any) -> bytes:
+    h = hashlib.sha1()
+    for p in parts:
+        if isinstance(p, np.ndarray):
+            h.update(str((p.shape, p.dtype.str)).encode())
+            h.update(np.ascontiguousarray(p).tobytes())
+        else:
+            h.update(repr(p).encode())
+    return h.digest()
+
+
+def _cached(key: bytes, compute: Any) -> Any:
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    value = compute()
+    _CACHE[key] = value
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return value
+
+
+def clear_cache() -> None:
+    """Forget cached similarity results (tests; memory)."""
+    _CACHE.clear()
+
+
+def _row_keys(X: np.ndarray) -> list[bytes]:
+    return [row.tobytes() for row in np.ascontiguousarray(X).reshape(X.shape[0], -1)]
+
+
+def union_of_reals(R: np.ndarray, R_pool: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Candidates ``C`` = the pool, then R's images not already in it (by exact content; duplicates
+    kept once), and for each image of R its row in C. Returns ``(C, r_to_c)``. The pool comes first
+    so that every fold of an evaluation, which passes the same pool, gets the same C (and the cache
+    of similarity results serves them all)."""
+    seen: dict[bytes, int] = {}
+    rows: list[int] = []  # rows of the stacked (pool, R) kept in C
+    stacked = R if R_pool is None else np.concatenate([R_pool.astype(R.dtype, copy=False), R])
+    offset = stacked.shape[0] - R.shape[0]
+    r_to_c = np.empty(R.shape[0], dtype=np.int64)
+    for i, key in enumerate(_row_keys(stacked)):
+        if key not in seen:
+            seen[key] = len(rows)
+            rows.append(i)
+        if i >= offset:
+            r_to_c[i - offset] = seen[key]
+    return stacked[rows], r_to_c
+
+
+def membership_scores(
+    space: str,
+    R: np.ndarray,
+    G: np.ndarray,
+    R_pool: np.ndarray | None = None,
+    *,
+    k: int = 5,
+    backend: str = "auto",
+    **opts,
+) -> MembershipScores:
+    """Scores of each real image in ``R`` (n, ...) against generated ``G`` (m, ...).
+
+    ``R_pool`` (p, ...): other real images, the competitors for ``nn`` and the reference for
+    ``calibrated``; R's own images always compete too. ``opts`` go to ``similarity.iter_blocks``.
+    """
+    R = check_representation(space, R, "real images")
+    G = check_representation(space, G, "generated images")
+    if R_pool is not None:
+        R_pool = check_representation(space, R_pool, "R_pool")
+        if R_pool.shape[1:] != R.shape[1:]:
+            raise TrainprintError(f"membership: R_pool items are {R_pool.shape[1:]}, R items are {R.shape[1:]}")
+    C, r_to_c = union_of_reals(R, R_pool)
+    opt_key = sorted(opts.items())
+    st = _cached(_digest("nearest", space, C, G, k, backend, opt_key),
+                 lambda: nearest_stats(space, C, G, k=k, backend=backend, **opts))
+    counts = np.bincount(st.nearest_real, minlength=C.shape[0]).astype(np.int64)
+    top_sim, top_idx = st.topk_sim[r_to_c], st.topk_idx[r_to_c]
+    best = top_sim[:, 0]
+    real_max = np.full(R.shape[0], np.nan, dtype=np.float32)
+    if C.shape[0] > 1:
+        S_cc = _cached(_digest("pairwise", space, C, opt_key), lambda: pairwise(space, C, C, **opts))
+        S_rc = S_cc[r_to_c].copy()  # (n, c)
+        S_rc[np.arange(R.shape[0]), r_to_c] = -np.inf  # never the image itself
+        real_max = S_rc.max(axis=1).astype(np.float32)
+    calibrated = np.where(np.isnan(real_max), best, best - real_max).astype(np.float32)
+    return MembershipScores(
+        max=best.astype(np.float32),
+        topk=top_sim.mean(axis=1).astype(np.float32),
+        nn=counts[r_to_c],
+        calibrated=calibrated,
+        real_max=real_max,
+        topk_idx=top_idx,
+        topk_sim=top_sim,
+    )
+
+
+def real_real_similarities(space: str, R_pool: np.ndarray, **opts) -> np.ndarray:
+    """(p (p - 1) / 2,) float64: similarities of every pair of distinct real images of the pool
+    (exact duplicates counted once). The calibration data of the label-free rules."""
+    R_pool = check_representation(space, R_pool, "R_pool")
+    C, _ = union_of_reals(R_pool, None)
+    if C.shape[0] < 2:
+        raise TrainprintError(f"membership: real-real calibration needs at least 2 distinct real images, got {C.shape[0]}")
+    S = _cached(_digest("pairwise", space, C, sorted(opts.items())), lambda: pairwise(space, C, C, **opts))
+    iu = np.triu_indices(C.shape[0], k=1)
+    return S[iu].astype(np.float64)

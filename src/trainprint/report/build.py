@@ -1,0 +1,140 @@
+"""``trainprint report RUN_DIR``: one self-contained HTML file built only from a run folder.
+
+Reads the files of an ``evaluate`` run (docs/CONTRACT.md, layout in docs/report.md): run.json,
+results.csv, table1.md, scores.csv, images.npz, fingerprints/<tag>/<extractor>.npz,
+extractors/<tag>/<extractor>/train_log.csv; a ``fit`` run (fingerprints.npz, train_log.csv) or any
+folder with some of them works too. Every image and figure is embedded as base64 PNG, so the file
+can be mailed. Sections whose inputs are missing say so.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+import trainprint
+from trainprint.core.errors import TrainprintError
+from trainprint.core.files import load_npz, write_text
+from trainprint.report.sections import (SECTIONS, esc, image_to_base64, missing, ranked_methods, read_scores,
+                                        section_map, section_results, section_roc, section_run, section_scores,
+                                        section_training)
+
+GALLERY_IMAGES = 6  # highest-scoring real images shown
+GALLERY_NEIGHBOURS = 5  # nearest generated images beside each
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1300px;
+color:#222;line-height:1.4;padding:0 16px}
+h1{font-size:24px;margin-bottom:4px} h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:36px}
+h3{font-size:15px;margin:18px 0 6px} nav a{margin-right:14px} .sub{color:#666;margin-top:0}
+table{border-collapse:collapse;font-size:12.5px;margin:6px 0} th,td{border:1px solid #ddd;padding:3px 7px;
+text-align:left;vertical-align:top} th{background:#f4f4f4} table.data{display:block;overflow-x:auto;max-width:100%}
+table.data td{white-space:nowrap} table.data td:last-child{white-space:normal;min-width:220px;font-size:11px;color:#555}
+td.notes{white-space:normal;max-width:360px;color:#555;font-size:11px} td.m{font-family:monospace}
+table.kv th{width:120px} small{color:#777} .missing{color:#a33;font-style:italic}
+.grid{display:flex;flex-wrap:wrap;gap:10px} img.fig{max-width:100%} img.small{width:410px}
+.row{display:flex;align-items:flex-end;gap:8px;margin:10px 0;padding:6px;border-bottom:1px solid #eee}
+.cell{text-align:center;font-size:11px;color:#444} .cell img{display:block;border:1px solid #ccc;image-rendering:pixelated}
+.real img{border:3px solid #d62728}
+"""
+
+
+def build_report(run_dir: str | Path, out: str | Path | None = None, *, tsne: bool = False, seed: int = 0) -> Path:
+    """Write the HTML report of ``run_dir`` to ``out`` (default ``run_dir/report.html``); return its path."""
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise TrainprintError(f"report: run folder {run} does not exist or is not a folder")
+    known = ("run.json", "results.csv", "scores.csv", "images.npz", "fingerprints.npz", "train_log.csv",
+             "fingerprints", "extractors", "table1.md", "scores_test.csv", "evaluate")
+    if not any((run / k).exists() for k in known):
+        raise TrainprintError(f"report: {run} holds none of {', '.join(known)}; expected a run folder")
+    out_path = Path(out) if out is not None else run / "report.html"
+    scores = read_scores(run)
+    bodies = {
+        "run": section_run(run),
+        "results": section_results(run),
+        "roc": section_roc(scores),
+        "scores": section_scores(scores),
+        "map": section_map(run, tsne, seed),
+        "training": section_training(run),
+        "gallery": section_gallery(run, scores),
+    }
+    nav = "".join(f'<a href="#{sid}">{esc(title)}</a>' for sid, title in SECTIONS)
+    sections = "\n".join(f'<section id="{sid}"><h2>{esc(title)}</h2>\n{bodies[sid]}\n</section>'
+                         for sid, title in SECTIONS)
+    page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>trainprint report: {esc(run.name)}"
+            f"</title><style>{CSS}</style></head><body><h1>trainprint report: {esc(run.resolve().name)}</h1>"
+            f"<p class='sub'>Built {time.strftime('%Y-%m-%d %H:%M')} by trainprint {trainprint.__version__} "
+            f"from the files of <code>{esc(run.resolve())}</code> only.</p><nav>{nav}</nav>{sections}</body></html>")
+    write_text(out_path, page)
+    return out_path
+
+
+# -------------------------------------------------------------------------------------- gallery
+def _neighbour_space(run: Path, method: str, fold: str) -> tuple[str, dict[str, np.ndarray] | None]:
+    """The space the gallery's neighbours are searched in: the method's fingerprints when the run
+    has them (for the fold that held the image out, or ``all``), else pixels."""
+    if method.startswith("sim-"):
+        space = method[4:].split("/")[0]
+    else:
+        space = method.split("/")[0]
+    if space in ("pixel", "ncc", "ssim"):
+        return space, None
+    for tag in (f"fold-{fold}", "all"):
+        p = run / "fingerprints" / tag / f"{space}.npz"
+        if p.exists():
+            return space, load_npz(p)
+    return "pixel", None
+
+
+def section_gallery(run: Path, scores: dict | None, method: str | None = None) -> str:
+    if not (run / "images.npz").exists():
+        return missing("images.npz (the run's images)")
+    if scores is None:
+        return missing("scores.csv (which real images score highest)")
+    from trainprint.similarity.spaces import pairwise
+
+    imgs = load_npz(run / "images.npz")
+    ids, split, pixels = imgs["ids"].astype(str), imgs["split"].astype(str), imgs["pixels"]
+    if method is None:
+        method = ranked_methods(scores)[0][0]
+    d = scores[method]
+    gen = np.flatnonzero(split == "generated")
+    if len(gen) == 0:
+        return missing("generated images in images.npz")
+    row_of = {i: k for k, i in enumerate(ids)}
+    order = np.argsort(-np.nan_to_num(d["score"], nan=-np.inf), kind="stable")
+    rows, seen = [], set()
+    for j in order:
+        rid = str(d["id"][j])
+        if rid in seen or rid not in row_of:
+            continue
+        seen.add(rid)
+        space, fp = _neighbour_space(run, method, str(d["fold"][j]))
+        r = row_of[rid]
+        if fp is not None and rid in set(fp["ids"].astype(str)):
+            fid = {i: k for k, i in enumerate(fp["ids"].astype(str))}
+            gids = [g for g in ids[gen] if g in fid]
+            sims = pairwise(space, fp["X"][[fid[rid]]], fp["X"][[fid[g] for g in gids]])[0]
+            g_rows = np.asarray([row_of[g] for g in gids])
+            what = f"{space} fingerprint space, -L2 distance"
+        else:
+            space = space if space in ("pixel", "ncc", "ssim") else "pixel"
+            sims = pairwise(space, pixels[[r]] / 255.0, pixels[gen] / 255.0)[0]
+            g_rows = gen
+            what = {"pixel": "pixels, -RMS difference", "ncc": "pixels, NCC", "ssim": "pixels, SSIM"}[space]
+        best = np.argsort(-sims, kind="stable")[:GALLERY_NEIGHBOURS]
+        label = {"real_used": "U", "real_not_used": "NU"}.get(split[r], split[r])
+        cells = [f"<div class='cell real'><img src='data:image/png;base64,{image_to_base64(pixels[r])}' "
+                 f"alt='{esc(rid)}'>{esc(rid)}<br>{label}, score {d['score'][j]:.3g}</div>"]
+        cells += [f"<div class='cell'><img src='data:image/png;base64,{image_to_base64(pixels[g_rows[b]])}' "
+                  f"alt='{esc(ids[g_rows[b]])}'>{esc(ids[g_rows[b]])}<br>sim {sims[b]:.3g}</div>" for b in best]
+        rows.append(f"<div class='row'>{''.join(cells)}<div class='cell'>{esc(what)}</div></div>")
+        if len(rows) >= GALLERY_IMAGES:
+            break
+    head = (f"<p>The {len(rows)} highest-scoring real images of <code>{esc(method)}</code> (the method of "
+            f"highest AUC), each (red frame) beside its {GALLERY_NEIGHBOURS} most similar generated images. "
+            "A near copy among them is evidence that the generator saw the image.</p>")
+    return head + "".join(rows)

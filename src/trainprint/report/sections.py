@@ -1,0 +1,291 @@
+"""The sections of the HTML report. Each reads only files of the run folder and returns HTML;
+a section whose inputs are missing says so instead of failing."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from trainprint.core.files import csv_float, load_npz, read_csv, read_json
+from trainprint.report.plots import (SET_LABELS, curves_figure, image_to_base64, map_figure, roc_figure,
+                                     score_hist_figure)
+
+#: the sections, in order: (id, title); the test checks every id is in the HTML
+SECTIONS = (
+    ("run", "Run"),
+    ("results", "Results (ours beside the paper's)"),
+    ("roc", "ROC curves"),
+    ("scores", "Score distributions"),
+    ("map", "Fingerprint map"),
+    ("training", "Training curves"),
+    ("gallery", "Evidence gallery"),
+)
+
+MAX_ROC = 8  # methods drawn in the ROC figure (best AUC first)
+MAX_HIST = 6  # methods with a score histogram
+MAX_MAP_POINTS = 3000  # fingerprints embedded in the 2-D map (a seeded subsample above this)
+
+
+def esc(x: object) -> str:
+    return html.escape(str(x))
+
+
+def missing(what: str) -> str:
+    return f'<p class="missing">Not available: {esc(what)}.</p>'
+
+
+def img_tag(b64: str, alt: str, cls: str = "fig") -> str:
+    return f'<img class="{cls}" alt="{esc(alt)}" src="data:image/png;base64,{b64}">'
+
+
+# -------------------------------------------------------------------------------------- run
+def section_run(run: Path) -> str:
+    path = run / "run.json"
+    if not path.exists():
+        return missing("run.json")
+    rec = read_json(path)
+    rows = [("command", rec.get("command")), ("status", rec.get("status")), ("seed", rec.get("seed")),
+            ("started", rec.get("started")), ("finished", rec.get("finished", "")),
+            ("versions", ", ".join(f"{k} {v}" for k, v in rec.get("versions", {}).items())),
+            ("machine", ", ".join(f"{k}: {v}" for k, v in rec.get("machine", {}).items())),
+            ("timings (s)", ", ".join(f"{k} {v}" for k, v in rec.get("timings_s", {}).items()))]
+    cfg = rec.get("config")
+    if isinstance(cfg, dict):
+        rows.append(("config", ", ".join(f"{k}={v}" for k, v in cfg.items() if not isinstance(v, (dict, list)))))
+    body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
+    return f'<table class="kv">{body}</table>'
+
+
+# -------------------------------------------------------------------------------------- results
+def _markdown_table(md: str) -> str:
+    """A GitHub-style markdown table (and plain lines around it) as HTML."""
+    out, rows = [], []
+
+    def flush() -> None:
+        if rows:
+            head, *rest = [r for r in rows if not set(r.replace("|", "").strip()) <= set("-: ")] or [rows[0]]
+            cells = lambda r, t: "".join(f"<{t}>{esc(c.strip()).replace('**', '')}</{t}>"  # noqa: E731
+                                         for c in r.strip().strip("|").split("|"))
+            out.append("<table class='data'><tr>" + cells(head, "th") + "</tr>"
+                       + "".join("<tr>" + cells(r, "td") + "</tr>" for r in rest) + "</table>")
+            rows.clear()
+
+    for line in md.splitlines():
+        if line.strip().startswith("|"):
+            rows.append(line)
+            continue
+        flush()
+        if line.strip():
+            text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", esc(line.strip().lstrip("#").strip()))
+            out.append(f"<h3>{text}</h3>" if line.startswith("#") else f"<p>{text}</p>")
+    flush()
+    return "\n".join(out)
+
+
+RESULT_COLUMNS = ("f1", "accuracy", "precision", "recall", "specificity", "mcc", "kappa", "auc")
+
+
+def section_results(run: Path) -> str:
+    parts = []
+    if not (run / "results.csv").exists() and (run / "evaluate" / "results.csv").exists():
+        run = run / "evaluate"  # a submit run keeps the strict CV it made in evaluate/
+        parts.append("<p>From the dev-set evaluation kept in <code>evaluate/</code>.</p>")
+    if (run / "results.csv").exists():
+        rows = read_csv(run / "results.csv")
+        rows.sort(key=lambda r: -np.nan_to_num(csv_float(r.get("f1_mean", "")), nan=-1))
+        head = "<tr><th>method</th>" + "".join(f"<th>{c}</th>" for c in RESULT_COLUMNS) \
+            + "<th>TPR@FPR 5%</th><th>TPR@FPR 10%</th><th>notes</th></tr>"
+        body = []
+        for r in rows:
+            cells = []
+            for c in RESULT_COLUMNS:
+                m, s = csv_float(r.get(f"{c}_mean", "")), csv_float(r.get(f"{c}_std", ""))
+                cells.append(f"<td>{m:.3f} <small>± {s:.3f}</small></td>" if np.isfinite(m) else "<td>–</td>")
+            for c in ("tpr_at_fpr05", "tpr_at_fpr10"):
+                v = csv_float(r.get(c, ""))
+                cells.append(f"<td>{v:.3f}</td>" if np.isfinite(v) else "<td>–</td>")
+            notes = r.get("notes", "") or ""
+            body.append(f"<tr><td class='m'>{esc(r.get('method', ''))}</td>{''.join(cells)}"
+                        f"<td class='notes'>{esc(notes[:300])}</td></tr>")
+        parts.append("<h3>All methods (mean ± std over folds, best F1 first)</h3>"
+                     f"<table class='data'>{head}{''.join(body)}</table>")
+    else:
+        parts.append(missing("results.csv"))
+    if (run / "table1.md").exists():
+        parts.append("<h3>The paper's Table 1 beside ours (table1.md)</h3>"
+                     + _markdown_table((run / "table1.md").read_text(encoding="utf-8")))
+    else:
+        parts.append(missing("table1.md (the paper's Table 1 layout)"))
+    return "\n".join(parts)
+
+
+# -------------------------------------------------------------------------------------- scores
+def read_scores(run: Path) -> dict[str, dict[str, np.ndarray]] | None:
+    """scores.csv grouped by method: {method: {id, split, label, score, fold}} arrays. A submit run's
+    scores_test.csv (method, id, score, pred: no labels) is read as real_unknown images."""
+    path = run / "scores.csv"
+    if not path.exists():
+        path = run / "scores_test.csv"
+        if not path.exists():
+            return None
+    by: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for r in read_csv(path):
+        r.setdefault("split", "real_unknown")
+        r.setdefault("fold", "all")
+        d = by[r["method"]]
+        for k in ("id", "split", "fold"):
+            d[k].append(r.get(k, ""))
+        d["label"].append(int(csv_float(r.get("label", "-1"))) if r.get("label", "") != "" else -1)
+        d["score"].append(csv_float(r.get("score", "")))
+    return {m: {k: np.asarray(v) for k, v in d.items()} for m, d in by.items()}
+
+
+def _auc(d: dict[str, np.ndarray]) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    ok = (d["label"] >= 0) & np.isfinite(d["score"])
+    y = d["label"][ok]
+    return float(roc_auc_score(y, d["score"][ok])) if len(np.unique(y)) == 2 else float("nan")
+
+
+def ranked_methods(scores: dict[str, dict[str, np.ndarray]]) -> list[tuple[str, float]]:
+    """Methods by pooled AUC, best first (NaN AUC last)."""
+    aucs = [(m, _auc(d)) for m, d in scores.items()]
+    return sorted(aucs, key=lambda t: -np.nan_to_num(t[1], nan=-1.0))
+
+
+def section_roc(scores: dict | None) -> str:
+    if scores is None:
+        return missing("scores.csv")
+    ranked = [(m, a) for m, a in ranked_methods(scores) if np.isfinite(a)]
+    if not ranked:
+        return missing("labelled scores (every label in scores.csv is unknown)")
+    shown = ranked[:MAX_ROC]
+    curves = {}
+    for m, _ in shown:
+        d = scores[m]
+        ok = (d["label"] >= 0) & np.isfinite(d["score"])
+        curves[m] = (d["label"][ok], d["score"][ok])
+    note = f"<p>The {len(shown)} methods of highest AUC out of {len(ranked)}.</p>" if len(ranked) > len(shown) else ""
+    return note + img_tag(roc_figure(curves), "ROC curves")
+
+
+def section_scores(scores: dict | None) -> str:
+    if scores is None:
+        return missing("scores.csv")
+    figs = []
+    for m, _ in ranked_methods(scores)[:MAX_HIST]:
+        d = scores[m]
+        groups = {s: d["score"][(d["split"] == s) & np.isfinite(d["score"])] for s in
+                  ("real_used", "real_not_used", "real_unknown", "generated")}
+        groups = {k: v for k, v in groups.items() if len(v)}
+        figs.append(img_tag(score_hist_figure(m, groups), f"scores of {m}", "fig small"))
+    note = ("<p>Held-out scores of the real images, U against NU (generated images are not scored "
+            "by evaluate; they appear in the fingerprint map).</p>")
+    return note + "<div class='grid'>" + "".join(figs) + "</div>"
+
+
+# -------------------------------------------------------------------------------------- map
+def fingerprint_files(run: Path) -> list[tuple[str, Path]]:
+    """(title, path) of every fingerprint file: evaluate's fingerprints/<tag>/<name>.npz (the first
+    fold of each extractor, or ``all``) or a fit run's fingerprints.npz."""
+    out = []
+    if (run / "fingerprints.npz").exists():
+        out.append(("fingerprints.npz", run / "fingerprints.npz"))
+    seen = set()
+    for p in sorted((run / "fingerprints").glob("*/*.npz"),
+                    key=lambda p: (p.stem, p.parent.name != "all", _fold_number(p.parent.name))):
+        if p.stem not in seen and p.stem != "raw":
+            seen.add(p.stem)
+            out.append((f"{p.stem} ({p.parent.name})", p))
+    return out
+
+
+def embed_2d(X: np.ndarray, tsne: bool, seed: int = 0) -> tuple[np.ndarray, str]:
+    """(N, D) -> (N, 2) by PCA, or t-SNE on the first 50 principal components."""
+    from sklearn.decomposition import PCA
+
+    X = X.reshape(len(X), -1).astype(np.float64)
+    n_comp = min(50 if tsne else 2, X.shape[0], X.shape[1])
+    Z = PCA(n_components=n_comp, random_state=seed).fit_transform(X)
+    if tsne and len(X) > 5:
+        from sklearn.manifold import TSNE
+
+        return TSNE(n_components=2, init="pca", random_state=seed,
+                    perplexity=min(30.0, (len(X) - 1) / 3)).fit_transform(Z), "t-SNE"
+    if Z.shape[1] < 2:
+        Z = np.pad(Z, ((0, 0), (0, 2 - Z.shape[1])))
+    return Z[:, :2], "PCA"
+
+
+def section_map(run: Path, tsne: bool, seed: int = 0) -> str:
+    files = fingerprint_files(run)
+    note = ""
+    if not files and (run / "images.npz").exists():
+        files = [("pixels of images.npz", run / "images.npz")]
+        note = "<p>No fingerprints in this run (pixel-space methods only): the map shows the pixels.</p>"
+    if not files:
+        return missing("fingerprints (fingerprints/*/*.npz or fingerprints.npz)")
+    figs = []
+    rng = np.random.default_rng(seed)
+    for title, path in files:
+        try:
+            z = load_npz(path)
+            X, split = (z["X"] if "X" in z else z["pixels"] / 255.0), z["split"].astype(str)
+        except (OSError, KeyError, ValueError) as e:
+            figs.append(f"<p class='missing'>{esc(path.name)}: unreadable ({esc(e)})</p>")
+            continue
+        if len(X) > MAX_MAP_POINTS:
+            keep = np.sort(rng.choice(len(X), MAX_MAP_POINTS, replace=False))
+            X, split = X[keep], split[keep]
+        xy, how = embed_2d(X, tsne, seed)
+        figs.append(img_tag(map_figure(title, xy, split, how), f"{how} map of {title}", "fig small"))
+    return note + "<div class='grid'>" + "".join(figs) + "</div>"
+
+
+# -------------------------------------------------------------------------------------- training
+def train_logs(run: Path) -> tuple[list[tuple[str, Path]], int]:
+    """(title, path) of one training log per extractor (``all``, else its first fold), and how many
+    other logs (later folds) there are."""
+    logs = []
+    if (run / "train_log.csv").exists():
+        logs.append(("train_log.csv", run / "train_log.csv"))
+    found = sorted((run / "extractors").glob("*/*/train_log.csv"),
+                   key=lambda p: (p.parent.name, p.parent.parent.name != "all", _fold_number(p.parent.parent.name)))
+    seen = set()
+    for p in found:
+        if p.parent.name not in seen:
+            seen.add(p.parent.name)
+            logs.append((f"{p.parent.name} ({p.parent.parent.name})", p))
+    return logs, len(found) - len(seen)
+
+
+def _fold_number(tag: str) -> int:
+    return int(tag[5:]) if tag.startswith("fold-") and tag[5:].isdigit() else -1
+
+
+def section_training(run: Path, max_plots: int = 12) -> str:
+    logs, others = train_logs(run)
+    if not logs:
+        return missing("training logs (extractors/*/*/train_log.csv or train_log.csv)")
+    figs = []
+    for title, path in logs[:max_plots]:
+        rows = read_csv(path)
+        if not rows:
+            continue
+        cols = [c for c in rows[0] if c not in ("epoch", "seconds", "lr")]
+        epochs = [csv_float(r.get("epoch", i + 1)) for i, r in enumerate(rows)]
+        series = {c: [csv_float(r[c]) for r in rows] for c in cols}
+        series = {c: v for c, v in series.items() if np.isfinite(v).any()}
+        figs.append(img_tag(curves_figure(title, epochs, series), f"training of {title}", "fig small"))
+    more = f"<p>One log per extractor is drawn; {others} logs of other folds are in the run folder.</p>" if others else ""
+    return "<div class='grid'>" + "".join(figs) + "</div>" + more
+
+
+__all__ = ["SECTIONS", "SET_LABELS", "esc", "image_to_base64", "img_tag", "missing", "read_scores",
+           "ranked_methods", "section_map", "section_results", "section_roc", "section_run",
+           "section_scores", "section_training"]
