@@ -107,9 +107,25 @@ def test_faiss_backend_equals_numpy() -> None:
     C, G = rng.normal(size=(12, 8)).astype(np.float32), rng.normal(size=(300, 8)).astype(np.float32)
     a = nearest_stats("vectornet-1", C, G, k=4, backend="torch")
     b = nearest_stats("vectornet-1", C, G, k=4, backend="faiss")
-    np.testing.assert_allclose(a.topk_sim, b.topk_sim, atol=1e-4)
+    np.testing.assert_allclose(a.topk_sim, b.topk_sim, rtol=1e-6)  # both recomputed exactly
     np.testing.assert_array_equal(a.topk_idx, b.topk_idx)
     np.testing.assert_array_equal(a.nearest_real, b.nearest_real)
+
+
+@pytest.mark.parametrize("space", ["vectornet-12", "pixel"])
+def test_reported_similarities_are_exact_far_from_the_origin(space: str) -> None:
+    """Neighbours are ranked by a float32 matrix product, whose error grows with the vectors' norm;
+    the similarities reported are recomputed from the differences, so they are exact to float32
+    rounding (rtol 1e-6) with any BLAS and either backend."""
+    rng = np.random.default_rng(3)
+    shape = (16,) if space != "pixel" else (8, 8)
+    C = (100.0 + rng.normal(size=(5, *shape))).astype(np.float32)
+    G = np.concatenate([C + 0.01 * rng.normal(size=C.shape), 100.0 + rng.normal(size=(20, *shape))]).astype(np.float32)
+    st = nearest_stats(space, C, G, k=3)
+    np.testing.assert_allclose(np.take_along_axis(brute(space, C, G), st.topk_idx, 1), st.topk_sim, rtol=1e-6)
+    np.testing.assert_allclose(brute(space, C, G)[st.nearest_real, np.arange(len(G))], st.nearest_sim, rtol=1e-6)
+    assert (np.diff(st.topk_sim, axis=1) <= 0).all()  # still best first
+    np.testing.assert_array_equal(st.topk_idx[:, 0], np.arange(5))  # each one's noisy copy
 
 
 @pytest.mark.parametrize("space, A, B, message", [
