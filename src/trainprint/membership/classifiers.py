@@ -25,6 +25,8 @@ from imblearn.pipeline import Pipeline
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from trainprint.core.errors import TrainprintError
 
@@ -51,9 +53,18 @@ class FingerprintClassifier(ClassifierMixin, BaseEstimator):
         classifier: ``svm-linear``, ``svm-2`` or ``knn-5``.
         strategy: ``real`` or ``full``.
         random_state: seed of the SVM and of the resampler.
+
+    Fitted attributes: ``classes_`` (always ``[0, 1]``: not used, used), ``n_features_in_``,
+    ``model_`` (the classifier or the resampling pipeline), ``constant_`` (the answer of a fold
+    with one class only, else None), ``notes_``.
     """
 
     uses_labels = True
+
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False  # membership is binary: 1 = used, 0 = not used
+        return tags
 
     def __init__(self, classifier: str = "svm-linear", strategy: str = "real", random_state: int = 0) -> None:
         self.classifier = classifier
@@ -67,20 +78,19 @@ class FingerprintClassifier(ClassifierMixin, BaseEstimator):
         generated fingerprints ``G`` (m, D). ``R_pool`` is accepted for the contract and unused."""
         if self.strategy not in STRATEGIES:
             raise TrainprintError(f"unknown strategy {self.strategy!r}; expected one of {', '.join(STRATEGIES)}")
-        R, y = _flat(R, "R"), np.asarray(y).astype(np.int64)
-        if y.shape != (R.shape[0],) or not np.all(np.isin(y, (0, 1))):
-            raise TrainprintError(f"{self._name()}: y must be (n,) of 0/1 with n={R.shape[0]}, got {y.shape}")
+        if self.classifier not in CLASSIFIERS:
+            raise TrainprintError(f"unknown classifier {self.classifier!r}; expected one of {', '.join(CLASSIFIERS)}")
+        R, y = validate_data(self, _flat(R, "R"), y, dtype=np.float64)  # (n, D) float64, finite
+        y = _membership_labels(y, self._name())
+        self.classes_ = np.array([0, 1])
         self.notes_: list[str] = []
         X = R
         if self.strategy == "full":
             if G is None or len(G) == 0:
                 raise TrainprintError(f"{self._name()}: strategy 'full' needs generated fingerprints G")
-            G = _flat(G, "G")
-            if G.shape[1] != R.shape[1]:
-                raise TrainprintError(f"{self._name()}: G has {G.shape[1]} features, R has {R.shape[1]}")
+            G = validate_data(self, _flat(G, "G"), reset=False, dtype=np.float64)  # as many features as R
             X = np.concatenate([R, G])  # (n + m, D)
             y = np.concatenate([y, np.ones(len(G), dtype=np.int64)])
-        self.n_features_in_ = X.shape[1]
         classes = np.unique(y)
         if classes.size < 2:  # a degenerate fold: answer the only class seen
             self.constant_ = int(classes[0])
@@ -141,23 +151,30 @@ class FingerprintClassifier(ClassifierMixin, BaseEstimator):
         raise TrainprintError(f"{self._name()}: no resampler could balance the classes: {failures}")
 
     def _check(self, R: np.ndarray) -> np.ndarray:
-        if not hasattr(self, "constant_"):
-            raise TrainprintError(f"{self._name()}: call fit before scoring")
-        R = _flat(R, "R")
-        if R.shape[1] != self.n_features_in_:
-            raise TrainprintError(f"{self._name()}: R has {R.shape[1]} features, expected {self.n_features_in_}")
-        return R
+        check_is_fitted(self, "constant_")
+        return validate_data(self, _flat(R, "R"), reset=False, dtype=np.float64)
 
     def _name(self) -> str:
         return f"{self.strategy}/{self.classifier}"
 
 
+def _membership_labels(y: np.ndarray, name: str) -> np.ndarray:
+    """``y`` as (n,) int64 0/1; any other value (2, 0.5, "used", NaN) is refused before casting."""
+    check_classification_targets(y)  # a continuous target: "Unknown label type: ..."
+    y = np.asarray(y)
+    values = np.unique(y)
+    if len(values) > 2:
+        raise TrainprintError(f"{name}: Only binary classification is supported (membership: 0 not used, "
+                              f"1 used); y has {len(values)} classes")
+    bad = [v for v in values.tolist() if not (isinstance(v, (int, float, bool)) and v in (0, 1))]
+    if bad:
+        raise TrainprintError(f"{name}: y must hold membership labels 0 (not used) and 1 (used), got {bad[:3]}")
+    return y.astype(np.int64)
+
+
 def _flat(X: np.ndarray, name: str) -> np.ndarray:
-    """(n, ...) fingerprints -> (n, D) float64; images (n, H, W) are flattened."""
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim < 2 or X.shape[0] == 0:
-        raise TrainprintError(f"fingerprints {name}: expected a non-empty (n, D) array, got shape {X.shape}")
-    X = X.reshape(len(X), -1)
-    if not np.all(np.isfinite(X)):
-        raise TrainprintError(f"fingerprints {name}: contain NaN or inf")
+    """(n, ...) fingerprints -> (n, D); images (n, H, W) are flattened. The checks of dtype,
+    sparsity, NaN and emptiness are sklearn's ``validate_data`` (with its messages)."""
+    if isinstance(X, np.ndarray) and X.ndim > 2:
+        return X.reshape(len(X), -1)
     return X

@@ -123,7 +123,8 @@ class SimilarityMethod(BaseEstimator):
 
     def predict(self, R: np.ndarray) -> np.ndarray:
         """(n,) int64, 1 = used."""
-        return self.rule_.predict(self.decision_function(R))
+        d = self.decision_function(R)  # checks that the method is fitted
+        return self.rule_.predict(d)
 
     def membership(self, R: np.ndarray) -> MembershipScores:
         """All membership scores of ``R`` against the fitted G and pool (for reports)."""
