@@ -1,10 +1,11 @@
 """trainprint: which real images did this generative model train on?
 
-The data takes one road through the package:
+The data takes one road through the package, one folder per stage (docs/ARCHITECTURE.md):
 
-    folders of images -> data (ImageSet) -> extractors (fingerprints, N x D)
-      -> methods (scores per real image) -> evaluation (folds, metrics, run folder)
-      -> runfiles (official run files) -> report (one HTML file from the run folder)
+    data (ImageSet) -> extractors (fingerprints, N x D) -> similarity -> membership (scores, rules)
+      -> methods -> evaluation (folds, metrics, run folder) -> submit (run files) -> report (HTML)
+
+``core`` sits below every stage; ``demo`` and ``cli`` sit above them.
 """
 
 __version__ = "0.1.0"
