@@ -66,3 +66,30 @@ def test_mean_std_ignores_nan_and_bad_input_is_an_error():
     assert mean_std([0.5, float("nan"), 1.0]) == (0.75, 0.25)
     with pytest.raises(TrainprintError, match="only 0 and 1"):
         confusion(np.array([0, 2]), np.array([0, 1]))
+
+
+@pytest.mark.filterwarnings("ignore:A single label was found")
+def test_every_metric_equals_sklearn() -> None:
+    """Our confusion-matrix formulas give what sklearn computes, zero denominators included."""
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng(0)
+    cases = [(rng.integers(0, 2, 40), rng.integers(0, 2, 40)) for _ in range(20)]
+    cases += [(np.array([1, 1, 0, 0]), np.zeros(4, int)), (np.array([1, 1, 0, 0]), np.ones(4, int)),
+              (np.ones(5, int), np.ones(5, int)), (np.zeros(5, int), np.array([0, 1, 0, 0, 0]))]
+    for y, p in cases:
+        ours = binary_metrics(y, p)
+        ref = {
+            "accuracy": skm.accuracy_score(y, p),
+            "precision": skm.precision_score(y, p, zero_division=0),
+            "recall": skm.recall_score(y, p, zero_division=0),
+            "specificity": skm.recall_score(y, p, pos_label=0, zero_division=0),
+            "f1": skm.f1_score(y, p, zero_division=0),
+            "mcc": skm.matthews_corrcoef(y, p),
+        }
+        if len(np.unique(np.concatenate([y, p]))) > 1:  # sklearn's kappa is NaN when both are constant
+            ref["kappa"] = skm.cohen_kappa_score(y, p)
+        for name, value in ref.items():
+            assert ours[name] == pytest.approx(value, abs=1e-12), (name, y, p)
+    y, s = rng.integers(0, 2, 50), rng.random(50)
+    assert roc_auc(y, s) == pytest.approx(skm.roc_auc_score(y, s))
