@@ -33,7 +33,7 @@ from trainprint.core.files import atomic_path
 
 MAGIC = b"TPK1"
 #: bump when decoding or resizing changes, so old packs are not reused
-DECODER_VERSION = 1
+DECODER_VERSION = 2  # 2: 16-bit files scaled by their bit depth, not always by 1/257
 ENV_VAR = "TRAINPRINT_CACHE"
 
 

@@ -11,7 +11,9 @@ Conversions (each is recorded by name in ``Decoded.conversions``, see ``CONVERSI
                                    -> gray, silently
     RGB / RGBA / P otherwise       -> gray by luminance (0.299 R + 0.587 G + 0.114 B), a warning
     alpha that is not opaque       dropped (pixels kept as if opaque), a warning
-    16-bit gray                    -> 8-bit by round(v / 257), so 65535 -> 255
+    16-bit gray                    -> 8-bit by its bit depth d: round(v * 255 / (2^d - 1)), where d is
+                                   the smallest of 8, 10, 12, 14, 16 that holds the file's largest
+                                   value (a 12-bit CT stored in 16 bits: 4095 -> 255, not 16)
     1-bit                          -> 0 / 255
 """
 
@@ -41,7 +43,16 @@ CHANNEL_TOLERANCE = 2
 GRAY_FROM_COLOR_EQUAL = "color with equal channels -> gray"
 GRAY_FROM_COLOR = "color with different channels -> gray (luminance)"
 ALPHA_DROPPED = "transparency dropped"
-FROM_16BIT = "16-bit -> 8-bit (v / 257)"
+#: bit depths a 16-bit file's values are read at (the smallest that holds its largest value)
+BIT_DEPTHS = (8, 10, 12, 14, 16)
+
+
+def from_16bit(bits: int) -> str:
+    """Name of the conversion of a 16-bit file whose values use ``bits`` bits."""
+    return f"16-bit file, {bits}-bit values -> 8-bit (v * 255 / {2**bits - 1})"
+
+
+FROM_16BIT = from_16bit(16)
 FROM_1BIT = "1-bit -> 8-bit"
 WARNING_CONVERSIONS = (GRAY_FROM_COLOR, ALPHA_DROPPED)
 
@@ -110,7 +121,9 @@ def _to_gray8(im: Image.Image) -> tuple[np.ndarray, tuple[str, ...]]:
         a = np.asarray(im).astype(np.int64)
         if a.size and (a.min() < 0 or a.max() > 65535):
             raise BadImage(f"{mode} image has values outside 0..65535; expected 8- or 16-bit gray")
-        return ((a + 128) // 257).astype(np.uint8), (FROM_16BIT,)
+        bits = next(b for b in BIT_DEPTHS if int(a.max(initial=0)) <= 2**b - 1)
+        top = 2**bits - 1
+        return ((a * 255 + top // 2) // top).astype(np.uint8), (from_16bit(bits),)
     conversions: list[str] = []
     if mode in ("P", "PA"):
         im = im.convert("RGBA")

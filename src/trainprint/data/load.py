@@ -32,13 +32,15 @@ from pathlib import Path
 import numpy as np
 
 from trainprint.data.cache import DecodeCache, default_cache_dir
-from trainprint.data.decode import MIN_SIDE, WARNING_CONVERSIONS
+from trainprint.data.decode import BIT_DEPTHS, MIN_SIDE, WARNING_CONVERSIONS, from_16bit
 from trainprint.data.layout import ImageFile, detect_kind, list_images
 from trainprint.data.read import FileResult, read_files, write_packs
 from trainprint.core.errors import TrainprintError
 from trainprint.data.imageset import ImageSet
 
 log = logging.getLogger("trainprint.data")
+
+BIT_DEPTH_CONVERSIONS = tuple(from_16bit(b) for b in BIT_DEPTHS)
 
 CacheDir = str | Path | None | bool
 
@@ -248,6 +250,12 @@ def _report(
             warnings.append(
                 f"{path}: {_n(len(stretched), 'non-square image')} stretched to square, e.g. {stretched[0]}"
             )
+    depths = {c: n for c, n in conversions.items() if c in BIT_DEPTH_CONVERSIONS}
+    for name, n in depths.items():
+        notes.append(f"{path}: {_n(n, 'image')}: {name}")
+    if len(depths) > 1:
+        warnings.append(f"{path}: 16-bit images of {len(depths)} different bit depths, each scaled by its own "
+                        "(their brightness may not be comparable); convert them to one depth first")
     if ignored:
         what = _n(len(ignored), "hidden file or nested folder", "hidden files or nested folders")
         notes.append(f"{path}: {what} not read, e.g. {ignored[0]}")
