@@ -13,8 +13,12 @@ run is repeatable bit for bit on one machine.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -23,6 +27,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from trainprint.core.errors import TrainprintError
+from trainprint.core.torchstate import cpu_state_dict, load_state, save_state
+
+_CKPT_FORMAT = "trainprint-demo-gan/1"
 
 
 @dataclass(frozen=True)
@@ -111,8 +118,15 @@ def train_gan(
     seed: int,
     device: torch.device,
     on_step: Callable[[int], None] | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every_s: float = 20.0,
 ) -> TrainedGan:
-    """Train a DCGAN on ``images`` ``(N, S, S)`` uint8; ``on_step(k)`` is called after step k."""
+    """Train a DCGAN on ``images`` ``(N, S, S)`` uint8; ``on_step(k)`` is called after step k.
+
+    With ``checkpoint`` the whole training state (both networks, both optimisers, the batch order,
+    the random generator, the losses) is saved there at most every ``checkpoint_every_s`` seconds,
+    and a checkpoint left by an interrupted run with the same images, settings and seed is resumed:
+    on CPU the result is the same as an uninterrupted run's. The caller deletes it when done."""
     n, size = images.shape[0], images.shape[1]
     g = torch.Generator().manual_seed(seed)
     gen, disc = Generator(size, cfg.latent_dim, cfg.width), Discriminator(size, cfg.width)
@@ -125,9 +139,24 @@ def train_gan(
     data = torch.from_numpy(images).float().div(127.5).sub(1.0)[:, None].to(device)  # (N, 1, S, S)
     batch = min(cfg.batch_size, n)
     order = torch.randperm(n, generator=g)
-    pos, losses = 0, []
-    t0 = time.perf_counter()
-    for step in range(1, cfg.steps + 1):
+    pos, losses, done, spent = 0, [], 0, 0.0
+    key = json.dumps([dataclasses.asdict(cfg), int(seed), hashlib.sha1(np.ascontiguousarray(images)).hexdigest()])
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if ckpt is not None and ckpt.exists():
+        state = load_state(ckpt, _CKPT_FORMAT, "demo generator checkpoint")
+        if state["key"] == key:
+            gen.load_state_dict(state["gen"])
+            disc.load_state_dict(state["disc"])
+            opt_g.load_state_dict(state["opt_g"])
+            opt_d.load_state_dict(state["opt_d"])
+            g.set_state(state["rng"])
+            order, pos, losses = state["order"], int(state["pos"]), list(state["losses"])
+            done, spent = int(state["step"]), float(state["seconds"])
+            if on_step is not None:
+                on_step(done)
+    t0 = time.perf_counter() - spent
+    last_save = time.monotonic()
+    for step in range(done + 1, cfg.steps + 1):
         if pos + batch > n:  # a new pass over the used slices, in a new order
             order, pos = torch.randperm(n, generator=g), 0
         real = data[order[pos:pos + batch].to(device)]
@@ -155,6 +184,12 @@ def train_gan(
             losses.append({"step": step, "d_loss": d_loss.item(), "g_loss": g_loss.item()})
         if on_step is not None:
             on_step(step)
+        if ckpt is not None and step < cfg.steps and time.monotonic() - last_save >= checkpoint_every_s:
+            save_state(ckpt, {"key": key, "gen": cpu_state_dict(gen), "disc": cpu_state_dict(disc),
+                              "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "rng": g.get_state(),
+                              "order": order, "pos": pos, "losses": losses, "step": step,
+                              "seconds": time.perf_counter() - t0}, _CKPT_FORMAT)
+            last_save = time.monotonic()
     return TrainedGan(gen.eval(), losses, time.perf_counter() - t0)
 
 
