@@ -113,9 +113,13 @@ def known_methods() -> list[str]:
 
 def expand_methods(text: str | None) -> list[str]:
     """Comma-separated ids and globs (``vectornet-12/*/*``) -> ids in order, each once.
-    ``None`` or empty gives the Table 1 grid. Every id is checked with ``parse_method``."""
-    if not text or not text.strip():
+    ``None`` (no ``--methods``) gives the Table 1 grid; an empty list is an error. Every id is
+    checked with ``parse_method``."""
+    if text is None:
         return list(GRID_METHODS)
+    if not text.replace(",", "").strip():
+        raise TrainprintError(f"--methods {text!r}: no method given; expected comma-separated method ids or "
+                              "globs, e.g. 'vectornet-12/real/svm-2,sim-ssim/*'")
     out: list[str] = []
     for item in (t.strip() for t in text.split(",")):
         if not item:

@@ -42,7 +42,8 @@ def _root(
 
 
 # Options shared by every command (use these so names, defaults and help stay the same).
-SeedOpt = Annotated[int, typer.Option("--seed", help="One seed for every random choice of the run.")]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1,
+                                      help="One seed for every random choice of the run (0 to 2^32 - 1).")]
 DeviceOpt = Annotated[
     str, typer.Option("--device", help="auto (GPU when there is one), cpu or cuda.")
 ]
@@ -54,3 +55,13 @@ SkipBadOpt = Annotated[
     bool, typer.Option("--skip-bad", help="Skip unreadable image files and list them, instead of stopping.")
 ]
 OutOpt = Annotated[Path, typer.Option("--out", help="Run folder to write (created if missing).")]
+CacheDirOpt = Annotated[
+    Optional[Path],
+    typer.Option("--cache-dir", help="Folder for decoded images (default $TRAINPRINT_CACHE or ~/.cache/trainprint)."),
+]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the decode cache.")]
+
+
+def cache_choice(cache_dir: Optional[Path], no_cache: bool) -> Path | None | bool:
+    """What the data layer's ``cache_dir`` gets: ``False`` (off), a folder, or ``None`` (default)."""
+    return False if no_cache else cache_dir

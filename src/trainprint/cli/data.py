@@ -7,14 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from trainprint.cli.app import SizeOpt, SkipBadOpt, app
+from trainprint.cli.app import CacheDirOpt, NoCacheOpt, SizeOpt, SkipBadOpt, app, cache_choice
 from trainprint.data.inspection import inspect_folder
-
-CacheDirOpt = Annotated[
-    Optional[Path],
-    typer.Option("--cache-dir", help="Folder for decoded images (default $TRAINPRINT_CACHE or ~/.cache/trainprint)."),
-]
-NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the decode cache.")]
 
 
 @app.command("inspect")
@@ -30,6 +24,6 @@ def inspect_cmd(
     Exit 0 when the folder is usable, 2 with a one-line error otherwise.
     """
     report = inspect_folder(
-        folder, size=size, skip_bad=skip_bad, cache_dir=False if no_cache else cache_dir, progress=True
+        folder, size=size, skip_bad=skip_bad, cache_dir=cache_choice(cache_dir, no_cache), progress=True
     )
     typer.echo("\n".join(report.lines()))

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from trainprint.cli.app import DeviceOpt, OutOpt, SeedOpt, SizeOpt, app
+from trainprint.cli.app import (CacheDirOpt, DeviceOpt, NoCacheOpt, OutOpt, SeedOpt, SizeOpt, SkipBadOpt, app,
+                               cache_choice)
 
 PresetOpt = Annotated[str, typer.Option("--preset", help="Extractor preset: fast (CPU), paper or smoke.")]
 MethodsOpt = Annotated[
@@ -41,6 +42,9 @@ def evaluate(
     keep_checkpoints: Annotated[bool, typer.Option(
         "--keep-checkpoints/--no-keep-checkpoints",
         help="Keep each fold's extractor checkpoint.pt (Vector-Net: ~135 MB per fit; off by default).")] = False,
+    skip_bad: SkipBadOpt = False,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
     progress: ProgressOpt = True,
 ) -> None:
     """Cross-validate membership methods on a dev set (the paper's Table 1 and more)."""
@@ -51,8 +55,8 @@ def evaluate(
     ids += [b for b in BASELINES if b not in ids]
     cfg = EvalConfig(dev_dir=str(dev_dir), protocol=protocol, preset=preset, methods=tuple(ids), folds=folds,
                      seed=seed, epochs=epochs, device=device, size=size, keep_checkpoints=keep_checkpoints,
-                     groups=str(groups) if groups else None)
-    rows = run(cfg, out, progress=progress)
+                     groups=str(groups) if groups else None, skip_bad=skip_bad)
+    rows = run(cfg, out, progress=progress, cache_dir=cache_choice(cache_dir, no_cache))
     _print_summary(rows, f"{protocol} protocol, {folds}-fold CV" + (" (OPTIMISTIC)" if protocol == "paper" else ""))
     typer.echo(f"wrote {out}/results.csv, folds.csv, scores.csv, table1.md")
 
@@ -72,6 +76,9 @@ def submit(
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     size: SizeOpt = None,
+    skip_bad: SkipBadOpt = False,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
     progress: ProgressOpt = True,
 ) -> None:
     """Write official run files for a test folder, their majority vote and a recommended one."""
@@ -80,8 +87,8 @@ def submit(
 
     cfg = SubmitConfig(dev_dir=str(dev_dir), test_dir=str(test_dir), methods=tuple(expand_methods(methods)),
                        from_run=str(from_run) if from_run else None, preset=preset, epochs=epochs, folds=folds,
-                       seed=seed, device=device, size=size)
-    summary = run(cfg, out, progress=progress)
+                       seed=seed, device=device, size=size, skip_bad=skip_bad)
+    summary = run(cfg, out, progress=progress, cache_dir=cache_choice(cache_dir, no_cache))
     rec = summary["recommended"]
     typer.echo(f"wrote {len(summary['runs'])} run files to {out}/runs/, {out}/vote.csv, {out}/recommended.csv")
     typer.echo(f"recommended: {rec['method']} (strict-CV MCC {rec['mcc_mean']:.4f} +- {rec['mcc_std']:.4f}, "

@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from trainprint.cli.app import DeviceOpt, OutOpt, SeedOpt, SizeOpt, SkipBadOpt, app
+from trainprint.cli.app import (CacheDirOpt, DeviceOpt, NoCacheOpt, OutOpt, SeedOpt, SizeOpt, SkipBadOpt, app,
+                               cache_choice)
 
 
 @app.command("fit")
@@ -24,6 +25,8 @@ def fit_cmd(
     device: DeviceOpt = "auto",
     size: SizeOpt = None,
     skip_bad: SkipBadOpt = False,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Train NAME on DEV_DIR; write checkpoint, training curve, run.json and fingerprints.npz to --out.
@@ -33,5 +36,6 @@ def fit_cmd(
     from trainprint.extractors.fitrun import fit_run
 
     path = fit_run(name, dev_dir, out, test_dir=test, preset=preset, epochs=epochs, seed=seed,
-                   device=device, size=size, skip_bad=skip_bad, progress=not quiet)
+                   device=device, size=size, skip_bad=skip_bad, cache_dir=cache_choice(cache_dir, no_cache),
+                   progress=not quiet)
     typer.echo(f"wrote {path}")

@@ -1,11 +1,27 @@
-"""Entry point of the ``trainprint`` console script."""
+"""Entry point of the ``trainprint`` console script: every failure is one line on stderr.
+
+- bad input or usage (``TrainprintError``, a bad option value, a file that cannot be read or
+  written): ``error: <what and where>``, exit 2, no traceback;
+- Ctrl-C or SIGTERM: the run unwinds (its run.json says ``interrupted``), then one line says
+  where the finished steps are and how to resume; exit 130 (SIGINT) or 143 (SIGTERM);
+- a long command whose stderr is not a terminal logs one line per stage (start, end, seconds).
+"""
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+# Typer (>= 0.29, pyproject.toml) carries its own copy of click; its usage errors are these classes, not click's.
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from trainprint.cli.app import app
-from trainprint.core.errors import TrainprintError
+from trainprint.core import runs
+from trainprint.core.errors import Interrupted, TrainprintError
 
 # Each module registers its commands on ``app`` when imported.
 from trainprint.cli import data as _data  # noqa: E402,F401  inspect
@@ -14,18 +30,86 @@ from trainprint.cli import evaluate as _evaluate  # noqa: E402,F401  evaluate, s
 from trainprint.cli import report as _report  # noqa: E402,F401  report
 from trainprint.cli import demo as _demo  # noqa: E402,F401  make-demo, demo
 
+EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
+
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; known errors become ``error: ...`` on stderr and exit code 2."""
+    """Run the CLI; always ends in ``SystemExit`` with the command's exit code."""
+    with _signals_raise_interrupted(), _stage_lines_when_not_a_terminal():
+        sys.exit(_run(argv))
+
+
+def _run(argv: list[str] | None) -> int:
+    runs.interrupted_runs.clear()
     try:
-        app(args=argv, prog_name="trainprint")
+        code = app(args=argv, prog_name="trainprint", standalone_mode=False)
     except TrainprintError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        return _error(str(e))
+    except NoArgsIsHelpError as e:  # ``trainprint`` alone: the help, as --help prints it
+        print(e.format_message())
+        return 0
+    except UsageError as e:
+        return _error(e.format_message())
+    except Interrupted as e:
+        return _interrupted(e.signal_name)
     except KeyboardInterrupt:
-        print("interrupted: finished steps are saved; run the same command again to resume",
-              file=sys.stderr)
-        sys.exit(130)
+        return _interrupted("SIGINT")
+    except OSError as e:  # a file that cannot be read or written, a full disk
+        where = f"{e.filename}: " if e.filename else ""
+        return _error(f"{where}{e.strerror or e}")
+    return int(code or 0)
+
+
+def _error(message: str) -> int:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    return 2
+
+
+def _interrupted(signal_name: str) -> int:
+    where = runs.interrupted_runs[-1] if runs.interrupted_runs else None
+    saved = f"finished steps are saved in {where} (run.json: interrupted)" if where else "nothing was written"
+    print(f"interrupted ({signal_name}): {saved}; run the same command again to resume", file=sys.stderr)
+    return EXIT_CODES.get(signal_name, 130)
+
+
+@contextmanager
+def _signals_raise_interrupted() -> Iterator[None]:
+    """SIGINT and SIGTERM raise ``Interrupted`` in the main thread while the CLI runs."""
+    def handler(signum: int, frame: Any) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+
+    try:
+        old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread (an embedding program): keep its handlers
+        yield
+        return
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+@contextmanager
+def _stage_lines_when_not_a_terminal() -> Iterator[None]:
+    """One ``trainprint: <command>: <stage> started|done in N s`` line per stage on stderr when it
+    is a log or a pipe (on a terminal the progress bars show where a run is)."""
+    if sys.stderr.isatty():
+        yield
+        return
+    log = runs.stage_log
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("trainprint: %(message)s"))
+    old_level, old_propagate = log.level, log.propagate
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(old_level)
+        log.propagate = old_propagate
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,13 +7,17 @@ machine, and the wall time of each named stage. Reports read only files in the r
 from __future__ import annotations
 
 import dataclasses
+import logging
+import os
 import platform
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from trainprint.core.errors import Interrupted, TrainprintError
 from trainprint.core.files import read_json, write_json
 
 RUN_FILE = "run.json"
@@ -44,8 +48,6 @@ def versions() -> dict[str, str]:
 
 
 def machine() -> dict[str, Any]:
-    import os
-
     import torch
 
     info: dict[str, Any] = {
@@ -67,13 +69,29 @@ def to_jsonable(config: Any) -> Any:
     return config
 
 
+#: the folder of the outermost run an interruption went through (the CLI names it in its message)
+interrupted_runs: list[Path] = []
+
+stage_log = logging.getLogger("trainprint.stages")
+
+
+def one_line(e: BaseException) -> str:
+    """An exception as one line: ``Type: message`` with whitespace runs collapsed."""
+    text = " ".join(str(e).split())
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
 class RunRecord:
     """The ``run.json`` of one run folder. Each stage's seconds are saved as soon as it ends.
 
-    >>> rec = RunRecord(out_dir, command="fit", config=cfg, seed=0)
-    >>> with rec.stage("train"):
-    ...     ...
-    >>> rec.finish(results={"accuracy": 0.8})
+    >>> with RunRecord(out_dir, command="fit", config=cfg, seed=0) as rec:
+    ...     with rec.stage("train"):
+    ...         ...
+    ...     rec.finish(results={"accuracy": 0.8})
+
+    Leaving the ``with`` block by an exception records ``status`` ``interrupted`` (Ctrl-C,
+    SIGTERM) or ``failed`` with the error in one line, so run.json always ends honestly. Each
+    stage logs its start and end (with seconds) on the ``trainprint.stages`` logger.
     """
 
     def __init__(self, run_dir: str | Path, *, command: str, config: Any, seed: int) -> None:
@@ -95,20 +113,64 @@ class RunRecord:
         }
         self.save()
 
+    def __enter__(self) -> "RunRecord":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc is None:
+            if self.data["status"] == "running":
+                self.finish()
+            return
+        if isinstance(exc, (KeyboardInterrupt, Interrupted)):
+            self.data["status"] = "interrupted"
+            self.data["error"] = exc.signal_name if isinstance(exc, Interrupted) else "KeyboardInterrupt"
+            interrupted_runs.append(self.run_dir)
+        else:
+            self.data["status"] = "failed"
+            self.data["error"] = one_line(exc)
+        self.data["ended"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self.save()
+
     def save(self) -> None:
         write_json(self.run_dir / RUN_FILE, self.data)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        command = self.data["command"]
+        stage_log.info("%s: %s started", command, name)
         t0 = time.perf_counter()
         yield
-        self.data["timings_s"][name] = round(
-            self.data["timings_s"].get(name, 0.0) + time.perf_counter() - t0, 3
-        )
+        seconds = time.perf_counter() - t0
+        self.data["timings_s"][name] = round(self.data["timings_s"].get(name, 0.0) + seconds, 3)
         self.save()
+        stage_log.info("%s: %s done in %.1f s", command, name, seconds)
 
     def finish(self, **extra: Any) -> None:
         self.data.update(extra)
         self.data["status"] = "finished"
         self.data["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.save()
+
+
+def check_out_dir(path: str | Path, what: str = "--out") -> Path:
+    """``path`` is usable as a run folder: an existing folder, or one that can be created, where a
+    file can be written. Leaves nothing behind; raises ``TrainprintError`` naming the path otherwise.
+
+    Writability is tried (a temporary file made and removed in the folder, or in its nearest
+    existing parent), not read from permission bits, which say yes to root everywhere."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise TrainprintError(f"{what} {path}: is a file; expected a folder for the run's outputs")
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise TrainprintError(f"{what} {path}: {probe} is a file; expected a folder for the run's outputs")
+    try:
+        fd, name = tempfile.mkstemp(prefix=".trainprint-write-test-", dir=probe)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as e:
+        raise TrainprintError(f"{what} {path}: cannot write in {probe} ({e.strerror or e}); "
+                              "expected a folder you can write to") from None
+    return path

@@ -13,6 +13,18 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from trainprint.core.errors import TrainprintError
+
+#: seeds NumPy accepts everywhere (its legacy global seed is 32-bit)
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed: int) -> int:
+    """``seed`` when it is a whole number in 0..2^32 - 1; a TrainprintError naming it otherwise."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) <= MAX_SEED:
+        raise TrainprintError(f"--seed {seed!r}: expected a whole number from 0 to {MAX_SEED}")
+    return int(seed)
+
 
 def seed_everything(seed: int) -> np.random.Generator:
     """Seed Python, NumPy and torch (CPU and CUDA) globally and return a NumPy generator for this

@@ -40,7 +40,8 @@ from trainprint.demo.phantoms import draw_anatomy, render_patient
 from trainprint.core.device import resolve_device
 from trainprint.core.errors import TrainprintError
 from trainprint.core.progress import new_progress
-from trainprint.core.runs import versions
+from trainprint.core.runs import check_out_dir, versions
+from trainprint.core.seeding import check_seed
 
 DEMO_FILE = "demo.json"
 KEY_FILE = "test_key.csv"
@@ -104,12 +105,14 @@ def make_demo(
     an earlier demo, i.e. a ``demo.json``), a file, or ``size`` is not 64, 128 or 256.
     """
     out = Path(out_dir)
+    check_seed(seed)
     cfg = get_preset(PRESETS, preset, "make-demo")
     if size is not None:
         if size not in (64, 128, 256):
             raise TrainprintError(f"--size {size}: the demo makes 64, 128 or 256 px images")
         cfg = dataclasses.replace(cfg, size=size)
     _check_target(out, force)
+    check_out_dir(out, "demo folder")
     dev = resolve_device(device)
     t_start = time.perf_counter()
 
@@ -120,8 +123,11 @@ def make_demo(
     roles = _render_roles(cfg, rng_anat)
     train = np.concatenate([roles["dev_used"].pixels, roles["test_used"].pixels])  # (T, S, S)
 
+    # beside OUT, so that a run interrupted while the generator trains resumes it (deleted when done)
+    checkpoint = out.parent / f".{out.name}.generator-checkpoint.pt"
+    out.parent.mkdir(parents=True, exist_ok=True)
     with _progress_bar(progress, cfg.gan.steps) as on_step:
-        trained = train_gan(train, cfg.gan, seed=seed_gan, device=dev, on_step=on_step)
+        trained = train_gan(train, cfg.gan, seed=seed_gan, device=dev, on_step=on_step, checkpoint=checkpoint)
     gen_dev = sample(trained.generator, cfg.dev_generated, seed=seed_dev, device=dev)
     gen_test = sample(trained.generator, cfg.test_generated, seed=seed_test, device=dev)
 
@@ -152,6 +158,7 @@ def make_demo(
         tio.write_csv(tmp / "patients.csv", rows, ["id", "folder", "split", "patient", "slice"])
         _write_png(tmp / "samples.png", _sample_sheet(roles, train, gen_dev))
         _move_into_place(tmp, out, force)
+        checkpoint.unlink(missing_ok=True)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -20,8 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trainprint.core import files as tio
-from trainprint.demo.make import DEMO_FILE, KEY_FILE, make_demo
-from trainprint.core.runs import RunRecord
+from trainprint.demo.make import DEMO_FILE, KEY_FILE, PRESETS, make_demo
+from trainprint.core.config import get_preset
+from trainprint.core.device import resolve_device
+from trainprint.core.runs import RunRecord, check_out_dir
+from trainprint.core.seeding import check_seed
 
 #: What the demo evaluates: the paper's best extractor (Vector-Net(1,2)) and a DAE with the paper's
 #: classifiers, VCMI-style label-free similarity rules, and the same scores with a fitted threshold.
@@ -58,88 +61,92 @@ def run_demo(
 ) -> DemoResult:
     """Run every stage that exists on demo data made in ``out/data``; returns what to show."""
     out = Path(out)
-    rec = RunRecord(out, command="demo", config={"preset": preset, "device": device}, seed=seed)
-    result = DemoResult(out)
-    data = out / "data"
+    check_seed(seed)
+    resolve_device(device)
+    get_preset(PRESETS, preset, "demo")
+    check_out_dir(out)
+    with RunRecord(out, command="demo", config={"preset": preset, "device": device}, seed=seed) as rec:
+        result = DemoResult(out)
+        data = out / "data"
 
-    with rec.stage("data"):
-        reused = _reusable(data, seed, preset)
-        if not reused:
-            make_demo(data, seed=seed, device=device, preset=preset, force=True, progress=progress)
-    info = tio.read_json(data / DEMO_FILE)
-    sig = info["membership_signal"]
-    result.rows += [
-        ("data", "demo folder", "reused" if reused else "made"),
-        ("data", "dev images (generated / used / not used)",
-         " / ".join(str(info["counts"]["dev"][k]) for k in ("generated", "real_used", "real_not_used"))),
-        ("data", "test images (generated / real unknown)",
-         " / ".join(str(info["counts"]["test"][k]) for k in ("generated", "real_unknown"))),
-        ("data", "generator training time (s)", f"{info['generator']['train_seconds']:.1f}"),
-        ("data", "nearest-generated distance AUC, dev / test", f"{sig['dcr_auc_dev']:.3f} / {sig['dcr_auc_test']:.3f}"),
-    ]
-    result.files.update({"demo data": data, "test answer key": data / KEY_FILE,
-                         "real vs generated samples": data / "samples.png"})
+        with rec.stage("data"):
+            reused = _reusable(data, seed, preset)
+            if not reused:
+                make_demo(data, seed=seed, device=device, preset=preset, force=True, progress=progress)
+        info = tio.read_json(data / DEMO_FILE)
+        sig = info["membership_signal"]
+        result.rows += [
+            ("data", "demo folder", "reused" if reused else "made"),
+            ("data", "dev images (generated / used / not used)",
+             " / ".join(str(info["counts"]["dev"][k]) for k in ("generated", "real_used", "real_not_used"))),
+            ("data", "test images (generated / real unknown)",
+             " / ".join(str(info["counts"]["test"][k]) for k in ("generated", "real_unknown"))),
+            ("data", "generator training time (s)", f"{info['generator']['train_seconds']:.1f}"),
+            ("data", "nearest-generated distance AUC, dev / test", f"{sig['dcr_auc_dev']:.3f} / {sig['dcr_auc_test']:.3f}"),
+        ]
+        result.files.update({"demo data": data, "test answer key": data / KEY_FILE,
+                             "real vs generated samples": data / "samples.png"})
 
-    with rec.stage("inspect"):
-        from trainprint.data.inspection import inspect_folder
+        with rec.stage("inspect"):
+            from trainprint.data.inspection import inspect_folder
 
-        report = inspect_folder(data, progress=progress)
-    result.inspect_lines = report.lines()
-    result.rows.append(("inspect", "problems found", str(len(report.all_problems))))
+            report = inspect_folder(data, progress=progress)
+        result.inspect_lines = report.lines()
+        result.rows.append(("inspect", "problems found", str(len(report.all_problems))))
 
-    from trainprint.evaluation.evaluate import EvalConfig, evaluate
-    from trainprint.methods import BASELINES
-    from trainprint.report.build import build_report
-    from trainprint.submit.runfiles import score_run
-    from trainprint.submit.pipeline import SubmitConfig, submit
+        from trainprint.evaluation.evaluate import EvalConfig, evaluate
+        from trainprint.methods import BASELINES
+        from trainprint.report.build import build_report
+        from trainprint.submit.runfiles import score_run
+        from trainprint.submit.pipeline import SubmitConfig, submit
 
-    eval_dir, submit_dir = out / "evaluate", out / "submit"
-    # Folds by patient (make-demo's patients.csv): slices of one patient never straddle a fold, so
-    # the CV does not reward recognising a sibling slice (see README, "Leak-free evaluation").
-    patients = [r for r in tio.read_csv(data / "patients.csv") if r["folder"] == "dev"]
-    per_class = [len({r["patient"] for r in patients if r["split"] == s}) for s in ("real_used", "real_not_used")]
-    folds = min(DEMO_FOLDS, *per_class)  # smoke data has 2 patients per class
-    with rec.stage("evaluate"):
-        rows = evaluate(EvalConfig(dev_dir=str(data / "dev"), preset=preset, methods=DEMO_METHODS + BASELINES,
-                                   folds=folds, seed=seed, device=device,
-                                   groups=str(data / "patients.csv")), eval_dir, progress=progress)
-    for row in rows:
-        result.rows.append((f"evaluate ({folds}-fold strict CV by patient)", row["method"],
-                            f"acc {_f(row['accuracy_mean'])}  F1 {_f(row['f1_mean'])}  "
-                            f"MCC {_f(row['mcc_mean'])}  AUC {_f(row['auc_mean'])}"))
+        eval_dir, submit_dir = out / "evaluate", out / "submit"
+        # Folds by patient (make-demo's patients.csv): slices of one patient never straddle a fold, so
+        # the CV does not reward recognising a sibling slice (see README, "Leak-free evaluation").
+        patients = [r for r in tio.read_csv(data / "patients.csv") if r["folder"] == "dev"]
+        per_class = [len({r["patient"] for r in patients if r["split"] == s}) for s in ("real_used", "real_not_used")]
+        folds = min(DEMO_FOLDS, *per_class)  # smoke data has 2 patients per class
+        with rec.stage("evaluate"):
+            rows = evaluate(EvalConfig(dev_dir=str(data / "dev"), preset=preset, methods=DEMO_METHODS + BASELINES,
+                                       folds=folds, seed=seed, device=device,
+                                       groups=str(data / "patients.csv")), eval_dir, progress=progress)
+        for row in rows:
+            result.rows.append((f"evaluate ({folds}-fold strict CV by patient)", row["method"],
+                                f"acc {_f(row['accuracy_mean'])}  F1 {_f(row['f1_mean'])}  "
+                                f"MCC {_f(row['mcc_mean'])}  AUC {_f(row['auc_mean'])}"))
 
-    with rec.stage("submit"):
-        summary = submit(SubmitConfig(dev_dir=str(data / "dev"), test_dir=str(data / "test"), methods=DEMO_METHODS,
-                                      from_run=str(eval_dir), preset=preset, folds=folds, seed=seed,
-                                      device=device),
-                         submit_dir, progress=progress)
+        with rec.stage("submit"):
+            summary = submit(SubmitConfig(dev_dir=str(data / "dev"), test_dir=str(data / "test"), methods=DEMO_METHODS,
+                                          from_run=str(eval_dir), preset=preset, folds=folds, seed=seed,
+                                          device=device),
+                             submit_dir, progress=progress)
 
-    with rec.stage("score"):
-        run_files = {m: submit_dir / f for m, f in summary["runs"].items()}
-        run_files["vote (majority of the runs)"] = submit_dir / "vote.csv"
-        run_files[f"recommended ({summary['recommended']['method']})"] = submit_dir / "recommended.csv"
-        scored = []
-        for name, path in run_files.items():
-            metrics = score_run(path, data / KEY_FILE)
-            scored.append({"run": name, "file": str(path.relative_to(submit_dir)), **metrics})
-            result.rows.append(("test set vs answer key", name,
-                                f"acc {_f(metrics['accuracy'])}  F1 {_f(metrics['f1'])}  MCC {_f(metrics['mcc'])}"))
-        tio.write_csv(submit_dir / "test_scores.csv", scored, list(scored[0]))
+        with rec.stage("score"):
+            run_files = {m: submit_dir / f for m, f in summary["runs"].items()}
+            run_files["vote (majority of the runs)"] = submit_dir / "vote.csv"
+            run_files[f"recommended ({summary['recommended']['method']})"] = submit_dir / "recommended.csv"
+            scored = []
+            for name, path in run_files.items():
+                metrics = score_run(path, data / KEY_FILE)
+                scored.append({"run": name, "file": str(path.relative_to(submit_dir)), **metrics})
+                result.rows.append(("test set vs answer key", name,
+                                    f"acc {_f(metrics['accuracy'])}  F1 {_f(metrics['f1'])}  MCC {_f(metrics['mcc'])}"))
+            tio.write_csv(submit_dir / "test_scores.csv", scored, list(scored[0]))
 
-    with rec.stage("report"):
-        report = build_report(eval_dir, seed=seed)
+        with rec.stage("report"):
+            report = build_report(eval_dir, seed=seed)
 
-    result.files.update({
-        "evaluation (results.csv, folds.csv, table1.md)": eval_dir,
-        "run files (runs/, vote.csv, recommended.csv)": submit_dir,
-        "test-set scores against the key": submit_dir / "test_scores.csv",
-        "HTML report": report,
-    })
+        result.files.update({
+            "evaluation (results.csv, folds.csv, table1.md)": eval_dir,
+            "run files (runs/, vote.csv, recommended.csv)": submit_dir,
+            "test-set scores against the key": submit_dir / "test_scores.csv",
+            "HTML report": report,
+        })
 
-    result.files["run record"] = out / "run.json"
-    result.timings_s = dict(rec.data["timings_s"])
-    rec.finish(results={stage + ": " + what: value for stage, what, value in result.rows})
-    return result
+        result.files["run record"] = out / "run.json"
+        result.timings_s = dict(rec.data["timings_s"])
+        rec.finish(results={stage + ": " + what: value for stage, what, value in result.rows})
+        return result
 
 
 def _f(v: object) -> str:

@@ -29,7 +29,9 @@ from trainprint.core import files
 from trainprint.core.config import PRESET_NAMES
 from trainprint.core.errors import TrainprintError
 from trainprint.core.progress import new_progress
-from trainprint.core.runs import RunRecord
+from trainprint.core.device import resolve_device
+from trainprint.core.runs import RunRecord, check_out_dir
+from trainprint.core.seeding import check_seed
 from trainprint.data.imageset import GENERATED, REAL_NOT_USED, REAL_USED, ImageSet, labels_of
 from trainprint.evaluation.fingerprint_cache import NOT_CACHED, fingerprints
 from trainprint.evaluation.fold import evaluate_fold
@@ -37,11 +39,11 @@ from trainprint.evaluation.folds import make_folds, read_groups
 from trainprint.evaluation.protocol import PROTOCOLS, fit_view, uses_labels
 from trainprint.evaluation.results import RESULT_FIELDS, read_rows, save_fold_files, summarise
 from trainprint.evaluation.table1 import table1_markdown
-from trainprint.data.load import load_dev
+from trainprint.data.load import CacheDir, load_dev
 from trainprint.methods import BASELINES, GRID_METHODS, MethodSpec, parse_method
 
 #: settings that must match for a run folder to be resumed (methods may be added)
-RESUME_KEYS = ("dev_dir", "protocol", "preset", "folds", "seed", "epochs", "size", "groups")
+RESUME_KEYS = ("dev_dir", "protocol", "preset", "folds", "seed", "epochs", "size", "groups", "skip_bad")
 REPORT_PX = 64  # images.npz keeps the pixels at most this size
 
 
@@ -60,8 +62,12 @@ class EvalConfig:
     size: int | None = None  # resize images to size x size when loading
     keep_checkpoints: bool = False  # True: keep each fit's checkpoint.pt (Vector-Net ~135 MB); logs and curves always stay
     groups: str | None = None  # CSV with columns id and group (or patient): images of one group share a fold
+    skip_bad: bool = False  # skip unreadable image files (listed in the log) instead of stopping
 
     def check(self) -> "EvalConfig":
+        """Every setting checked (errors name the value), before anything is read or written."""
+        check_seed(self.seed)
+        resolve_device(self.device)
         if self.protocol not in PROTOCOLS:
             raise TrainprintError(f"--protocol {self.protocol!r}: expected one of {', '.join(PROTOCOLS)}")
         if self.preset not in PRESET_NAMES:
@@ -77,18 +83,21 @@ class EvalConfig:
         return self
 
 
-def evaluate(cfg: EvalConfig, out: str | Path, *, progress: bool = False) -> list[dict[str, Any]]:
-    """Load ``cfg.dev_dir`` and run ``evaluate_images``; returns the results.csv rows."""
+def evaluate(cfg: EvalConfig, out: str | Path, *, progress: bool = False,
+             cache_dir: CacheDir = None) -> list[dict[str, Any]]:
+    """Load ``cfg.dev_dir`` and run ``evaluate_images``; returns the results.csv rows.
+    ``cache_dir``: the decode cache (``trainprint.data``; ``False`` turns it off)."""
     cfg.check()
-    images = load_dev(cfg.dev_dir, size=cfg.size, progress=progress)
+    check_out_dir(out)
+    images = load_dev(cfg.dev_dir, size=cfg.size, skip_bad=cfg.skip_bad, cache_dir=cache_dir, progress=progress)
     return evaluate_images(images, cfg, out, progress=progress)
 
 
 def evaluate_images(images: ImageSet, cfg: EvalConfig, out: str | Path, *,
                     progress: bool = False) -> list[dict[str, Any]]:
     """Cross-validate every method of ``cfg`` on ``images`` and write the run folder ``out``."""
-    cfg = _resume_config(cfg.check(), Path(out))
-    out = Path(out)
+    out = check_out_dir(out)
+    cfg = _resume_config(cfg.check(), out)
     specs = [parse_method(m) for m in cfg.methods]
     real_idx = np.flatnonzero(images.mask(REAL_USED, REAL_NOT_USED))  # (n_real,)
     gen_idx = np.flatnonzero(images.mask(GENERATED))  # (m,)
@@ -98,39 +107,39 @@ def evaluate_images(images: ImageSet, cfg: EvalConfig, out: str | Path, *,
     groups = read_groups(cfg.groups, images.ids[real_idx]) if cfg.groups else None
     folds = make_folds(y, cfg.folds, cfg.seed, groups)  # checked before anything is written
 
-    record = RunRecord(out, command="evaluate", config=cfg, seed=cfg.seed)
-    files.write_json(out / "config.json", dataclasses.asdict(cfg))
-    _save_images(images, out / "images.npz")
-    fold_rows = read_rows(out / "folds.csv")
-    score_rows = read_rows(out / "scores.csv")
-    done = {(r["method"], int(r["fold"])) for r in fold_rows}
-    params = dict(preset=cfg.preset, epochs=cfg.epochs, device=cfg.device, random_state=cfg.seed,
-                  progress=progress)
-    label_users = {e: uses_labels(e, **params) for e in {s.extractor for s in specs if s.extractor}}
+    with RunRecord(out, command="evaluate", config=cfg, seed=cfg.seed) as record:
+        files.write_json(out / "config.json", dataclasses.asdict(cfg))
+        _save_images(images, out / "images.npz")
+        fold_rows = read_rows(out / "folds.csv")
+        score_rows = read_rows(out / "scores.csv")
+        done = {(r["method"], int(r["fold"])) for r in fold_rows}
+        params = dict(preset=cfg.preset, epochs=cfg.epochs, device=cfg.device, random_state=cfg.seed,
+                      progress=progress)
+        label_users = {e: uses_labels(e, **params) for e in {s.extractor for s in specs if s.extractor}}
 
-    bar = _Bars(progress, len(folds))
-    with bar:
-        for k, (train, test) in enumerate(folds):
-            todo = [s for s in specs if (s.id, k) not in done]
-            if not todo:
+        bar = _Bars(progress, len(folds))
+        with bar:
+            for k, (train, test) in enumerate(folds):
+                todo = [s for s in specs if (s.id, k) not in done]
+                if not todo:
+                    bar.fold_done()
+                    continue
+                with record.stage(f"fold-{k}"):
+                    reps = _fold_reps(images, cfg, out, k, real_idx[test], todo, label_users, params, bar)
+                    new_folds, new_scores = evaluate_fold(todo, reps, k=k, ids=images.ids, split=images.split,
+                                                          real_idx=real_idx, y=y, train=train, test=test,
+                                                          gen_idx=gen_idx, seed=cfg.seed + k, device=cfg.device)
+                    fold_rows += new_folds
+                    score_rows += new_scores
+                save_fold_files(out, cfg.methods, fold_rows, score_rows)  # a resume starts after this fold
                 bar.fold_done()
-                continue
-            with record.stage(f"fold-{k}"):
-                reps = _fold_reps(images, cfg, out, k, real_idx[test], todo, label_users, params, bar)
-                new_folds, new_scores = evaluate_fold(todo, reps, k=k, ids=images.ids, split=images.split,
-                                                      real_idx=real_idx, y=y, train=train, test=test,
-                                                      gen_idx=gen_idx, seed=cfg.seed + k, device=cfg.device)
-                fold_rows += new_folds
-                score_rows += new_scores
-            save_fold_files(out, cfg.methods, fold_rows, score_rows)  # a resume starts after this fold
-            bar.fold_done()
 
-    with record.stage("summary"):
-        results = summarise(specs, fold_rows, score_rows, cfg.protocol, label_users)
-        files.write_csv(out / "results.csv", results, RESULT_FIELDS)
-        files.write_text(out / "table1.md", table1_markdown(results, cfg.protocol, cfg.folds))
-    record.finish(n_methods=len(specs), n_folds=len(folds))
-    return results
+        with record.stage("summary"):
+            results = summarise(specs, fold_rows, score_rows, cfg.protocol, label_users)
+            files.write_csv(out / "results.csv", results, RESULT_FIELDS)
+            files.write_text(out / "table1.md", table1_markdown(results, cfg.protocol, cfg.folds))
+        record.finish(n_methods=len(specs), n_folds=len(folds))
+        return results
 
 
 def _fold_reps(images: ImageSet, cfg: EvalConfig, out: Path, k: int, held_out_rows: np.ndarray,
@@ -164,8 +173,9 @@ def _resume_config(cfg: EvalConfig, out: Path) -> EvalConfig:
     if not path.exists():
         return cfg
     old = files.read_json(path)
+    defaults = {f.name: f.default for f in dataclasses.fields(EvalConfig)}
     for key in RESUME_KEYS:
-        if old.get(key) != getattr(cfg, key):
+        if old.get(key, defaults.get(key)) != getattr(cfg, key):
             raise TrainprintError(
                 f"{out}: holds a run with {key}={old.get(key)!r}, not {getattr(cfg, key)!r}; "
                 "use another --out or the same settings to resume"

@@ -14,8 +14,9 @@ import numpy as np
 
 from trainprint.core.device import resolve_device
 from trainprint.core.errors import TrainprintError
-from trainprint.core.runs import RunRecord
-from trainprint.data.load import load_dev, load_test
+from trainprint.core.runs import RunRecord, check_out_dir
+from trainprint.core.seeding import check_seed
+from trainprint.data.load import CacheDir, load_dev, load_test
 from trainprint.extractors.fingerprints import FINGERPRINTS, Fingerprints, fingerprints_of, save_fingerprints
 from trainprint.extractors.registry import make_extractor, run_params
 from trainprint.extractors.trained import TrainedExtractor
@@ -35,48 +36,44 @@ def fit_run(
     device: str = "auto",
     size: int | None = None,
     skip_bad: bool = False,
+    cache_dir: CacheDir = None,
     progress: bool = False,
 ) -> Path:
     """Train extractor ``name`` on ``dev_dir`` and write ``out/fingerprints.npz`` for every dev
     image (and every ``test_dir`` image). Returns the fingerprints path."""
-    out = Path(out)
+    out = check_out_dir(out)
+    check_seed(seed)
+    resolve_device(device)
     make_extractor(name)  # an unknown name fails before any folder is created
     config = {"extractor": name, "dev": str(dev_dir), "test": None if test_dir is None else str(test_dir),
               "preset": preset, "epochs": epochs, "device": device, "size": size}
     with_test = test_dir is not None
-    dev = load_dev(dev_dir, size=size, skip_bad=skip_bad, progress=progress)
-    test = load_test(test_dir, size=size, skip_bad=skip_bad, progress=progress) if with_test else None
+    dev = load_dev(dev_dir, size=size, skip_bad=skip_bad, cache_dir=cache_dir, progress=progress)
+    test = load_test(test_dir, size=size, skip_bad=skip_bad, cache_dir=cache_dir, progress=progress) if with_test else None
     if test is not None and test.pixels.shape[1:] != dev.pixels.shape[1:]:
         raise TrainprintError(
             f"{test_dir}: images are {test.size} px but the dev images are {dev.size} px; pass --size N"
         )
     extractor = make_extractor(name, **run_params(name, preset=preset, epochs=epochs, device=device,
                                                   random_state=seed, run_dir=out, progress=progress))
-    resolve_device(device)  # bad settings fail here, before the run folder is made
     if isinstance(extractor, TrainedExtractor):
-        extractor.config()
-    record = RunRecord(out, command="fit", config=config, seed=seed)
-    try:
+        extractor.config()  # bad settings fail here, before the run folder is made
+    with RunRecord(out, command="fit", config=config, seed=seed) as record:
         with record.stage("train"):
             extractor.fit(dev.pixels, dev.split)
         with record.stage("embed"):
             parts = [fingerprints_of(extractor, dev)] + ([fingerprints_of(extractor, test)] if test else [])
             fp = Fingerprints(np.concatenate([p.ids for p in parts]), np.concatenate([p.split for p in parts]),
                               np.concatenate([p.source for p in parts]), np.concatenate([p.X for p in parts]))
-    except BaseException as e:  # noqa: BLE001 - recorded, then raised again
-        record.data["status"] = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
-        record.data["error"] = f"{type(e).__name__}: {e}"
-        record.save()
-        raise
-    path = save_fingerprints(out / FINGERPRINTS, fp)
-    history: list[dict[str, float]] = []
-    if isinstance(extractor, TrainedExtractor):
-        extractor.save(out / EXTRACTOR_FILE)
-        history = list(extractor.history_)
-    record.finish(results={
-        "images": {"dev": len(dev), "test": len(test) if test else 0},
-        "dim": int(fp.X.shape[1]),
-        "epochs_trained": len(history),
-        "final_loss": history[-1].get("loss") if history else None,
-    })
+        path = save_fingerprints(out / FINGERPRINTS, fp)
+        history: list[dict[str, float]] = []
+        if isinstance(extractor, TrainedExtractor):
+            extractor.save(out / EXTRACTOR_FILE)
+            history = list(extractor.history_)
+        record.finish(results={
+            "images": {"dev": len(dev), "test": len(test) if test else 0},
+            "dim": int(fp.X.shape[1]),
+            "epochs_trained": len(history),
+            "final_loss": history[-1].get("loss") if history else None,
+        })
     return path

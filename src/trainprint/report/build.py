@@ -16,6 +16,7 @@ import numpy as np
 
 import trainprint
 from trainprint.core.errors import TrainprintError
+from trainprint.core.runs import check_out_dir
 from trainprint.core.files import load_npz, write_text
 from trainprint.report.sections import (SECTIONS, esc, image_to_base64, missing, ranked_methods, read_scores,
                                         section_map, section_results, section_roc, section_run, section_scores,
@@ -51,6 +52,9 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, *, tsne: bo
     if not any((run / k).exists() for k in known):
         raise TrainprintError(f"report: {run} holds none of {', '.join(known)}; expected a run folder")
     out_path = Path(out) if out is not None else run / "report.html"
+    if out_path.is_dir():
+        raise TrainprintError(f"report --out {out_path}: is a folder; expected the HTML file to write")
+    check_out_dir(out_path.parent, "report --out")
     scores = read_scores(run)
     bodies = {
         "run": section_run(run),

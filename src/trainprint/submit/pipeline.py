@@ -24,13 +24,18 @@ from typing import Any
 import numpy as np
 
 from trainprint.core import files
+from trainprint.core.config import PRESET_NAMES
+from trainprint.core.device import resolve_device
 from trainprint.core.errors import TrainprintError
+from trainprint.core.runs import RunRecord, check_out_dir
+from trainprint.core.seeding import check_seed
+from trainprint.data.imageset import GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REAL_USED, ImageSet, labels_of
+from trainprint.data.load import CacheDir, load_dev, load_test
 from trainprint.evaluation.evaluate import EvalConfig, evaluate_images
 from trainprint.evaluation.fingerprint_cache import fingerprints
-from trainprint.data.imageset import GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REAL_USED, ImageSet, labels_of
+from trainprint.evaluation.folds import make_folds
 from trainprint.methods import BASELINES, GRID_METHODS, MethodSpec, parse_method
 from trainprint.submit.runfiles import majority_vote, real_unknown_ids, write_run_file
-from trainprint.core.runs import RunRecord
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,25 @@ class SubmitConfig:
     seed: int = 0  # the one seed
     device: str = "auto"  # auto | cpu | cuda
     size: int | None = None  # resize images to size x size when loading
+    skip_bad: bool = False  # skip unreadable image files (listed in the log) instead of stopping
+
+    def check(self) -> "SubmitConfig":
+        """Every setting checked (errors name the value), before anything is read or written."""
+        check_seed(self.seed)
+        resolve_device(self.device)
+        if self.preset not in PRESET_NAMES:
+            raise TrainprintError(f"--preset {self.preset!r}: expected one of {', '.join(PRESET_NAMES)}")
+        if self.folds < 2:
+            raise TrainprintError(f"--folds {self.folds}: expected at least 2")
+        if self.epochs is not None and self.epochs < 1:
+            raise TrainprintError(f"--epochs {self.epochs}: expected at least 1")
+        if not self.methods:
+            raise TrainprintError("--methods: no method to submit")
+        for m in self.methods:
+            parse_method(m)
+        if self.from_run and not (Path(self.from_run) / "results.csv").is_file():
+            raise TrainprintError(f"--from {self.from_run}: no results.csv (expected an evaluate run folder)")
+        return self
 
 
 def run_file_name(method_id: str) -> str:
@@ -54,12 +78,14 @@ def run_file_name(method_id: str) -> str:
     return method_id.replace("/", "__") + ".csv"
 
 
-def submit(cfg: SubmitConfig, out: str | Path, *, progress: bool = False) -> dict[str, Any]:
-    """Load the dev and test folders and run ``submit_images``."""
-    from trainprint.data.load import load_dev, load_test
-
-    dev = load_dev(cfg.dev_dir, size=cfg.size, progress=progress)
-    test = load_test(cfg.test_dir, size=cfg.size, progress=progress)
+def submit(cfg: SubmitConfig, out: str | Path, *, progress: bool = False,
+           cache_dir: CacheDir = None) -> dict[str, Any]:
+    """Load the dev and test folders and run ``submit_images``. ``cache_dir``: the decode cache
+    (``trainprint.data``; ``False`` turns it off)."""
+    cfg.check()
+    check_out_dir(out)
+    dev = load_dev(cfg.dev_dir, size=cfg.size, skip_bad=cfg.skip_bad, cache_dir=cache_dir, progress=progress)
+    test = load_test(cfg.test_dir, size=cfg.size, skip_bad=cfg.skip_bad, cache_dir=cache_dir, progress=progress)
     return submit_images(dev, test, cfg, out, progress=progress)
 
 
@@ -67,18 +93,20 @@ def submit_images(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, out: str | P
                   progress: bool = False) -> dict[str, Any]:
     """Fit every method of ``cfg`` on ``dev``, answer ``test``; write the run folder ``out``.
     Returns the summary saved in ``run.json`` (recommended method, vote, files)."""
-    out = Path(out)
-    specs = [parse_method(m) for m in cfg.methods]
-    if not specs:
-        raise TrainprintError("--methods: no method to submit")
+    out = check_out_dir(out)
+    specs = [parse_method(m) for m in cfg.check().methods]
     if dev.pixels.shape[1:] != test.pixels.shape[1:]:
         raise TrainprintError(f"{cfg.test_dir}: test images are {test.pixels.shape[1:]} px, dev images "
                               f"{dev.pixels.shape[1:]}; use --size")
     expected = real_unknown_ids(cfg.test_dir)
-    if cfg.from_run and not (Path(cfg.from_run) / "results.csv").exists():  # fail before writing anything
-        raise TrainprintError(f"--from {cfg.from_run}: no results.csv (expected an evaluate run folder)")
-    record = RunRecord(out, command="submit", config=cfg, seed=cfg.seed)
+    if not cfg.from_run:  # the CV that picks recommended.csv must be possible: checked before writing
+        make_folds(labels_of(dev.split[dev.mask(REAL_USED, REAL_NOT_USED)]), cfg.folds, cfg.seed)
+    with RunRecord(out, command="submit", config=cfg, seed=cfg.seed) as record:
+        return _submit(dev, test, cfg, out, record, specs, expected, progress)
 
+
+def _submit(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, out: Path, record: RunRecord,
+            specs: list[MethodSpec], expected: list[str], progress: bool) -> dict[str, Any]:
     with record.stage("recommend"):
         rec = _recommend(dev, cfg, specs, out, progress)
 

@@ -66,12 +66,23 @@ def validate_text(text: str, expected_ids: Sequence[str]) -> list[str]:
     return problems
 
 
+def _run_file_bytes(path: str | Path) -> bytes:
+    """The bytes of a run file; a missing path or a folder is a TrainprintError naming it."""
+    path = Path(path)
+    if path.is_dir():
+        raise TrainprintError(f"{path}: is a folder; expected a run file (<id>,<0|1> per line)")
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise TrainprintError(f"{path}: run file not found") from None
+    except OSError as e:
+        raise TrainprintError(f"{path}: cannot read the run file ({e.strerror or e})") from None
+
+
 def validate_file(path: str | Path, expected_ids: Sequence[str]) -> list[str]:
     """``validate_text`` of the file at ``path`` (a file that is not UTF-8 text is one problem)."""
     try:
-        text = Path(path).read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise TrainprintError(f"{path}: run file not found") from None
+        text = _run_file_bytes(path).decode("utf-8-sig")
     except UnicodeDecodeError as e:
         return [f"not UTF-8 text (byte {e.start})"]
     return validate_text(text, expected_ids)
@@ -79,9 +90,11 @@ def validate_file(path: str | Path, expected_ids: Sequence[str]) -> list[str]:
 
 def read_run_file(path: str | Path, expected_ids: Sequence[str] | None = None) -> dict[str, int]:
     """``{id: label}`` of a valid run file; with ``expected_ids`` it must cover exactly those."""
-    text = Path(path).read_text(encoding="utf-8-sig") if Path(path).is_file() else None
-    if text is None:
-        raise TrainprintError(f"{path}: run file not found")
+    try:
+        text = _run_file_bytes(path).decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise TrainprintError(f"{path}: not UTF-8 text (byte {e.start}); expected a run file "
+                              "(<id>,<0|1> per line)") from None
     ids = expected_ids if expected_ids is not None else [
         ln.split(",")[0].strip() for ln in text.splitlines() if ln.strip()
     ]
