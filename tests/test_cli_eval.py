@@ -54,7 +54,8 @@ def test_evaluate_subset_prints_summary_and_resumes(task, tmp_path, capsys):
 def test_grid_smoke_through_the_cli(task, tmp_path, capsys):
     """The 36-row grid with every real extractor, one epoch of the smoke preset, 2 folds."""
     code, out, err = run(capsys, "evaluate", task / "dev", "--out", tmp_path / "grid", "--preset", "smoke",
-                         "--epochs", "1", "--folds", "2", "--protocol", "paper", "--device", "cpu", "--no-progress")
+                         "--epochs", "1", "--folds", "2", "--protocol", "paper", "--device", "cpu", "--no-progress",
+                         "--methods", "paper")
     assert code == 0, err
     rows = io.read_csv(tmp_path / "grid" / "results.csv")
     assert [r["method"] for r in rows][:36] == list(GRID_METHODS) and len(rows) == 38
@@ -77,9 +78,10 @@ def test_submit_validate_and_score(task, tmp_path, capsys):
     assert runs == ["baseline__all-used.csv", "raw__real__knn-5.csv", "sim-ncc__nn.csv", "sim-pixel__realmax.csv"]
     record = io.read_json(out / "run.json")
     assert record["recommended"]["method"] != "baseline/all-used"
-    assert record["vote"]["methods"] == ["raw/real/knn-5", "sim-pixel/realmax", "sim-ncc/nn"]
+    assert record["votes"]["vote_all.csv"]["methods"] == ["raw/real/knn-5", "sim-pixel/realmax", "sim-ncc/nn"]
+    assert not (out / "vote.csv").exists()  # the paper's vote needs its nine Table 2 runs
     assert (out / "evaluate" / "results.csv").exists()  # the strict CV made to recommend
-    for f in [*(out / "runs").iterdir(), out / "vote.csv", out / "recommended.csv"]:
+    for f in [*(out / "runs").iterdir(), out / "vote_all.csv", out / "recommended.csv"]:
         assert run(capsys, "validate", f, task / "test") == (0, "valid\n", "")
     scores = io.read_csv(out / "scores_test.csv")
     assert len(scores) == 4 * 10 and {"method", "id", "score", "pred"} == set(scores[0])

@@ -193,7 +193,7 @@ def test_group_folds_keep_each_group_in_one_fold():
 
 
 def test_read_groups_errors_name_the_file(tmp_path):
-    from trainprint.evaluation.evaluate import read_groups
+    from trainprint.evaluation.folds import read_groups
 
     path = tmp_path / "g.csv"
     with pytest.raises(TrainprintError, match="file not found"):

@@ -14,6 +14,8 @@ from trainprint.cli.main import main
 from trainprint.report.build import build_report
 from trainprint.report.sections import SECTIONS
 from trainprint.core.runs import RunRecord
+from trainprint.evaluation.config import EvalConfig
+from trainprint.evaluation.verdict import select_and_test
 
 METRICS = ("accuracy", "precision", "recall", "specificity", "f1", "mcc", "kappa", "auc")
 METHODS = ("vectornet-12/real/svm-2", "sim-ssim/realmax", "baseline/all-used")
@@ -48,6 +50,10 @@ def make_eval_run(root: Path, seed: int = 0) -> Path:
     io.write_csv(run / "results.csv", result_rows, list(result_rows[0]))
     io.write_text(run / "table1.md", "# Table 1\n\n| Net. | F1 (paper) | F1 (ours) |\n|---|---|---|\n"
                   "| Vector-Net (1,2) | 0.9645 | 0.71 |\n")
+    io.write_csv(run / "groups.csv", [dict(id=ids[r], group=f"g{j // 2}") for j, r in enumerate(real)], ["id", "group"])
+    fold_rows = [dict(method=m, fold=k, auc=0.6) for m in METHODS for k in (0, 1)]
+    cfg = EvalConfig(dev_dir=str(run), methods=METHODS, folds=2, permutations=19)
+    io.write_json(run / "selection.json", select_and_test(cfg, ids[real], None, fold_rows, score_rows, None))
     for k in (0, 1):
         X = rng.normal(size=(len(ids), 8)).astype(np.float32)
         io.save_npz(run / "fingerprints" / f"fold-{k}" / "vectornet-12.npz", ids=ids, split=split,
@@ -102,8 +108,9 @@ def test_missing_inputs_are_reported_not_fatal(tmp_path: Path) -> None:
     run = tmp_path / "partial"
     RunRecord(run, command="evaluate", config={}, seed=0)
     html = build_report(run, tsne=True).read_text()
-    for sid, _ in SECTIONS[1:]:
-        assert "Not available" in _section(html, sid)
+    for sid, _ in SECTIONS:
+        if sid != "run":  # the only input there is run.json
+            assert "Not available" in _section(html, sid)
 
 
 def test_fit_run_folder_with_tsne(tmp_path: Path) -> None:

@@ -32,6 +32,23 @@ BASELINES = ("baseline/all-used", "baseline/chance")
 
 #: the paper's Table 1 grid, in its row order (6 extractors x 2 strategies x 3 classifiers)
 GRID_METHODS = tuple(f"{e}/{s}/{c}" for e in PAPER_EXTRACTORS for s in STRATEGIES for c in CLASSIFIERS)
+#: the nine runs of the paper's Table 2 (submissions 1-9; submission 10 is their majority vote)
+TABLE2_METHODS = tuple(f"vectornet-{c}/full/{k}" for c in ("1", "12", "123") for k in ("svm-linear", "svm-2")) + tuple(
+    f"{e}/full/svm-linear" for e in ("dae-gu", "dae-gnu", "dae-gunu"))
+#: every similarity rule in every pixel space (the 2023 winners' family and its labelled variants)
+SIMILARITY_METHODS = tuple(f"sim-{s}/{r}" for s in PIXEL_SPACES for r in RULES)
+#: what evaluate and submit run without --methods: the paper's grid, then the similarity methods
+DEFAULT_METHODS = GRID_METHODS + SIMILARITY_METHODS
+#: names --methods accepts for whole lists
+METHOD_LISTS: dict[str, tuple[str, ...]] = {"default": DEFAULT_METHODS, "paper": GRID_METHODS,
+                                            "table2": TABLE2_METHODS, "similarity": SIMILARITY_METHODS}
+
+
+@dataclass(frozen=True)
+class MethodOptions:
+    """Settings a user gives to every method of one kind (the method id names the rest)."""
+
+    fraction_q: float = 0.5  # share of images the ``fraction`` rule calls used (its assumed base rate)
 
 
 @dataclass(frozen=True)
@@ -45,7 +62,7 @@ class MethodSpec:
         strategy, classifier: for ``classifier`` methods, else "".
         space, rule: for ``similarity`` methods, else "".
         uses_labels: whether ``fit`` reads the used / not-used labels ``y``.
-        factory: ``factory(random_state, device) -> estimator`` with the method contract.
+        factory: ``factory(random_state, device, options) -> estimator`` with the method contract.
     """
 
     id: str
@@ -56,7 +73,8 @@ class MethodSpec:
     space: str = ""
     rule: str = ""
     uses_labels: bool = False
-    factory: Callable[[int, str], Any] = field(default=lambda seed, device: None, repr=False, compare=False)
+    factory: Callable[[int, str, MethodOptions], Any] = field(default=lambda seed, device, options: None,
+                                                              repr=False, compare=False)
 
 
 def parse_method(method_id: str) -> MethodSpec:
@@ -64,7 +82,8 @@ def parse_method(method_id: str) -> MethodSpec:
     parts = method_id.split("/")
     if method_id in BASELINES:
         cls = AllUsedBaseline if method_id.endswith("all-used") else ChanceBaseline
-        return MethodSpec(method_id, "baseline", None, factory=lambda seed, device="cpu": cls(random_state=seed))
+        return MethodSpec(method_id, "baseline", None,
+                          factory=lambda seed, device="cpu", options=MethodOptions(): cls(random_state=seed))
     if len(parts) == 3:
         return _classifier_spec(method_id, *parts)
     if len(parts) == 2 and parts[0].startswith("sim-"):
@@ -85,7 +104,8 @@ def _classifier_spec(method_id: str, ext: str, strategy: str, clf: str) -> Metho
             f"method {method_id!r}: unknown classifier {clf!r}; expected one of {', '.join(CLASSIFIERS)}")
     return MethodSpec(
         method_id, "classifier", ext, strategy=strategy, classifier=clf, uses_labels=True,
-        factory=lambda seed, device="cpu": FingerprintClassifier(clf, strategy, random_state=seed),
+        factory=lambda seed, device="cpu", options=MethodOptions(): FingerprintClassifier(clf, strategy,
+                                                                                          random_state=seed),
     )
 
 
@@ -96,8 +116,8 @@ def _similarity_spec(method_id: str, space: str, rule: str) -> MethodSpec:
         raise TrainprintError(
             f"method {method_id!r}: unknown similarity rule {rule!r}; expected one of {', '.join(RULES)}")
 
-    def factory(seed: int, device: str = "cpu") -> SimilarityMethod:
-        return SimilarityMethod(space=space, rule=rule, random_state=seed, device=device)
+    def factory(seed: int, device: str = "cpu", options: MethodOptions = MethodOptions()) -> SimilarityMethod:
+        return SimilarityMethod(space=space, rule=rule, random_state=seed, device=device, q=options.fraction_q)
 
     return MethodSpec(method_id, "similarity", "raw" if space in PIXEL_SPACES else space, space=space,
                       rule=rule, uses_labels=RULES[rule].uses_labels, factory=factory)
@@ -106,17 +126,15 @@ def _similarity_spec(method_id: str, space: str, rule: str) -> MethodSpec:
 def known_methods() -> list[str]:
     """Every id ``expand_methods`` can match a glob against: the grid, the similarity rules in
     every pixel space and the baselines."""
-    ids = list(GRID_METHODS)
-    ids += [f"sim-{space}/{rule}" for space in PIXEL_SPACES for rule in RULES]
-    return ids + list(BASELINES)
+    return list(DEFAULT_METHODS) + list(BASELINES)
 
 
 def expand_methods(text: str | None) -> list[str]:
-    """Comma-separated ids and globs (``vectornet-12/*/*``) -> ids in order, each once.
-    ``None`` (no ``--methods``) gives the Table 1 grid; an empty list is an error. Every id is
-    checked with ``parse_method``."""
+    """Comma-separated ids, globs (``vectornet-12/*/*``) and list names (``METHOD_LISTS``: default,
+    paper, table2, similarity) -> ids in order, each once. ``None`` (no ``--methods``) gives
+    ``DEFAULT_METHODS``; an empty list is an error. Every id is checked with ``parse_method``."""
     if text is None:
-        return list(GRID_METHODS)
+        return list(DEFAULT_METHODS)
     if not text.replace(",", "").strip():
         raise TrainprintError(f"--methods {text!r}: no method given; expected comma-separated method ids or "
                               "globs, e.g. 'vectornet-12/real/svm-2,sim-ssim/*'")
@@ -124,7 +142,9 @@ def expand_methods(text: str | None) -> list[str]:
     for item in (t.strip() for t in text.split(",")):
         if not item:
             continue
-        if any(ch in item for ch in "*?["):
+        if item in METHOD_LISTS:
+            matches = list(METHOD_LISTS[item])
+        elif any(ch in item for ch in "*?["):
             matches = [m for m in known_methods() if fnmatch.fnmatchcase(m, item)]
             if not matches:
                 raise TrainprintError(f"--methods: pattern {item!r} matches no known method")

@@ -57,5 +57,7 @@ def demo_cmd(
     for row in result.rows:
         table.add_row(*row)
     console.print(table)
+    for line in result.verdict_lines:
+        console.print(line, markup=False, highlight=False)
     for what, path in result.files.items():
         console.print(f"{what}: {path}", markup=False, highlight=False)

@@ -15,9 +15,26 @@ from trainprint.cli.app import (CacheDirOpt, DeviceOpt, NoCacheOpt, OutOpt, Seed
 PresetOpt = Annotated[str, typer.Option("--preset", help="Extractor preset: fast (CPU), paper or smoke.")]
 MethodsOpt = Annotated[
     Optional[str],
-    typer.Option("--methods", help="Comma-separated method ids or globs (vectornet-12/*/*); "
-                 "default: the paper's Table 1 grid (36 methods)."),
+    typer.Option("--methods", help="Comma-separated method ids, globs (vectornet-12/*/*) or lists: paper (the "
+                 "36 rows of Table 1), table2 (its 9 runs), similarity (21 sim-* methods), default (paper + "
+                 "similarity, used when --methods is not given)."),
 ]
+GroupsOpt = Annotated[str, typer.Option(
+    "--groups", help="Which real images share a fold: auto (siblings inferred from the images, no labels; the "
+    "default), none (by image), or a CSV with columns id and group (or patient).")]
+GroupSpaceOpt = Annotated[str, typer.Option("--group-space", help="Similarity of --groups auto: pixel, ncc or ssim.")]
+GroupZOpt = Annotated[Optional[float], typer.Option(
+    "--group-z", help="Robust z two images need to be linked (--groups auto; default: what the best of n unrelated "
+    "images reaches by chance 0.5 times per image).")]
+GroupKOpt = Annotated[int, typer.Option("--group-k", help="A link joins an image to one of its k most similar (--groups auto).")]
+PermutationsOpt = Annotated[int, typer.Option(
+    "--permutations", help="Label permutations of the null test behind the verdict (0: no test).")]
+NullRefitsOpt = Annotated[int, typer.Option(
+    "--null-refits", help="Permutations of the null test that retrain extractors which read labels (slow: a whole "
+    "CV each); 0 (default): methods with such extractors are reported but not recommended.")]
+FractionOpt = Annotated[bool, typer.Option(
+    "--recommend-fraction", help="Let the recommendation pick a fraction rule (it assumes the share of used images).")]
+FractionQOpt = Annotated[float, typer.Option("--fraction-q", help="Share of images the fraction rules call used.")]
 EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", help="Override the preset's training epochs.")]
 FoldsOpt = Annotated[int, typer.Option("--folds", help="K of the stratified K-fold CV.")]
 ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")]
@@ -33,9 +50,14 @@ def evaluate(
     methods: MethodsOpt = None,
     epochs: EpochsOpt = None,
     folds: FoldsOpt = 10,
-    groups: Annotated[Optional[Path], typer.Option(
-        "--groups", help="CSV with columns id and group (or patient): the images of one group (e.g. the "
-                         "slices of one patient) are kept in one fold.")] = None,
+    groups: GroupsOpt = "auto",
+    group_space: GroupSpaceOpt = "pixel",
+    group_z: GroupZOpt = None,
+    group_k: GroupKOpt = 2,
+    permutations: PermutationsOpt = 200,
+    null_refits: NullRefitsOpt = 0,
+    recommend_fraction: FractionOpt = False,
+    fraction_q: FractionQOpt = 0.5,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     size: SizeOpt = None,
@@ -55,10 +77,13 @@ def evaluate(
     ids += [b for b in BASELINES if b not in ids]
     cfg = EvalConfig(dev_dir=str(dev_dir), protocol=protocol, preset=preset, methods=tuple(ids), folds=folds,
                      seed=seed, epochs=epochs, device=device, size=size, keep_checkpoints=keep_checkpoints,
-                     groups=str(groups) if groups else None, skip_bad=skip_bad)
+                     groups=groups, group_space=group_space, group_z=group_z, group_k=group_k, skip_bad=skip_bad,
+                     permutations=permutations, null_refits=null_refits, include_fraction=recommend_fraction,
+                     fraction_q=fraction_q)
     rows = run(cfg, out, progress=progress, cache_dir=cache_choice(cache_dir, no_cache))
     _print_summary(rows, f"{protocol} protocol, {folds}-fold CV" + (" (OPTIMISTIC)" if protocol == "paper" else ""))
-    typer.echo(f"wrote {out}/results.csv, folds.csv, scores.csv, table1.md")
+    _print_verdict(out)
+    typer.echo(f"wrote {out}/results.csv, folds.csv, scores.csv, groups.csv, selection.json, table1.md")
 
 
 @app.command()
@@ -76,23 +101,37 @@ def submit(
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     size: SizeOpt = None,
+    groups: GroupsOpt = "auto",
+    group_space: GroupSpaceOpt = "pixel",
+    group_z: GroupZOpt = None,
+    group_k: GroupKOpt = 2,
+    permutations: PermutationsOpt = 200,
+    null_refits: NullRefitsOpt = 0,
+    recommend_fraction: FractionOpt = False,
+    fraction_q: FractionQOpt = 0.5,
     skip_bad: SkipBadOpt = False,
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
     progress: ProgressOpt = True,
 ) -> None:
-    """Write official run files for a test folder, their majority vote and a recommended one."""
+    """Write official run files for a test folder, their majority votes and a recommended one."""
+    from trainprint.evaluation.selection import describe
     from trainprint.methods import expand_methods
     from trainprint.submit.pipeline import SubmitConfig, submit as run
 
     cfg = SubmitConfig(dev_dir=str(dev_dir), test_dir=str(test_dir), methods=tuple(expand_methods(methods)),
                        from_run=str(from_run) if from_run else None, preset=preset, epochs=epochs, folds=folds,
-                       seed=seed, device=device, size=size, skip_bad=skip_bad)
+                       seed=seed, device=device, size=size, skip_bad=skip_bad, groups=groups,
+                       group_space=group_space, group_z=group_z, group_k=group_k, permutations=permutations,
+                       null_refits=null_refits,
+                       include_fraction=recommend_fraction, fraction_q=fraction_q)
     summary = run(cfg, out, progress=progress, cache_dir=cache_choice(cache_dir, no_cache))
-    rec = summary["recommended"]
-    typer.echo(f"wrote {len(summary['runs'])} run files to {out}/runs/, {out}/vote.csv, {out}/recommended.csv")
-    typer.echo(f"recommended: {rec['method']} (strict-CV MCC {rec['mcc_mean']:.4f} +- {rec['mcc_std']:.4f}, "
-               f"from {rec['source']})")
+    votes = ", ".join(f"{out}/{name}" for name in summary["votes"])
+    typer.echo(f"wrote {len(summary['runs'])} run files to {out}/runs/, {votes}, {out}/recommended.csv "
+               f"(with recommended.json)")
+    for line in describe(summary):
+        typer.echo(line)
+    typer.echo(f"recommendation from: {summary['source']}")
 
 
 @app.command()
@@ -113,12 +152,22 @@ def validate(
 
 @app.command()
 def score(
-    run_file: Annotated[Path, typer.Argument(help="Run file to score.")],
+    run_file: Annotated[Path, typer.Argument(help="Run file to score (with --table2: a submit run folder).")],
     key_file: Annotated[Path, typer.Argument(help="Answer key in the run-file format.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    table2: Annotated[bool, typer.Option(
+        "--table2", help="RUN_FILE is a submit folder: score its Table 2 runs and vote.csv, write table2.md.")] = False,
 ) -> None:
     """Score a run file against a key: accuracy, precision, recall, specificity, F1, MCC, kappa."""
     from trainprint.submit.runfiles import score_run
+
+    if table2:
+        from trainprint.submit.table2 import write_table2
+
+        path = write_table2(run_file, key_file)
+        typer.echo(path.read_text(encoding="utf-8").rstrip())
+        typer.echo(f"wrote {path}")
+        return
 
     metrics = score_run(run_file, key_file)
     if as_json:
@@ -144,6 +193,16 @@ def _print_summary(rows: list[dict[str, Any]], title: str) -> None:
     if not console.is_terminal:  # a file or a pipe: do not cut method ids at 80 columns
         console = Console(width=160)
     console.print(table)
+
+
+def _print_verdict(out: Path) -> None:
+    """The groups, the recommendation, its selection-aware estimate and the verdict, from the run folder."""
+    from trainprint.core import files
+    from trainprint.evaluation.selection import describe
+
+    record = files.read_json(out / "run.json")
+    for line in describe(record, record.get("groups")):
+        typer.echo(line)
 
 
 def _pm(r: dict[str, Any], m: str) -> str:

@@ -2,12 +2,15 @@
 
 The road of one evaluation, each step in its own module of this folder:
 
-    folds.py              make_folds: stratified (or grouped) K-fold over the real images U and NU
+    groups.py             sibling groups of the real images: inferred (default), read, or none
+    folds.py              make_folds: stratified, grouped K-fold over the real images U and NU
     protocol.py           fit_view: what each extractor may be fitted on in a fold (strict / paper)
     fingerprint_cache.py  fingerprints: fit an extractor, embed every image, keep the result
     fold.py               evaluate_fold: every method on one fold (pure: arrays in, rows out)
     results.py            the rows of folds.csv, scores.csv, results.csv and their summary
     table1.py             the paper's Table 1 beside ours
+    selection.py          the recommended method and the selection-aware estimate of choosing it
+    null.py               the label-permutation null test and the verdict
 
 Similarity methods get ``R_pool`` = every real image of the dev set (labels never) and G.
 The run folder layout is documented in docs/evaluation.md; a re-run with the same settings
@@ -26,61 +29,23 @@ from typing import Any
 import numpy as np
 
 from trainprint.core import files
-from trainprint.core.config import PRESET_NAMES
 from trainprint.core.errors import TrainprintError
 from trainprint.core.progress import new_progress
-from trainprint.core.device import resolve_device
 from trainprint.core.runs import RunRecord, check_out_dir
-from trainprint.core.seeding import check_seed
 from trainprint.data.imageset import GENERATED, REAL_NOT_USED, REAL_USED, ImageSet, labels_of
-from trainprint.evaluation.fingerprint_cache import NOT_CACHED, fingerprints
+from trainprint.data.load import CacheDir, load_dev
+from trainprint.evaluation.config import RESUME_KEYS, EvalConfig
 from trainprint.evaluation.fold import evaluate_fold
-from trainprint.evaluation.folds import make_folds, read_groups
-from trainprint.evaluation.protocol import PROTOCOLS, fit_view, uses_labels
+from trainprint.evaluation.folds import make_folds
+from trainprint.evaluation.groups import AUTO, GROUPS_FILE, NONE, resolve_groups, write_groups
+from trainprint.evaluation.protocol import uses_labels
+from trainprint.evaluation.representations import fold_reps
 from trainprint.evaluation.results import RESULT_FIELDS, read_rows, save_fold_files, summarise
 from trainprint.evaluation.table1 import table1_markdown
-from trainprint.data.load import CacheDir, load_dev
-from trainprint.methods import BASELINES, GRID_METHODS, MethodSpec, parse_method
+from trainprint.evaluation.verdict import SELECTION_FILE, selection_of_run
+from trainprint.methods import parse_method
 
-#: settings that must match for a run folder to be resumed (methods may be added)
-RESUME_KEYS = ("dev_dir", "protocol", "preset", "folds", "seed", "epochs", "size", "groups", "skip_bad")
 REPORT_PX = 64  # images.npz keeps the pixels at most this size
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    """Settings of one ``evaluate`` run (saved as ``config.json``)."""
-
-    dev_dir: str  # the dev folder (generated/, real_used/, real_not_used/)
-    protocol: str = "strict"  # strict | paper (see the module docstring)
-    preset: str = "fast"  # preset of every trained extractor: paper | fast | smoke
-    methods: tuple[str, ...] = GRID_METHODS + BASELINES  # method ids, in output order
-    folds: int = 10  # K of the stratified K-fold CV over U and NU
-    seed: int = 0  # the one seed: folds, extractors, classifiers, resampling
-    epochs: int | None = None  # overrides the preset's epochs of every trained extractor
-    device: str = "auto"  # auto | cpu | cuda for extractors and similarities
-    size: int | None = None  # resize images to size x size when loading
-    keep_checkpoints: bool = False  # True: keep each fit's checkpoint.pt (Vector-Net ~135 MB); logs and curves always stay
-    groups: str | None = None  # CSV with columns id and group (or patient): images of one group share a fold
-    skip_bad: bool = False  # skip unreadable image files (listed in the log) instead of stopping
-
-    def check(self) -> "EvalConfig":
-        """Every setting checked (errors name the value), before anything is read or written."""
-        check_seed(self.seed)
-        resolve_device(self.device)
-        if self.protocol not in PROTOCOLS:
-            raise TrainprintError(f"--protocol {self.protocol!r}: expected one of {', '.join(PROTOCOLS)}")
-        if self.preset not in PRESET_NAMES:
-            raise TrainprintError(f"--preset {self.preset!r}: expected one of {', '.join(PRESET_NAMES)}")
-        if self.folds < 2:
-            raise TrainprintError(f"--folds {self.folds}: expected at least 2")
-        if self.epochs is not None and self.epochs < 1:
-            raise TrainprintError(f"--epochs {self.epochs}: expected at least 1")
-        if not self.methods:
-            raise TrainprintError("--methods: no method to evaluate")
-        for m in self.methods:
-            parse_method(m)
-        return self
 
 
 def evaluate(cfg: EvalConfig, out: str | Path, *, progress: bool = False,
@@ -104,11 +69,14 @@ def evaluate_images(images: ImageSet, cfg: EvalConfig, out: str | Path, *,
     if len(gen_idx) == 0:
         raise TrainprintError(f"{cfg.dev_dir}: no generated images")
     y = labels_of(images.split[real_idx])  # (n_real,) 0/1
-    groups = read_groups(cfg.groups, images.ids[real_idx]) if cfg.groups else None
+    groups, group_info = resolve_groups(cfg.groups, images.ids[real_idx], images.pixels[real_idx], cfg.group_rule,
+                                        device=cfg.device)
     folds = make_folds(y, cfg.folds, cfg.seed, groups)  # checked before anything is written
 
     with RunRecord(out, command="evaluate", config=cfg, seed=cfg.seed) as record:
+        record.data["groups"] = group_info
         files.write_json(out / "config.json", dataclasses.asdict(cfg))
+        write_groups(out / GROUPS_FILE, images.ids[real_idx], groups)
         _save_images(images, out / "images.npz")
         fold_rows = read_rows(out / "folds.csv")
         score_rows = read_rows(out / "scores.csv")
@@ -125,10 +93,12 @@ def evaluate_images(images: ImageSet, cfg: EvalConfig, out: str | Path, *,
                     bar.fold_done()
                     continue
                 with record.stage(f"fold-{k}"):
-                    reps = _fold_reps(images, cfg, out, k, real_idx[test], todo, label_users, params, bar)
+                    bar.extractors(len({s.extractor for s in todo if s.extractor}))
+                    reps = fold_reps(images, cfg, out, k, real_idx[test], todo, label_users, params, bar.on_fit)
                     new_folds, new_scores = evaluate_fold(todo, reps, k=k, ids=images.ids, split=images.split,
                                                           real_idx=real_idx, y=y, train=train, test=test,
-                                                          gen_idx=gen_idx, seed=cfg.seed + k, device=cfg.device)
+                                                          gen_idx=gen_idx, seed=cfg.seed + k, device=cfg.device,
+                                                          options=cfg.options)
                     fold_rows += new_folds
                     score_rows += new_scores
                 save_fold_files(out, cfg.methods, fold_rows, score_rows)  # a resume starts after this fold
@@ -138,37 +108,18 @@ def evaluate_images(images: ImageSet, cfg: EvalConfig, out: str | Path, *,
             results = summarise(specs, fold_rows, score_rows, cfg.protocol, label_users)
             files.write_csv(out / "results.csv", results, RESULT_FIELDS)
             files.write_text(out / "table1.md", table1_markdown(results, cfg.protocol, cfg.folds))
-        record.finish(n_methods=len(specs), n_folds=len(folds))
+        with record.stage("selection"):
+            selection = selection_of_run(out, images, cfg)
+            files.write_json(out / SELECTION_FILE, selection)
+        record.finish(n_methods=len(specs), n_folds=len(folds), **selection)
         return results
-
-
-def _fold_reps(images: ImageSet, cfg: EvalConfig, out: Path, k: int, held_out_rows: np.ndarray,
-               todo: Sequence[MethodSpec], label_users: dict[str, bool], params: dict[str, Any],
-               bar: "_Bars") -> dict[str, np.ndarray]:
-    """Every extractor's output for fold ``k`` (strict) or for the whole dev set (paper)."""
-    names = list(dict.fromkeys(s.extractor for s in todo if s.extractor))
-    tag = f"fold-{k}" if cfg.protocol == "strict" else "all"
-    held_out = np.zeros(len(images), dtype=bool)
-    if cfg.protocol == "strict":
-        held_out[held_out_rows] = True
-    reps = {}
-    bar.extractors(len(names))
-    for name in names:
-        bar.extractor(name, tag)
-        fit_pixels, fit_split = fit_view(images, held_out, label_users[name])
-        run_dir = out / "extractors" / tag / name
-        reps[name] = fingerprints(name, images, fit_pixels, fit_split, out / "fingerprints" / tag / f"{name}.npz",
-                                  run_dir=run_dir, **params)
-        if not cfg.keep_checkpoints and name not in NOT_CACHED:  # weights are large; logs and curves stay
-            (run_dir / "checkpoint.pt").unlink(missing_ok=True)
-        bar.extractor_done()
-    return reps
 
 
 def _resume_config(cfg: EvalConfig, out: Path) -> EvalConfig:
     """``cfg`` with the dev dir resolved; when ``out`` holds a run, its settings must match and the
     methods become the union (old ones first)."""
-    cfg = dataclasses.replace(cfg, dev_dir=str(Path(cfg.dev_dir).resolve()), methods=tuple(cfg.methods))
+    groups = cfg.groups if cfg.groups in (AUTO, NONE) else str(Path(cfg.groups).resolve())
+    cfg = dataclasses.replace(cfg, dev_dir=str(Path(cfg.dev_dir).resolve()), methods=tuple(cfg.methods), groups=groups)
     path = out / "config.json"
     if not path.exists():
         return cfg
@@ -222,6 +173,13 @@ class _Bars:
     def fold_done(self) -> None:
         if self.p is not None:
             self.p.update(self.folds, advance=1)
+
+    def on_fit(self, name: str | None = None, tag: str = "") -> None:
+        """``fold_reps``'s progress callback: (name, tag) before a fit, no argument after it."""
+        if name is None:
+            self.extractor_done()
+        else:
+            self.extractor(name, tag)
 
     def extractors(self, n: int) -> None:
         if self.p is not None:

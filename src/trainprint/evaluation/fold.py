@@ -11,13 +11,14 @@ from typing import Any
 
 import numpy as np
 
+from trainprint.evaluation.null import FoldRefit
 from trainprint.evaluation.results import fold_row, score_rows
-from trainprint.methods import MethodSpec
+from trainprint.methods import MethodOptions, MethodSpec
 
 
 def run_method(spec: MethodSpec, X: np.ndarray, real_idx: np.ndarray, y: np.ndarray, train: np.ndarray,
-               test: np.ndarray, gen_idx: np.ndarray, seed: int, device: str
-               ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+               test: np.ndarray, gen_idx: np.ndarray, seed: int, device: str,
+               options: MethodOptions = MethodOptions()) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Fit ``spec`` on the training reals of a fold and score the held-out ones.
 
     ``X`` (N, ...) is the method's representation of every image, in image order; ``real_idx``
@@ -27,7 +28,7 @@ def run_method(spec: MethodSpec, X: np.ndarray, real_idx: np.ndarray, y: np.ndar
     Returns (scores (n_test,), preds (n_test,), notes)."""
     if spec.kind == "classifier":
         X = X.reshape(len(X), -1)  # raw (N, H, W) -> (N, H*W)
-    est = spec.factory(seed, device)
+    est = spec.factory(seed, device, options)
     R_pool = X[real_idx] if spec.kind == "similarity" else None
     est.fit(X[real_idx[train]], y[train], X[gen_idx], R_pool)
     R_test = X[real_idx[test]]
@@ -38,7 +39,8 @@ def run_method(spec: MethodSpec, X: np.ndarray, real_idx: np.ndarray, y: np.ndar
 
 def evaluate_fold(specs: Sequence[MethodSpec], reps: Mapping[str, np.ndarray], *, k: int, ids: np.ndarray,
                   split: np.ndarray, real_idx: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray,
-                  gen_idx: np.ndarray, seed: int, device: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                  gen_idx: np.ndarray, seed: int, device: str, options: MethodOptions = MethodOptions()
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every method of ``specs`` on fold ``k``: ``(fold rows, score rows)`` for folds.csv / scores.csv.
 
     ``reps[extractor]`` (N, ...) is that extractor's representation of every image (image order);
@@ -51,7 +53,25 @@ def evaluate_fold(specs: Sequence[MethodSpec], reps: Mapping[str, np.ndarray], *
     scored: list[dict[str, Any]] = []
     for spec in specs:
         X = reps[spec.extractor] if spec.extractor else np.zeros((len(ids), 1), np.float32)
-        scores, preds, notes = run_method(spec, X, real_idx, y, train, test, gen_idx, seed, device)
+        scores, preds, notes = run_method(spec, X, real_idx, y, train, test, gen_idx, seed, device, options)
         folds.append(fold_row(spec.id, k, len(train), y[test], preds, scores, notes))
         scored += score_rows(spec.id, k, ids[held_out], split[held_out], y[test], scores, preds)
     return folds, scored
+
+
+def fold_refit(spec: MethodSpec, X: np.ndarray, real_idx: np.ndarray, y: np.ndarray, train: np.ndarray,
+               test: np.ndarray, gen_idx: np.ndarray, seed: int, device: str,
+               options: MethodOptions = MethodOptions()) -> FoldRefit:
+    """How ``spec`` answers this fold's held-out images when fitted on other labels of its training
+    images (the null test). The method is fitted once here; each refit then reruns only the part
+    that reads labels (a rule on cached scores, or the classifier)."""
+    if spec.kind == "classifier":
+        X = X.reshape(len(X), -1)
+    est = spec.factory(seed, device, options)
+    R_train, R_test = X[real_idx[train]], X[real_idx[test]]
+    if spec.kind == "similarity":
+        est.fit(R_train, y[train], X[gen_idx], X[real_idx])
+        refit = est.label_refitter(R_train, R_test)
+    else:
+        refit = est.label_refitter(R_train, R_test, X[gen_idx] if spec.strategy == "full" else None)
+    return FoldRefit(train, test, refit)

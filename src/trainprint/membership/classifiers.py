@@ -19,10 +19,12 @@ Strategies:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from imblearn.over_sampling import ADASYN, SMOTE, RandomOverSampler
 from imblearn.pipeline import Pipeline
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 from sklearn.utils.multiclass import check_classification_targets
@@ -123,6 +125,15 @@ class FingerprintClassifier(ClassifierMixin, BaseEstimator):
         if self.constant_ is not None:
             return np.full(len(R), self.constant_, dtype=np.int64)
         return np.asarray(self.model_.predict(R), dtype=np.int64)
+
+    def label_refitter(self, R_train: np.ndarray, R_test: np.ndarray,
+                       G: np.ndarray | None = None) -> Callable[[np.ndarray], np.ndarray]:
+        """For permutation tests: ``refit(y)`` -> (n_test,) predictions of ``R_test`` by a copy of
+        this classifier fitted on ``R_train`` (and ``G`` for ``full``) with labels ``y``."""
+        def refit(y: np.ndarray) -> np.ndarray:
+            return clone(self).fit(R_train, y, G).predict(R_test)
+
+        return refit
 
     # -- private ---------------------------------------------------------------------------------
 

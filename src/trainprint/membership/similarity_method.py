@@ -10,6 +10,7 @@ used; ``> 0`` means used, except for ``fraction``), ``predict(R)``, ``notes_``.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -134,6 +135,22 @@ class SimilarityMethod(BaseEstimator):
     @property
     def method_id(self) -> str:
         return f"sim-{self.space}/{self.rule}"
+
+    def label_refitter(self, R_train: np.ndarray, R_test: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """For permutation tests: ``refit(y)`` -> (n_test,) predictions of ``R_test`` by this method's
+        rule fitted on ``R_train`` with labels ``y``. The membership scores (the costly part) are
+        computed once, here; only the rule is refitted per call."""
+        check_is_fitted(self, "rule_")
+        ms_train, ms_test = self.membership(R_train), self.membership(R_test)
+        real_real = lambda: real_real_similarities(self.space, self.pool_, device=self.device)  # noqa: E731
+
+        def refit(y: np.ndarray) -> np.ndarray:
+            rule = self._make_rule()
+            rule.fit(RuleContext(self.method_id, lambda: ms_train, np.asarray(y, dtype=np.int64)
+                                 if rule.uses_labels else None, real_real))
+            return rule.predict(rule.decision(ms_test))
+
+        return refit
 
     # ----------------------------------------------------------------- private
     def _make_rule(self) -> Rule:

@@ -19,8 +19,8 @@ from trainprint.core.errors import TrainprintError
 from trainprint.core.runs import check_out_dir
 from trainprint.core.files import load_npz, write_text
 from trainprint.report.sections import (SECTIONS, esc, image_to_base64, missing, ranked_methods, read_scores,
-                                        section_map, section_results, section_roc, section_run, section_scores,
-                                        section_training)
+                                        section_groups, section_map, section_results, section_roc, section_run,
+                                        section_scores, section_training, section_verdict)
 
 GALLERY_IMAGES = 6  # highest-scoring real images shown
 GALLERY_NEIGHBOURS = 5  # nearest generated images beside each
@@ -57,6 +57,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, *, tsne: bo
     check_out_dir(out_path.parent, "report --out")
     scores = read_scores(run)
     bodies = {
+        "verdict": section_verdict(run),
         "run": section_run(run),
         "results": section_results(run),
         "roc": section_roc(scores),
@@ -64,6 +65,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, *, tsne: bo
         "map": section_map(run, tsne, seed),
         "training": section_training(run),
         "gallery": section_gallery(run, scores),
+        "groups": section_groups(run),
     }
     nav = "".join(f'<a href="#{sid}">{esc(title)}</a>' for sid, title in SECTIONS)
     sections = "\n".join(f'<section id="{sid}"><h2>{esc(title)}</h2>\n{bodies[sid]}\n</section>'

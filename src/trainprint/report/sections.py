@@ -16,6 +16,7 @@ from trainprint.report.plots import (SET_LABELS, curves_figure, image_to_base64,
 
 #: the sections, in order: (id, title); the test checks every id is in the HTML
 SECTIONS = (
+    ("verdict", "Verdict"),
     ("run", "Run"),
     ("results", "Results (ours beside the paper's)"),
     ("roc", "ROC curves"),
@@ -23,7 +24,10 @@ SECTIONS = (
     ("map", "Fingerprint map"),
     ("training", "Training curves"),
     ("gallery", "Evidence gallery"),
+    ("groups", "Sibling groups"),
 )
+MAX_GROUPS_SHOWN = 4  # largest inferred groups drawn as image strips
+MAX_GROUP_IMAGES = 10  # images per strip
 
 MAX_ROC = 8  # methods drawn in the ROC figure (best AUC first)
 MAX_HIST = 6  # methods with a score histogram
@@ -40,6 +44,64 @@ def missing(what: str) -> str:
 
 def img_tag(b64: str, alt: str, cls: str = "fig") -> str:
     return f'<img class="{cls}" alt="{esc(alt)}" src="data:image/png;base64,{b64}">'
+
+
+# -------------------------------------------------------------------------------------- verdict
+def read_selection(run: Path) -> tuple[dict | None, dict | None]:
+    """(selection, groups info) of an evaluate run, or of the evaluate run a submit made or read."""
+    for folder in (run, run / "evaluate"):
+        if (folder / "selection.json").exists():
+            record = read_json(folder / "run.json") if (folder / "run.json").exists() else {}
+            return read_json(folder / "selection.json"), record.get("groups")
+    if (run / "recommended.json").exists():
+        return read_json(run / "recommended.json"), None
+    return None, None
+
+
+def section_verdict(run: Path) -> str:
+    from trainprint.evaluation.selection import describe
+
+    selection, groups = read_selection(run)
+    if selection is None:
+        return missing("selection.json (the recommendation, its selection-aware estimate and the null test)")
+    verdict = str(selection.get("verdict", ""))
+    colour = "#1a7f37" if verdict.startswith("evidence") else "#555"
+    lines = describe(selection, groups)
+    items = "".join(f"<li>{esc(ln)}</li>" for ln in lines)
+    null = selection.get("null_test") or {}
+    detail = ""
+    if null.get("permutations"):
+        detail = (f"<p><small>{esc(null['test'])}; statistic: {esc(null['statistic'])}; observed "
+                  f"{null['observed']:.3f}, null median {null['null_median']:.3f}, 95th percentile "
+                  f"{null['null_95th']:.3f}. Methods refitted under each permutation: "
+                  f"{esc(', '.join(null['refitted']) or 'none')}; the others kept their out-of-fold answers "
+                  "(exact for label-free methods, conditional for those whose extractor reads labels).</small></p>")
+    return (f"<p style='font-size:20px;color:{colour}'><b>{esc(verdict)}</b></p><ul>{items}</ul>{detail}")
+
+
+# -------------------------------------------------------------------------------------- groups
+def section_groups(run: Path) -> str:
+    folder = run if (run / "groups.csv").exists() else run / "evaluate"
+    if not (folder / "groups.csv").exists() or not (folder / "images.npz").exists():
+        return missing("groups.csv and images.npz (the sibling groups the folds kept together)")
+    rows = read_csv(folder / "groups.csv")
+    members: dict[str, list[str]] = defaultdict(list)
+    for r in rows:
+        members[r["group"]].append(r["id"])
+    sizes = sorted(members.values(), key=lambda ids: -len(ids))
+    shown = [ids for ids in sizes if len(ids) > 1][:MAX_GROUPS_SHOWN]
+    imgs = load_npz(folder / "images.npz")
+    row_of = {i: k for k, i in enumerate(imgs["ids"].astype(str))}
+    head = (f"<p>{len(members)} groups among {len(rows)} real images; {sum(len(g) == 1 for g in sizes)} singletons. "
+            "The images of a group stay in one fold. The largest groups:</p>" if shown else
+            f"<p>{len(members)} groups among {len(rows)} real images: every image is its own group.</p>")
+    strips = []
+    for g, ids in enumerate(shown):
+        cells = "".join(f"<div class='cell'><img src='data:image/png;base64,{image_to_base64(imgs['pixels'][row_of[i]])}' "
+                        f"alt='{esc(i)}'>{esc(i)}</div>" for i in ids[:MAX_GROUP_IMAGES] if i in row_of)
+        more = f"<div class='cell'>+{len(ids) - MAX_GROUP_IMAGES} more</div>" if len(ids) > MAX_GROUP_IMAGES else ""
+        strips.append(f"<div class='row'><div class='cell'>group of {len(ids)}</div>{cells}{more}</div>")
+    return head + "".join(strips)
 
 
 # -------------------------------------------------------------------------------------- run
@@ -286,6 +348,6 @@ def section_training(run: Path, max_plots: int = 12) -> str:
     return "<div class='grid'>" + "".join(figs) + "</div>" + more
 
 
-__all__ = ["SECTIONS", "SET_LABELS", "esc", "image_to_base64", "img_tag", "missing", "read_scores",
+__all__ = ["SECTIONS", "SET_LABELS", "section_groups", "section_verdict", "esc", "image_to_base64", "img_tag", "missing", "read_scores",
            "ranked_methods", "section_map", "section_results", "section_roc", "section_run",
            "section_scores", "section_training"]

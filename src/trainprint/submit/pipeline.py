@@ -1,12 +1,23 @@
 """Official run files for a test folder: every method fitted on the whole dev set.
 
-``RUN/runs/<method id, '/' -> '__'>.csv`` one run file per method; ``RUN/vote.csv`` the majority
-vote of the non-baseline runs (the paper's submission 10; a tie takes the recommended method's
-answer); ``RUN/recommended.csv`` the method with the best strict-CV MCC on the dev set (never a
-baseline), read from an evaluate run (``--from``) or from one made for the purpose in
-``RUN/evaluate/``; ``RUN/scores_test.csv`` (method, id, score, pred); ``RUN/fingerprints/all/``
-and ``RUN/extractors/all/`` as in an evaluate run. Every run file is validated before it is
-renamed into place.
+Files of a submit run folder:
+
+    runs/<method id, '/' -> '__'>.csv   one run file per method
+    recommended.csv      the answers of the method with the best strict-CV MCC on the dev set (never a
+                         baseline, nor a fraction rule unless asked), chosen as ``evaluate`` chooses it
+    recommended.json     that method, its CV mean, the selection-aware estimate with its 95% interval,
+                         the null test and the verdict
+    vote.csv             the paper's submission 10: the majority of the nine Table 2 runs (written when
+                         all nine are submitted)
+    vote_all.csv         the majority of every submitted run that is not a baseline (a tie takes the
+                         recommended method's answer)
+    scores_test.csv      method, id, score, pred of every test real image
+    evaluate/            the strict CV made for the recommendation when there is no ``--from``
+    fingerprints/all/, extractors/all/   as in an evaluate run
+
+The strict CV behind the recommendation folds exactly as ``evaluate`` does (same groups, seed and
+folds); ``--from RUN`` reuses an evaluate run only when its dev folder, preset, seed, size, epochs
+and groups are this run's. Every run file is validated before it is renamed into place.
 
 What each kind of method is fitted on:
 - classifiers: dev U/NU (and dev G for ``full``), then they score the test real images;
@@ -16,7 +27,7 @@ What each kind of method is fitted on:
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,11 +42,20 @@ from trainprint.core.runs import RunRecord, check_out_dir
 from trainprint.core.seeding import check_seed
 from trainprint.data.imageset import GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REAL_USED, ImageSet, labels_of
 from trainprint.data.load import CacheDir, load_dev, load_test
-from trainprint.evaluation.evaluate import EvalConfig, evaluate_images
+from trainprint.evaluation.config import EvalConfig
+from trainprint.evaluation.evaluate import evaluate_images
 from trainprint.evaluation.fingerprint_cache import fingerprints
+from trainprint.evaluation.groups import AUTO, NONE, resolve_groups
 from trainprint.evaluation.folds import make_folds
-from trainprint.methods import BASELINES, GRID_METHODS, MethodSpec, parse_method
+from trainprint.evaluation.null import PERMUTATIONS
+from trainprint.evaluation.selection import candidates
+from trainprint.evaluation.verdict import SELECTION_FILE, selection_of_run
+from trainprint.methods import BASELINES, DEFAULT_METHODS, TABLE2_METHODS, MethodOptions, MethodSpec, parse_method
 from trainprint.submit.runfiles import majority_vote, real_unknown_ids, write_run_file
+
+#: settings an evaluate run given as --from must share with this submit
+FROM_KEYS = ("dev_dir", "preset", "seed", "size", "epochs", "groups", "group_space", "group_z", "group_k", "fraction_q",
+             "skip_bad")
 
 
 @dataclass(frozen=True)
@@ -44,7 +64,7 @@ class SubmitConfig:
 
     dev_dir: str  # the dev folder the methods are fitted on
     test_dir: str  # the test folder (generated/, real_unknown/) the run files answer
-    methods: tuple[str, ...] = GRID_METHODS  # method ids, one run file each
+    methods: tuple[str, ...] = DEFAULT_METHODS  # method ids, one run file each
     from_run: str | None = None  # an evaluate run folder (strict) to pick the recommended method
     preset: str = "fast"  # preset of every trained extractor
     epochs: int | None = None  # overrides the preset's epochs
@@ -53,6 +73,23 @@ class SubmitConfig:
     device: str = "auto"  # auto | cpu | cuda
     size: int | None = None  # resize images to size x size when loading
     skip_bad: bool = False  # skip unreadable image files (listed in the log) instead of stopping
+    groups: str = AUTO  # folds of the recommendation's CV: auto | none | a CSV (as evaluate --groups)
+    group_space: str = "pixel"  # similarity space of --groups auto
+    group_z: float | None = None  # link threshold of --groups auto; None: from the number of images
+    group_k: int = 2  # nearest neighbours a link may join (--groups auto)
+    permutations: int = PERMUTATIONS  # label permutations of the null test
+    null_refits: int = 0  # permutations that retrain label-reading extractors (0: those are not recommended)
+    include_fraction: bool = False  # let the recommendation pick a fraction rule
+    fraction_q: float = 0.5  # share of images the fraction rules call used
+
+    def eval_config(self) -> EvalConfig:
+        """The strict evaluation that picks the recommended method (when there is no ``--from``)."""
+        return EvalConfig(dev_dir=self.dev_dir, protocol="strict", preset=self.preset,
+                          methods=tuple(m for m in self.methods if m not in BASELINES) + BASELINES,
+                          folds=self.folds, seed=self.seed, epochs=self.epochs, device=self.device, size=self.size,
+                          groups=self.groups, group_space=self.group_space, group_z=self.group_z, group_k=self.group_k,
+                          skip_bad=self.skip_bad, permutations=self.permutations, null_refits=self.null_refits,
+                          include_fraction=self.include_fraction, fraction_q=self.fraction_q)
 
     def check(self) -> "SubmitConfig":
         """Every setting checked (errors name the value), before anything is read or written."""
@@ -60,16 +97,13 @@ class SubmitConfig:
         resolve_device(self.device)
         if self.preset not in PRESET_NAMES:
             raise TrainprintError(f"--preset {self.preset!r}: expected one of {', '.join(PRESET_NAMES)}")
-        if self.folds < 2:
-            raise TrainprintError(f"--folds {self.folds}: expected at least 2")
-        if self.epochs is not None and self.epochs < 1:
-            raise TrainprintError(f"--epochs {self.epochs}: expected at least 1")
         if not self.methods:
             raise TrainprintError("--methods: no method to submit")
-        for m in self.methods:
-            parse_method(m)
-        if self.from_run and not (Path(self.from_run) / "results.csv").is_file():
-            raise TrainprintError(f"--from {self.from_run}: no results.csv (expected an evaluate run folder)")
+        if not candidates(self.methods, include_fraction=self.include_fraction):
+            raise TrainprintError("--methods: only baselines (or fraction rules); a recommendation needs a method")
+        self.eval_config().check()
+        if self.from_run:
+            _from_config(self)
         return self
 
 
@@ -92,7 +126,7 @@ def submit(cfg: SubmitConfig, out: str | Path, *, progress: bool = False,
 def submit_images(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, out: str | Path, *,
                   progress: bool = False) -> dict[str, Any]:
     """Fit every method of ``cfg`` on ``dev``, answer ``test``; write the run folder ``out``.
-    Returns the summary saved in ``run.json`` (recommended method, vote, files)."""
+    Returns the summary saved in ``run.json`` (recommended method, estimate, verdict, votes, files)."""
     out = check_out_dir(out)
     specs = [parse_method(m) for m in cfg.check().methods]
     if dev.pixels.shape[1:] != test.pixels.shape[1:]:
@@ -100,16 +134,23 @@ def submit_images(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, out: str | P
                               f"{dev.pixels.shape[1:]}; use --size")
     expected = real_unknown_ids(cfg.test_dir)
     if not cfg.from_run:  # the CV that picks recommended.csv must be possible: checked before writing
-        make_folds(labels_of(dev.split[dev.mask(REAL_USED, REAL_NOT_USED)]), cfg.folds, cfg.seed)
+        real = dev.mask(REAL_USED, REAL_NOT_USED)
+        ecfg = cfg.eval_config()
+        groups, _ = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=cfg.device)
+        make_folds(labels_of(dev.split[real]), cfg.folds, cfg.seed, groups)
     with RunRecord(out, command="submit", config=cfg, seed=cfg.seed) as record:
-        return _submit(dev, test, cfg, out, record, specs, expected, progress)
+        with record.stage("recommend"):
+            selection = _selection(dev, cfg, out, progress)
+        answers, scored = _answer_test(dev, test, cfg, specs, out, record, expected, progress)
+        summary = _write_answers(out, cfg, selection, answers, expected)
+        summary["scored"] = scored
+        record.finish(**summary)
+        return summary
 
 
-def _submit(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, out: Path, record: RunRecord,
-            specs: list[MethodSpec], expected: list[str], progress: bool) -> dict[str, Any]:
-    with record.stage("recommend"):
-        rec = _recommend(dev, cfg, specs, out, progress)
-
+def _answer_test(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, specs: list[MethodSpec], out: Path,
+                 record: RunRecord, expected: list[str], progress: bool) -> tuple[dict[str, np.ndarray], int]:
+    """One run file per method; returns each method's answers in sorted-id order."""
     both = ImageSet.concat(dev, test)  # (N_dev + N_test, H, W); rows of dev first
     source = np.array(["dev"] * len(dev) + ["test"] * len(test))
     params = dict(preset=cfg.preset, epochs=cfg.epochs, device=cfg.device, random_state=cfg.seed,
@@ -121,14 +162,14 @@ def _submit(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, out: Path, record:
             reps[name] = fingerprints(name, both, dev.pixels, dev.split,
                                       out / "fingerprints" / "all" / f"{name}.npz", source=source,
                                       run_dir=out / "extractors" / "all" / name, **params)
-
     rows = _Rows(dev, test)
     answers: dict[str, np.ndarray] = {}
     score_rows: list[dict[str, Any]] = []
+    options = MethodOptions(fraction_q=cfg.fraction_q)
     with record.stage("methods"):
         for spec in specs:
             X = reps[spec.extractor] if spec.extractor else np.zeros((len(both), 1), np.float32)
-            scores, preds = rows.answer(spec, X, cfg.seed, cfg.device)
+            scores, preds = rows.answer(spec, X, cfg.seed, cfg.device, options)
             order = np.argsort(rows.test_ids)
             ids, preds, scores = rows.test_ids[order], preds[order], scores[order]
             write_run_file(out / "runs" / run_file_name(spec.id), list(ids), preds, expected)
@@ -136,20 +177,30 @@ def _submit(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, out: Path, record:
             score_rows += [dict(method=spec.id, id=i, score=float(s), pred=int(p))
                            for i, s, p in zip(ids, scores, preds)]
         files.write_csv(out / "scores_test.csv", score_rows, ["method", "id", "score", "pred"])
+    return answers, len(rows.test_ids)
 
-    ids = list(np.sort(rows.test_ids))
-    if rec["method"] not in answers:
-        raise TrainprintError(f"internal: recommended method {rec['method']!r} was not submitted")
-    write_run_file(out / "recommended.csv", ids, answers[rec["method"]], expected)
+
+def _write_answers(out: Path, cfg: SubmitConfig, selection: dict[str, Any], answers: dict[str, np.ndarray],
+                   expected: list[str]) -> dict[str, Any]:
+    """recommended.csv / .json, vote.csv (Table 2's nine runs), vote_all.csv; the summary for run.json."""
+    ids = sorted(expected)
+    rec = selection["recommended"]
+    best = answers[rec["method"]]
+    write_run_file(out / "recommended.csv", ids, best, expected)
+    files.write_json(out / "recommended.json", {k: selection[k] for k in
+                                                ("recommended", "selection_aware", "null_test", "verdict")})
     voters = [m for m in answers if m not in BASELINES]
-    vote = majority_vote(np.stack([answers[m] for m in voters]), tie_break=answers[rec["method"]])
-    write_run_file(out / "vote.csv", ids, vote, expected)
-    n_ties = int(np.sum(2 * np.stack([answers[m] for m in voters]).sum(0) == len(voters)))
-    summary = dict(recommended=rec, vote=dict(methods=voters, ties=n_ties,
-                                              tie_rule="a tie takes the recommended method's answer"),
-                   runs={m: f"runs/{run_file_name(m)}" for m in answers}, n_test=len(ids))
-    record.finish(**summary)
-    return summary
+    stacked = np.stack([answers[m] for m in voters])
+    write_run_file(out / "vote_all.csv", ids, majority_vote(stacked, tie_break=best), expected)
+    votes: dict[str, Any] = {"vote_all.csv": {"methods": voters,
+                                              "ties": int(np.sum(2 * stacked.sum(0) == len(voters))),
+                                              "tie_rule": "a tie takes the recommended method's answer"}}
+    if all(m in answers for m in TABLE2_METHODS):
+        write_run_file(out / "vote.csv", ids, majority_vote(np.stack([answers[m] for m in TABLE2_METHODS])), expected)
+        votes["vote.csv"] = {"methods": list(TABLE2_METHODS), "ties": 0,
+                             "rule": "the paper's submission 10: majority of its nine Table 2 runs"}
+    return {**selection, "votes": votes, "runs": {m: f"runs/{run_file_name(m)}" for m in answers},
+            "n_test": len(ids)}
 
 
 class _Rows:
@@ -166,11 +217,12 @@ class _Rows:
         if len(self.test_real) == 0:
             raise TrainprintError("test folder: no real_unknown images")
 
-    def answer(self, spec: MethodSpec, X: np.ndarray, seed: int, device: str) -> tuple[np.ndarray, np.ndarray]:
+    def answer(self, spec: MethodSpec, X: np.ndarray, seed: int, device: str,
+               options: MethodOptions) -> tuple[np.ndarray, np.ndarray]:
         """(scores, preds) of ``spec`` for the test real images, each (n_test,)."""
         if spec.kind == "classifier":
             X = X.reshape(len(X), -1)
-        est = spec.factory(seed, device)
+        est = spec.factory(seed, device, options)
         if spec.uses_labels:
             pool = X[self.dev_real] if spec.kind == "similarity" else None
             est.fit(X[self.dev_real], self.y, X[self.dev_gen], pool)
@@ -181,40 +233,48 @@ class _Rows:
         return (np.asarray(est.decision_function(R), dtype=np.float64), np.asarray(est.predict(R), dtype=np.int64))
 
 
-def _recommend(dev: ImageSet, cfg: SubmitConfig, specs: list[MethodSpec], out: Path,
-               progress: bool) -> dict[str, Any]:
-    """The submitted method with the best strict-CV MCC (ties: AUC, then order); never a baseline."""
-    candidates = [s.id for s in specs if s.kind != "baseline"]
-    if not candidates:
-        raise TrainprintError("--methods: only baselines; a run to recommend needs a real method")
-    if cfg.from_run:
-        run = Path(cfg.from_run)
-        path = run / "results.csv"
-        if not path.exists():
-            raise TrainprintError(f"--from {run}: no results.csv (expected an evaluate run folder)")
-        source = str(run)
-    else:
-        run = out / "evaluate"
-        ecfg = EvalConfig(dev_dir=cfg.dev_dir, protocol="strict", preset=cfg.preset,
-                          methods=tuple(candidates) + BASELINES, folds=cfg.folds, seed=cfg.seed,
-                          epochs=cfg.epochs, device=cfg.device, size=cfg.size)
-        evaluate_images(dev, ecfg, run, progress=progress)
-        path, source = run / "results.csv", f"{run} (strict CV made by submit)"
-    rows = [r for r in files.read_csv(path) if r["method"] in candidates]
-    if any(r.get("protocol") != "strict" for r in rows):
-        raise TrainprintError(f"--from {run}: its results are protocol 'paper' (optimistic); "
-                              "the recommendation needs a strict-protocol evaluate run")
-    rows = [r for r in rows if not math.isnan(files.csv_float(r["mcc_mean"]))]
-    if not rows:
-        raise TrainprintError(f"{path}: no strict-CV result for any submitted method "
-                              f"({', '.join(candidates[:5])}{', ...' if len(candidates) > 5 else ''})")
-    best = max(rows, key=lambda r: (files.csv_float(r["mcc_mean"]), _nan0(files.csv_float(r["auc_mean"])), -candidates.index(r["method"])))
-    return dict(method=best["method"], mcc_mean=files.csv_float(best["mcc_mean"]), mcc_std=files.csv_float(best["mcc_std"]),
-                f1_mean=files.csv_float(best["f1_mean"]), auc_mean=files.csv_float(best["auc_mean"]), source=source,
-                reason=f"best strict-CV MCC among {len(rows)} submitted methods evaluated on the dev set "
-                       "(MCC, not F1: answering 'used' for all already scores F1 0.667; baselines excluded)")
+def _from_config(cfg: SubmitConfig) -> EvalConfig:
+    """The config of the ``--from`` evaluate run, refused (one line) when it could not have chosen
+    this submit's method: another protocol, dev folder, preset, seed, size, epochs or groups."""
+    run = Path(str(cfg.from_run))
+    path = run / "config.json"
+    if not (run / "results.csv").is_file() or not path.is_file():
+        raise TrainprintError(f"--from {run}: no results.csv and config.json (expected an evaluate run folder)")
+    if not (run / SELECTION_FILE).is_file():
+        raise TrainprintError(f"--from {run}: no {SELECTION_FILE} (an unfinished evaluate run, or one made by an "
+                              "older trainprint); run evaluate again into that folder to finish it")
+    saved = files.read_json(path)
+    fields = {f.name: f for f in dataclasses.fields(EvalConfig)}
+    old = EvalConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in saved.items() if k in fields})
+    if old.protocol != "strict":
+        raise TrainprintError(f"--from {run}: its protocol is {old.protocol!r} (optimistic); the recommendation "
+                              "needs a strict-protocol evaluate run")
+    mine = cfg.eval_config()
+    mine = dataclasses.replace(mine, dev_dir=str(Path(mine.dev_dir).resolve()),
+                               groups=mine.groups if mine.groups in (AUTO, NONE) else str(Path(mine.groups).resolve()))
+    differ = [k for k in FROM_KEYS if getattr(old, k) != getattr(mine, k)]
+    if differ:
+        k = differ[0]
+        raise TrainprintError(f"--from {run}: its {k} is {getattr(old, k)!r}, this submit's is {getattr(mine, k)!r}; "
+                              "use an evaluate run made with the same settings, or drop --from")
+    return old
 
 
-def _nan0(v: float) -> float:
-    return -1.0 if math.isnan(v) else v
-
+def _selection(dev: ImageSet, cfg: SubmitConfig, out: Path, progress: bool) -> dict[str, Any]:
+    """The recommended method among the submitted ones, with its selection-aware estimate and the
+    verdict, from the ``--from`` run or from a strict CV made in ``out/evaluate``."""
+    if not cfg.from_run:
+        ecfg = cfg.eval_config()
+        evaluate_images(dev, ecfg, out / "evaluate", progress=progress)
+        return {**files.read_json(out / "evaluate" / SELECTION_FILE), "source": f"{out / 'evaluate'} (strict CV "
+                                                                                 "made by submit)"}
+    old = _from_config(cfg)
+    submitted = [m for m in cfg.methods if m in old.methods and m not in BASELINES]
+    if not candidates(submitted, include_fraction=cfg.include_fraction):
+        raise TrainprintError(f"--from {cfg.from_run}: none of the submitted methods was evaluated there")
+    ecfg = dataclasses.replace(old, methods=tuple(submitted), permutations=cfg.permutations,
+                               null_refits=cfg.null_refits, include_fraction=cfg.include_fraction)
+    selection = selection_of_run(Path(cfg.from_run), dev, ecfg)
+    not_evaluated = [m for m in cfg.methods if m not in old.methods and m not in BASELINES]
+    return {**selection, "source": str(cfg.from_run),
+            "not_evaluated": not_evaluated}  # submitted, but without CV results: never recommended

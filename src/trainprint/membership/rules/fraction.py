@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from trainprint.membership.rules.base import Rule
+from trainprint.membership.rules.base import Rule, RuleContext
 from trainprint.membership.scores import MembershipScores
 
 
@@ -19,6 +19,10 @@ class Fraction(Rule):
     default_score = "max"
     params = ("q",)
     q: float
+
+    def fit(self, ctx: RuleContext) -> None:
+        self.notes.append(f"{ctx.method_id}: calls the top {self.q:.0%} of the images it scores used, i.e. "
+                          f"ASSUMES that share of used images (the base rate; set it with --fraction-q)")
 
     def decision(self, ms: MembershipScores) -> np.ndarray:
         return ms.get(self.score)

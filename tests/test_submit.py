@@ -1,0 +1,138 @@
+"""submit folds as evaluate does, refuses an --from run made otherwise, writes the paper's vote and
+Table 2; the fingerprint cache never serves stale fingerprints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpers_eval import SpyExtractor, make_images, register_spies, write_task
+from trainprint.cli.main import main
+from trainprint.core import files
+from trainprint.evaluation.fingerprint_cache import fingerprints
+from trainprint.methods import TABLE2_METHODS, expand_methods
+
+
+def run(capsys, *args: object) -> tuple[int, str, str]:
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def task(tmp_path_factory):
+    root = tmp_path_factory.mktemp("subtask")
+    dev, _ = make_images(n_used=8, n_not=8, n_gen=16, seed=1, source="dev")
+    test, key = make_images(n_used=5, n_not=5, n_gen=12, seed=2, source="test", unknown=True)
+    write_task(root / "dev", dev)
+    write_task(root / "test", test)
+    real = test.ids[test.split == "real_unknown"]
+    (root / "key.csv").write_text("".join(f"{i},{k}\n" for i, k in zip(real, key)))
+    return root
+
+
+@pytest.fixture(scope="module")
+def evaluated(task, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ev") / "run"
+    try:
+        main(["evaluate", str(task / "dev"), "--out", str(out), "--methods", "sim-pixel/realmax,sim-ncc/threshold",
+              "--folds", "3", "--permutations", "30", "--device", "cpu", "--no-progress"])
+    except SystemExit as e:
+        assert e.code == 0
+    return out
+
+
+@pytest.mark.parametrize("option,value,setting", [("--seed", "1", "seed"), ("--preset", "smoke", "preset"),
+                                                  ("--groups", "none", "groups"), ("--size", "128", "size"),
+                                                  ("--epochs", "2", "epochs")])
+def test_from_run_with_other_settings_is_refused(task, evaluated, tmp_path, capsys, option, value, setting) -> None:
+    code, _, err = run(capsys, "submit", task / "dev", task / "test", "--out", tmp_path / "s", "--methods",
+                       "sim-pixel/realmax", "--from", evaluated, option, value, "--device", "cpu")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith(f"error: --from {evaluated}: its {setting} is")
+    assert not (tmp_path / "s").exists()
+
+
+def test_from_run_recommends_among_the_submitted_with_its_estimate(task, evaluated, tmp_path, capsys) -> None:
+    code, out, err = run(capsys, "submit", task / "dev", task / "test", "--out", tmp_path / "s", "--methods",
+                         "sim-pixel/realmax,sim-ssim/nn", "--from", evaluated, "--permutations", "30",
+                         "--device", "cpu", "--no-progress")
+    assert code == 0, err
+    rec = files.read_json(tmp_path / "s" / "recommended.json")
+    assert rec["recommended"]["method"] == "sim-pixel/realmax"  # the only submitted method evaluated there
+    assert rec["selection_aware"]["method_per_fold"] == ["sim-pixel/realmax"] * 3
+    assert rec["verdict"] in ("evidence of membership", "no evidence of membership")
+    assert files.read_json(tmp_path / "s" / "run.json")["not_evaluated"] == ["sim-ssim/nn"]
+    assert "verdict: " in out and "selection-aware estimate" in out
+
+
+def test_own_cv_folds_like_evaluate(task, evaluated, tmp_path, capsys) -> None:
+    """Without --from, submit's strict CV is an evaluate run with the same folds and groups."""
+    code, _, err = run(capsys, "submit", task / "dev", task / "test", "--out", tmp_path / "s", "--methods",
+                       "sim-pixel/realmax,sim-ncc/threshold", "--folds", "3", "--permutations", "30",
+                       "--device", "cpu", "--no-progress")
+    assert code == 0, err
+    own = tmp_path / "s" / "evaluate"
+    for name in ("groups.csv", "folds.csv", "scores.csv"):
+        assert (own / name).read_text() == (evaluated / name).read_text(), name
+    assert files.read_json(own / "selection.json") == files.read_json(evaluated / "selection.json")
+
+
+def test_table2_vote_and_table(task, tmp_path, capsys) -> None:
+    out = tmp_path / "t2"
+    code, _, err = run(capsys, "submit", task / "dev", task / "test", "--out", out, "--methods", "table2,sim-pixel/nn",
+                       "--preset", "smoke", "--folds", "2", "--permutations", "10", "--device", "cpu", "--no-progress")
+    assert code == 0, err
+    answers = np.stack([np.array([int(line.split(",")[1]) for line in (out / "runs" / f"{m.replace('/', '__')}.csv")
+                                  .read_text().splitlines()]) for m in TABLE2_METHODS])
+    vote = np.array([int(line.split(",")[1]) for line in (out / "vote.csv").read_text().splitlines()])
+    np.testing.assert_array_equal(vote, (answers.sum(0) >= 5).astype(int))  # the majority of exactly those nine
+    assert files.read_json(out / "run.json")["votes"]["vote.csv"]["methods"] == list(TABLE2_METHODS)
+    assert "sim-pixel/nn" in files.read_json(out / "run.json")["votes"]["vote_all.csv"]["methods"]
+    code, stdout, err = run(capsys, "score", out, task / "key.csv", "--table2")
+    assert code == 0, err
+    table = (out / "table2.md").read_text()
+    assert "| 10 | vote (submission 10) | 0.5050 |" in table and "| 4 | vectornet-12/full/svm-2 | 0.5150 |" in table
+    assert table.count("| - |") == 0
+
+
+def test_method_lists() -> None:
+    assert expand_methods("table2") == list(TABLE2_METHODS) and len(TABLE2_METHODS) == 9
+    assert len(expand_methods("paper")) == 36 and len(expand_methods(None)) == 36 + 21
+    assert expand_methods("paper,table2")[:36] == expand_methods("paper")
+
+
+def test_fingerprint_cache_is_keyed_on_settings_images_and_labels(tmp_path, monkeypatch) -> None:
+    images, _ = make_images(n_used=4, n_not=4, n_gen=4)
+    register_spies(monkeypatch, images)
+    cache = tmp_path / "fp.npz"
+    args = (images, images.pixels, images.split, cache)
+    fingerprints("spy", *args, epochs=1)
+    fingerprints("spy", *args, epochs=1, progress=True, run_dir=tmp_path)  # logs and bars: same fingerprints
+    assert len(SpyExtractor.calls) == 1
+    fingerprints("spy", *args, epochs=2)  # another setting
+    assert len(SpyExtractor.calls) == 2
+    relabelled = np.where(images.split == "real_used", "real_not_used",
+                          np.where(images.split == "real_not_used", "real_used", images.split))
+    fingerprints("spy", images, images.pixels, relabelled, cache, epochs=2)  # other labels seen in training
+    assert len(SpyExtractor.calls) == 3
+    fingerprints("spy", images, images.pixels[:-1], images.split[:-1], cache, epochs=2)  # other training images
+    assert len(SpyExtractor.calls) == 4
+
+
+def test_fraction_rule_says_what_it_assumes(task, tmp_path, capsys) -> None:
+    code, _, err = run(capsys, "evaluate", task / "dev", "--out", tmp_path / "f", "--methods", "sim-pixel/fraction",
+                       "--fraction-q", "0.25", "--folds", "2", "--permutations", "0", "--device", "cpu", "--no-progress",
+                       "--recommend-fraction")
+    assert code == 0, err
+    row = next(r for r in files.read_csv(tmp_path / "f" / "results.csv") if r["method"] == "sim-pixel/fraction")
+    assert "ASSUMES" in row["notes"] and "25%" in row["notes"]
+    assert files.read_json(tmp_path / "f" / "selection.json")["recommended"]["method"] == "sim-pixel/fraction"
+    code, _, err = run(capsys, "evaluate", task / "dev", "--out", tmp_path / "g", "--methods", "sim-pixel/fraction",
+                       "--folds", "2", "--permutations", "0", "--device", "cpu", "--no-progress")
+    assert code == 0, err
+    assert files.read_json(tmp_path / "g" / "selection.json")["recommended"] is None  # not without asking
