@@ -15,7 +15,7 @@ SRC = ROOT / "src" / "trainprint"
 
 #: the road, lowest first: a module may import its own stage and the stages before it only
 LAYERS = ("core", "data", "nets", "losses", "training", "extractors", "similarity", "membership", "methods",
-          "evaluation", "submit", "report", "demo", "cli", "__main__")
+          "evaluation", "submit", "audit", "report", "demo", "cli", "__main__")
 
 
 def _module_name(path: Path) -> str:

@@ -29,6 +29,7 @@ from trainprint.cli import fit as _fit  # noqa: E402,F401  fit
 from trainprint.cli import evaluate as _evaluate  # noqa: E402,F401  evaluate, submit, validate, score
 from trainprint.cli import report as _report  # noqa: E402,F401  report
 from trainprint.cli import demo as _demo  # noqa: E402,F401  make-demo, demo
+from trainprint.cli import audit as _audit  # noqa: E402,F401  audit
 
 EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
 

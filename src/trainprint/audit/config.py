@@ -1,0 +1,86 @@
+"""``AuditConfig``: the settings of one ``audit`` run (saved as ``config.json``), and the default
+label-free method.
+
+``DEFAULT_LABEL_FREE_METHOD`` is what ``trainprint audit`` scores with when there is no dev set.
+It was chosen from the benchmarks' dev sets (docs/audit.md, "Choosing the default"): AUC of each
+label-free score in each pixel space, all 160 dev real images against the 500 dev generated ones,
+pool = the dev real images. ``calibrated`` in SSIM (best SSIM to a generated image minus best SSIM
+to another real image) was the only score above 0.5 on all three: 0.618 (cxrmem64-small), 0.535
+(cxrmem64), 0.663 (ctmem64). The closest-match score ``max`` runs backwards on ctmem64 (0.36-0.40),
+``nn`` is at chance on cxrmem64-small and ctmem64.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trainprint.core.config import PRESET_NAMES
+from trainprint.core.device import resolve_device
+from trainprint.core.errors import TrainprintError
+from trainprint.core.seeding import check_seed
+from trainprint.evaluation.config import EvalConfig
+from trainprint.evaluation.groups import AUTO
+from trainprint.evaluation.null import PERMUTATIONS
+from trainprint.methods import BASELINES, SIMILARITY_METHODS, parse_method
+from trainprint.similarity import PIXEL_SPACES
+
+#: the method of an audit without a dev set (see the module docstring for why this one)
+DEFAULT_LABEL_FREE_METHOD = "sim-ssim/calibrated"
+#: the candidates a dev set chooses among by strict CV when ``--methods`` is not given
+DEV_METHODS = SIMILARITY_METHODS
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Settings of one ``audit`` run."""
+
+    generated_dir: str  # folder of the generator's images
+    real_dir: str  # folder of the real images to audit
+    reference_dir: str | None = None  # folder of real images known not to be in training (the null's sample)
+    dev_dir: str | None = None  # a labelled dev folder (generated/, real_used/, real_not_used/) to choose by CV
+    method: str | None = None  # without a dev set: a label-free sim-<pixel|ncc|ssim>/<rule>; None: the default
+    methods: tuple[str, ...] = DEV_METHODS  # with a dev set: the candidates of the strict CV
+    folds: int = 10  # K of the dev set's strict CV
+    permutations: int = PERMUTATIONS  # label permutations of the dev set's null test
+    groups: str = AUTO  # folds of the dev set's CV: auto | none | a CSV (as evaluate --groups)
+    preset: str = "fast"  # preset of trained extractors (only when a candidate needs one)
+    seed: int = 0  # the one seed
+    device: str = "auto"  # auto | cpu | cuda
+    size: int | None = None  # resize every image to size x size
+    skip_bad: bool = False  # skip unreadable files instead of stopping
+    fdr: float = 0.05  # with a reference: images are called used at Benjamini-Hochberg q <= fdr
+
+    @property
+    def mode(self) -> str:
+        """``reference+dev``, ``dev``, ``reference`` or ``label-free`` (neither)."""
+        parts = [p for p, on in (("reference", self.reference_dir), ("dev", self.dev_dir)) if on]
+        return "+".join(parts) or "label-free"
+
+    def eval_config(self) -> EvalConfig:
+        """The strict CV on the dev set that picks the method (only with ``dev_dir``)."""
+        return EvalConfig(dev_dir=str(self.dev_dir), protocol="strict", preset=self.preset,
+                          methods=tuple(m for m in self.methods if m not in BASELINES) + BASELINES,
+                          folds=self.folds, seed=self.seed, device=self.device, size=self.size, groups=self.groups,
+                          skip_bad=self.skip_bad, permutations=self.permutations)
+
+    def check(self) -> "AuditConfig":
+        """Every setting checked (errors name the value), before anything is read or written."""
+        check_seed(self.seed)
+        resolve_device(self.device)
+        if self.preset not in PRESET_NAMES:
+            raise TrainprintError(f"--preset {self.preset!r}: expected one of {', '.join(PRESET_NAMES)}")
+        if not 0.0 < self.fdr < 1.0:
+            raise TrainprintError(f"--fdr {self.fdr}: expected a share between 0 and 1")
+        if self.dev_dir:
+            if self.method:
+                raise TrainprintError(f"--method {self.method}: with --dev the method is chosen by strict CV; "
+                                      "give the candidates with --methods")
+            self.eval_config().check()
+        else:
+            method = self.method or DEFAULT_LABEL_FREE_METHOD
+            spec = parse_method(method)
+            if spec.kind != "similarity" or spec.uses_labels or spec.space not in PIXEL_SPACES:
+                raise TrainprintError(f"--method {method}: without --dev the method must be a label-free "
+                                      f"sim-<{'|'.join(PIXEL_SPACES)}>/<rule> (a rule that reads no labels, in a "
+                                      "space that needs no training)")
+        return self

@@ -1,0 +1,135 @@
+"""The statistics of an audit: p-values against known non-members, the global test, and how many
+of the audited images were in training.
+
+Every quantity names what it is measured against:
+
+- ``conformal_p_values``: for each audited image, the share of reference (known non-member) scores
+  at least as high, ``(1 + #{ref >= s}) / (n_ref + 1)``. Valid (uniform or larger) for an audited
+  image that is not a member, when the reference images and the audited non-members come from the
+  same population and are scored the same way (Bates et al. 2023, "Testing for outliers with
+  conformal p-values"). Their smallest possible value is ``1 / (n_ref + 1)``.
+- ``bh_q_values``: Benjamini-Hochberg adjusted p-values; calling "used" every image with q <= 0.05
+  keeps the expected share of non-members among those called at or below 5% (conformal p-values
+  are positively dependent, for which BH is valid: Bates et al. 2023).
+- ``global_test``: one-sided Mann-Whitney U test of "the audited images score no higher than the
+  reference images" (no member among them, or members indistinguishable from non-members).
+- ``storey_members``: Storey's estimate of the number of members, ``n - #{p > lambda} / (1 - lambda)``,
+  clipped to [0, n]; it counts only members whose scores stand out, so it is a lower estimate when
+  members and non-members overlap. Its interval is a percentile bootstrap that resamples both the
+  audited and the reference images.
+- ``rogan_gladen_members``: with a labelled dev set instead, the count called used corrected by the
+  method's out-of-fold true and false positive rates, ``(called / n - fpr) / (tpr - fpr)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.stats import mannwhitneyu
+
+STOREY_LAMBDA = 0.5
+FDR = 0.05
+BOOTSTRAP_REPS = 2000
+MIN_SEPARATION = 0.05  # tpr - fpr below this: the dev set gives no usable correction
+
+
+def conformal_p_values(scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """(n,) p-values of ``scores`` (n,) against ``reference`` (r,) scores; higher score = more
+    likely a member. NaN scores get p = 1."""
+    ref = np.sort(np.asarray(reference, dtype=np.float64))
+    s = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=-np.inf)
+    at_least = len(ref) - np.searchsorted(ref, s, side="left")  # #{ref >= s}
+    return (1.0 + at_least) / (len(ref) + 1.0)
+
+
+def bh_q_values(p: np.ndarray) -> np.ndarray:
+    """(n,) Benjamini-Hochberg adjusted p-values of ``p`` (n,)."""
+    p = np.asarray(p, dtype=np.float64)
+    n = len(p)
+    if n == 0:
+        return p.copy()
+    order = np.argsort(p, kind="stable")
+    ranked = p[order] * n / np.arange(1, n + 1)
+    q_sorted = np.minimum.accumulate(ranked[::-1])[::-1]
+    q = np.empty(n)
+    q[order] = np.minimum(q_sorted, 1.0)
+    return q
+
+
+def global_test(scores: np.ndarray, reference: np.ndarray) -> dict[str, Any]:
+    """One-sided Mann-Whitney U test that the audited ``scores`` are stochastically larger than the
+    ``reference`` scores; also the AUC of audited against reference (0.5 = alike)."""
+    s, r = np.asarray(scores, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    s, r = s[np.isfinite(s)], r[np.isfinite(r)]
+    res = mannwhitneyu(s, r, alternative="greater")
+    return {"test": "one-sided Mann-Whitney U, audited images against the reference (known non-members)",
+            "null": "the audited images score no higher than known non-members (no detectable member)",
+            "u": float(res.statistic), "auc_audited_vs_reference": float(res.statistic) / (len(s) * len(r)),
+            "p_value": float(res.pvalue), "n_audited": int(len(s)), "n_reference": int(len(r))}
+
+
+def storey_count(p: np.ndarray, lam: float = STOREY_LAMBDA) -> float:
+    """Storey's estimate of the number of non-null p-values among ``p`` (n,), in [0, n]."""
+    n = len(p)
+    pi0 = min(1.0, float(np.sum(np.asarray(p) > lam)) / ((1.0 - lam) * n)) if n else 1.0
+    return n * (1.0 - pi0)
+
+
+def storey_members(scores: np.ndarray, reference: np.ndarray, *, seed: int, reps: int = BOOTSTRAP_REPS,
+                   lam: float = STOREY_LAMBDA) -> dict[str, Any]:
+    """Storey's estimate of how many audited images are members, with a 95% percentile bootstrap
+    interval (audited and reference images both resampled, p-values recomputed each time)."""
+    s, r = np.asarray(scores, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    point = storey_count(conformal_p_values(s, r), lam)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5703]))
+    boot = np.empty(reps)
+    for b in range(reps):
+        sb = s[rng.integers(0, len(s), len(s))]
+        rb = r[rng.integers(0, len(r), len(r))]
+        boot[b] = storey_count(conformal_p_values(sb, rb), lam)
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    return {"method": f"Storey (lambda {lam}) on the conformal p-values; a lower estimate when members and "
+                      "non-members overlap", "members": round(point, 3), "ci95": [round(float(lo), 3),
+                                                                               round(float(hi), 3)],
+            "n": int(len(s)), "share": round(point / len(s), 6) if len(s) else None,
+            "bootstrap": {"reps": reps, "resampled": "audited and reference images"}}
+
+
+def rogan_gladen_members(called: np.ndarray, y_dev: np.ndarray, pred_dev: np.ndarray, *, seed: int,
+                         reps: int = BOOTSTRAP_REPS) -> dict[str, Any]:
+    """How many of the audited images are members, from the count the method calls used
+    (``called`` (n,) 0/1) and its out-of-fold answers on the dev set (``y_dev``, ``pred_dev`` (d,)),
+    with a 95% bootstrap interval over the audited and the dev images. Not estimable (``members``
+    None) when the method barely separates used from not used on the dev set."""
+    called = np.asarray(called, dtype=np.float64)
+    y, pred = np.asarray(y_dev, dtype=np.int64), np.asarray(pred_dev, dtype=np.int64)
+
+    def estimate(c: np.ndarray, yy: np.ndarray, pp: np.ndarray) -> float:
+        tpr = pp[yy == 1].mean() if (yy == 1).any() else np.nan
+        fpr = pp[yy == 0].mean() if (yy == 0).any() else np.nan
+        if not np.isfinite(tpr - fpr) or tpr - fpr < MIN_SEPARATION:
+            return np.nan
+        return float(np.clip((c.mean() - fpr) / (tpr - fpr), 0.0, 1.0)) * len(c)
+
+    tpr, fpr = float(pred[y == 1].mean()), float(pred[y == 0].mean())
+    base = {"method": "Rogan-Gladen: the share called used corrected by the method's out-of-fold TPR and FPR "
+                      "on the dev set", "tpr_dev": round(tpr, 6), "fpr_dev": round(fpr, 6), "n": int(len(called)),
+            "called_used": int(called.sum())}
+    point = estimate(called, y, pred)
+    if not np.isfinite(point):
+        return {**base, "members": None, "ci95": None,
+                "why": f"TPR - FPR on the dev set is {tpr - fpr:.3f} (< {MIN_SEPARATION}): the method does not "
+                       "separate used from not used there, so its count cannot be corrected"}
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x26C6]))
+    boot = []
+    for _ in range(reps):
+        i = rng.integers(0, len(called), len(called))
+        j = rng.integers(0, len(y), len(y))
+        v = estimate(called[i], y[j], pred[j])
+        if np.isfinite(v):
+            boot.append(v)
+    lo, hi = np.percentile(boot, [2.5, 97.5]) if boot else (np.nan, np.nan)
+    return {**base, "members": round(point, 3), "ci95": [round(float(lo), 3), round(float(hi), 3)],
+            "share": round(point / len(called), 6),
+            "bootstrap": {"reps": reps, "kept": len(boot), "resampled": "audited and dev images"}}
