@@ -113,6 +113,20 @@ def submit(
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
     progress: ProgressOpt = True,
+    engine: Annotated[str, typer.Option(
+        "--engine", help="auto (stream the generated test images from 20,000 of them), memory (load them all), "
+        "local (stream: decode and embed a chunk at a time into shards on disk) or ray (stream, embedding on "
+        "Ray: pip install 'trainprint[distributed]'). docs/scale.md.")] = "auto",
+    search: Annotated[str, typer.Option(
+        "--search", help="SSIM / NCC search: auto (two-stage when streaming), exhaustive, or two-stage (cheap "
+        "candidates, then the exact similarity on them only).")] = "auto",
+    candidates: Annotated[int, typer.Option(
+        "--candidates", help="Two-stage search: generated candidates per real image.")] = 64,
+    real_candidates: Annotated[int, typer.Option(
+        "--real-candidates", help="Two-stage search: real candidates per generated image.")] = 16,
+    chunk: Annotated[int, typer.Option(
+        "--chunk", help="Streaming: generated images decoded and embedded at once.")] = 4096,
+    workers: Annotated[int, typer.Option("--workers", help="Ray actors (--engine ray).")] = 2,
 ) -> None:
     """Write official run files for a test folder, their majority votes and a recommended one."""
     from trainprint.evaluation.selection import describe
@@ -124,7 +138,8 @@ def submit(
                        seed=seed, device=device, size=size, skip_bad=skip_bad, groups=groups,
                        group_space=group_space, group_z=group_z, group_k=group_k, permutations=permutations,
                        null_refits=null_refits,
-                       include_fraction=recommend_fraction, fraction_q=fraction_q)
+                       include_fraction=recommend_fraction, fraction_q=fraction_q, engine=engine, search=search,
+                       candidates=candidates, real_candidates=real_candidates, chunk=chunk, workers=workers)
     summary = run(cfg, out, progress=progress, cache_dir=cache_choice(cache_dir, no_cache))
     votes = ", ".join(f"{out}/{name}" for name in summary["votes"])
     typer.echo(f"wrote {len(summary['runs'])} run files to {out}/runs/, {votes}, {out}/recommended.csv "

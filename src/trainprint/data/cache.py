@@ -12,8 +12,12 @@ format, mode, native size and conversions, or the reason it was skipped; the pix
 of the pixels), then the raw ``(N, S, S)`` uint8 pixels of the readable files, in id order.
 Packs are written atomically (``trainprint.io.atomic_path``) and only after the whole folder
 loaded, so a failed load writes nothing. A pack that fails any check (short, wrong magic, bad
-JSON, wrong length or CRC, other ids) counts as missing and is rebuilt. Nothing is evicted:
-delete the folder to reclaim space.
+JSON, wrong length or CRC, other ids) counts as missing and is rebuilt.
+
+The cache is bounded on disk: after each write, the least recently used packs (by modification
+time, which a hit refreshes) are deleted until the packs fit in ``max_bytes`` (default
+``$TRAINPRINT_CACHE_MAX_GB`` GB, else ``DEFAULT_MAX_GB``; the pack just written is always kept).
+``--no-cache`` turns the cache off.
 """
 
 from __future__ import annotations
@@ -35,6 +39,19 @@ MAGIC = b"TPK1"
 #: bump when decoding or resizing changes, so old packs are not reused
 DECODER_VERSION = 2  # 2: 16-bit files scaled by their bit depth, not always by 1/257
 ENV_VAR = "TRAINPRINT_CACHE"
+MAX_ENV_VAR = "TRAINPRINT_CACHE_MAX_GB"
+#: default bound of the packs on disk, in GB (10^9 bytes)
+DEFAULT_MAX_GB = 20.0
+
+
+def default_max_bytes() -> int:
+    """``$TRAINPRINT_CACHE_MAX_GB`` (a number of GB) when set and valid, else ``DEFAULT_MAX_GB``."""
+    raw = os.environ.get(MAX_ENV_VAR)
+    try:
+        gb = float(raw) if raw else DEFAULT_MAX_GB
+    except ValueError:
+        gb = DEFAULT_MAX_GB
+    return int(max(0.0, gb) * 1e9)
 
 
 def default_cache_dir() -> Path:
@@ -71,9 +88,10 @@ class Pack:
 class DecodeCache:
     """Packs of decoded images under ``root/decoded-v<DECODER_VERSION>/``."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, max_bytes: int | None = None) -> None:
         self.root = Path(root).expanduser()
         self.dir = self.root / f"decoded-v{DECODER_VERSION}"
+        self.max_bytes = default_max_bytes() if max_bytes is None else int(max_bytes)
 
     def path(self, key: str) -> Path:
         return self.dir / f"{key}.tpk"
@@ -88,7 +106,13 @@ class DecodeCache:
             pack = _unpack(blob)
         except (ValueError, KeyError, TypeError, IndexError, struct.error, UnicodeDecodeError):
             return None
-        return pack if list(pack.ids) == list(ids) else None
+        if list(pack.ids) != list(ids):
+            return None
+        try:
+            os.utime(self.path(key))  # a hit is a use: least recently used packs go first
+        except OSError:
+            pass
+        return pack
 
     def put(self, key: str, pack: Pack) -> None:
         """Write a pack atomically; raises ``OSError`` when the cache cannot be written."""
@@ -104,6 +128,32 @@ class DecodeCache:
             f.write(MAGIC + struct.pack("<I", len(header)) + header)
             for it in good:
                 f.write(np.ascontiguousarray(it.pixels, dtype=np.uint8).data)
+        self.trim(keep=self.path(key))
+
+    def trim(self, keep: Path | None = None) -> int:
+        """Delete the least recently used packs until they fit in ``max_bytes`` (never ``keep``);
+        returns how many were deleted. Files that vanish meanwhile (another process) are skipped."""
+        packs = []
+        for p in self.dir.glob("*.tpk"):
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            packs.append((st.st_mtime_ns, st.st_size, p))
+        total = sum(size for _, size, _ in packs)
+        removed = 0
+        for _, size, p in sorted(packs, key=lambda t: (t[0], t[2].name)):
+            if total <= self.max_bytes:
+                break
+            if keep is not None and p == keep:
+                continue
+            try:
+                p.unlink()
+            except OSError:
+                continue
+            total -= size
+            removed += 1
+        return removed
 
 
 def _meta(item: Decoded | str) -> dict[str, object]:

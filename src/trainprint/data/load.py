@@ -145,11 +145,14 @@ def read_folder(
     workers: int | None = None,
     progress: bool = False,
     pool: str = "process",
+    splits: tuple[str, ...] | None = None,
 ) -> tuple[ImageSet, LoadReport]:
     """Read a task folder: ``(images, report)``. ``kind`` ``"dev"``, ``"test"`` or ``None`` (detect).
 
     ``workers``: decoding workers (``None``: one per CPU, at most 16; ``1``: serial).
     ``pool``: ``"process"`` (default, measured fastest) or ``"thread"``; see ``data_read``.
+    ``splits``: read only these sub-folders (the layout is still checked whole), e.g. a test
+    folder's ``real_unknown`` while its generated images are streamed (``data_stream``).
     """
     t0 = time.perf_counter()
     path = Path(path)
@@ -157,6 +160,8 @@ def read_folder(
         raise TrainprintError(f"--size {size}: expected a whole number of pixels >= {MIN_SIDE}")
     kind = kind or detect_kind(path)
     files, ignored = list_images(path, kind)
+    if splits is not None:
+        files = [f for f in files if f.split in splits]
     cache = _open_cache(cache_dir)
     results, pending = read_files(
         files, size=size, cache=cache, workers=workers, pool=pool, progress=progress, desc=str(path)
@@ -301,6 +306,11 @@ def _logged(loaded: tuple[ImageSet, LoadReport]) -> ImageSet:
 
 
 # --- cache -------------------------------------------------------------------------------------
+
+
+def open_cache(cache_dir: CacheDir) -> DecodeCache | None:
+    """The decode cache ``cache_dir`` names (``False``: none; ``None``/``True``: the default folder)."""
+    return _open_cache(cache_dir)
 
 
 def _open_cache(cache_dir: CacheDir) -> DecodeCache | None:

@@ -3,9 +3,16 @@
 One pass over G, a block at a time, keeps for every candidate its k most similar generated images
 and, for every generated image, its most similar candidate. Memory: O(|C| k + |G|) plus one block.
 
-For fingerprint spaces the same answer can come from FAISS (``pip install trainprint[faiss]``),
-exact L2 search (``IndexFlatL2``), for millions of generated vectors; ``backend="auto"`` uses it
-when it is installed and the space is a fingerprint space, numpy/torch otherwise.
+G is an array in memory, or a ``GeneratedSet``: rows on disk (a ``data.shards.ShardStore``, read a
+block at a time) or in memory, with a ``SearchPlan`` (``twostage.py``): ``exhaustive``, or
+``two-stage`` for SSIM and NCC (cheap candidates, then the exact similarity on them only).
+
+For fingerprint spaces the same answer can come from FAISS (``pip install trainprint[faiss]``);
+``backend="auto"`` uses it when it is installed and the space is a fingerprint space,
+numpy/torch otherwise. The index type is chosen by the number of generated vectors m:
+exact search (``IndexFlatL2`` in memory; ``faiss.knn`` a block at a time from disk) while
+m < ``FAISS_IVF_MIN``, an ``IndexIVFFlat`` (``ivf_lists(m)`` lists, ``FAISS_NPROBE`` probed) from
+there. Whichever index finds the neighbours, the similarities reported are recomputed exactly.
 """
 
 from __future__ import annotations
@@ -16,9 +23,22 @@ import numpy as np
 import torch
 
 from trainprint.core.errors import TrainprintError
+from trainprint.data.shards import ShardStore
+from trainprint.similarity.pairs import pair_similarity
 from trainprint.similarity.spaces import check_representation, iter_blocks, needs_images
+from trainprint.similarity.generated import GeneratedSet
+from trainprint.similarity.twostage import two_stage_stats
 
 BACKENDS = ("auto", "torch", "faiss")
+#: generated vectors from which FAISS searches an IVF index instead of searching exhaustively
+FAISS_IVF_MIN = 2_000_000
+#: IVF lists probed per query
+FAISS_NPROBE = 32
+
+
+def ivf_lists(m: int) -> int:
+    """Inverted lists of the IVF index for m vectors: 4 sqrt(m), FAISS's usual rule."""
+    return max(1, int(4 * np.sqrt(m)))
 
 
 @dataclass(frozen=True)
@@ -49,7 +69,8 @@ def nearest_stats(
     **opts,
 ) -> NearestStats:
     """Top-``k`` generated images of every candidate, and the nearest candidate of every generated
-    image, by ``space``'s similarity. ``opts`` go to ``similarity.iter_blocks``."""
+    image, by ``space``'s similarity. ``G``: an array, a ``ShardStore`` or a ``GeneratedSet`` (whose
+    plan may ask for two-stage search). ``opts`` go to ``similarity.iter_blocks``."""
     if backend not in BACKENDS:
         raise TrainprintError(f"nearest_stats: backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     C = check_representation(space, C, "real images")
@@ -61,10 +82,91 @@ def nearest_stats(
             raise TrainprintError(f"nearest_stats: the faiss backend works in fingerprint spaces, not {space!r}")
         if not faiss_available():
             raise TrainprintError("nearest_stats: faiss is not installed (pip install 'trainprint[faiss]')")
+    if isinstance(G, ShardStore):
+        G = GeneratedSet(G)
+    if isinstance(G, GeneratedSet):
+        if G.shape[1:] != C.shape[1:]:
+            raise TrainprintError(f"similarity {space!r}: real items are {C.shape[1:]}, generated {G.shape[1:]}")
+        return _set_stats(space, C, G, k, use_faiss, **opts)
+    if use_faiss:
         stats = _faiss_stats(C, G, k)
     else:
         stats = _streaming_stats(space, C, G, k, **opts)
     return exact_distances(space, C, G, stats) if space == "pixel" or not needs_images(space) else stats
+
+
+def _set_stats(space: str, C: np.ndarray, G: GeneratedSet, k: int, use_faiss: bool, **opts) -> NearestStats:
+    """``nearest_stats`` against a ``GeneratedSet``: a block of G at a time (or two-stage)."""
+    plan = G.plan
+    if plan.two_stage(space):
+        sims, idx, near, near_sim = two_stage_stats(space, C, G, k, plan, device=opts.get("device", "cpu"),
+                                                    ssim_window=opts.get("ssim_window"))
+        return NearestStats(sims, idx, near, near_sim)
+    c, m = C.shape[0], len(G)
+    best: tuple[np.ndarray, np.ndarray] | None = None
+    nearest_real = np.empty(m, dtype=np.int64)
+    nearest_sim = np.empty(m, dtype=np.float32)
+    index = _ivf_index(G) if use_faiss and m >= FAISS_IVF_MIN else None
+    for start, Gb in G.blocks(plan.block_rows):
+        if use_faiss:
+            st = _faiss_stats(C, Gb, min(k, Gb.shape[0]), topk=index is None)
+        else:
+            st = _streaming_stats(space, C, Gb, min(k, Gb.shape[0]), **opts)
+        if index is None:
+            best = _merge_np(best, st.topk_sim, st.topk_idx + start, k)
+        nearest_real[start:start + Gb.shape[0]] = st.nearest_real
+        nearest_sim[start:start + Gb.shape[0]] = st.nearest_sim
+    if index is not None:
+        d2, idx = index.search(np.ascontiguousarray(C.reshape(c, -1), dtype=np.float32), k)
+        best = (-np.sqrt(np.maximum(d2, 0.0)).astype(np.float32), idx.astype(np.int64))
+    assert best is not None
+    stats = NearestStats(best[0], best[1], nearest_real, nearest_sim)
+    if needs_images(space) and space != "pixel":
+        return stats
+    return _exact_set(space, C, G, stats, plan.block_rows)
+
+
+def _merge_np(best: tuple[np.ndarray, np.ndarray] | None, sims: np.ndarray, idx: np.ndarray,
+              k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Running top-k per row (descending; ties keep the earlier block first)."""
+    if best is not None:
+        sims, idx = np.concatenate([best[0], sims], 1), np.concatenate([best[1], idx], 1)
+    order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(sims, order, 1), np.take_along_axis(idx, order, 1)
+
+
+def _ivf_index(G: GeneratedSet):  # noqa: ANN202 - a faiss index
+    """An ``IndexIVFFlat`` of every row of G, trained on an evenly spaced sample (deterministic)."""
+    import faiss
+
+    m, d = len(G), int(np.prod(G.shape[1:]))
+    nlist = ivf_lists(m)
+    sample = np.unique(np.linspace(0, m - 1, min(m, 64 * nlist)).astype(np.int64))
+    train = np.ascontiguousarray(G.take(sample).reshape(len(sample), d), dtype=np.float32)
+    index = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, nlist)
+    index.cp.seed = 0
+    index.train(train)
+    for _, Gb in G.blocks(G.plan.block_rows):
+        index.add(np.ascontiguousarray(Gb.reshape(Gb.shape[0], d), dtype=np.float32))
+    index.nprobe = min(FAISS_NPROBE, nlist)
+    return index
+
+
+def _exact_set(space: str, C: np.ndarray, G: GeneratedSet, stats: NearestStats, rows: int) -> NearestStats:
+    """``exact_distances`` for a ``GeneratedSet``: G read a block at a time."""
+    c, k = stats.topk_idx.shape
+    top = np.empty((c, k), dtype=np.float32)
+    per = max(1, rows // max(1, k))
+    for r in range(0, c, per):
+        idx = stats.topk_idx[r:r + per]
+        top[r:r + per] = pair_similarity(space, np.repeat(C[r:r + per], k, axis=0),
+                                         G.take(idx.reshape(-1))).reshape(idx.shape)
+    order = np.argsort(-top, axis=1, kind="stable")
+    near = np.empty(len(G), dtype=np.float32)
+    for start, Gb in G.blocks(rows):
+        near[start:start + Gb.shape[0]] = pair_similarity(space, Gb, C[stats.nearest_real[start:start + Gb.shape[0]]])
+    return NearestStats(np.take_along_axis(top, order, 1), np.take_along_axis(stats.topk_idx, order, 1),
+                        stats.nearest_real, near)
 
 
 #: rows of a (rows, D) difference computed at once when distances are recomputed exactly
@@ -124,14 +226,18 @@ def _streaming_stats(space: str, C: np.ndarray, G: np.ndarray, k: int, **opts) -
                         nearest_real, nearest_sim)
 
 
-def _faiss_stats(C: np.ndarray, G: np.ndarray, k: int) -> NearestStats:
+def _faiss_stats(C: np.ndarray, G: np.ndarray, k: int, topk: bool = True) -> NearestStats:
+    """Exact FAISS search (``IndexFlatL2``); ``topk=False`` skips the top-k of C (an empty (c, 0))."""
     import faiss
 
     C2 = np.ascontiguousarray(C.reshape(C.shape[0], -1), dtype=np.float32)
     G2 = np.ascontiguousarray(G.reshape(G.shape[0], -1), dtype=np.float32)
-    index_g = faiss.IndexFlatL2(G2.shape[1])
-    index_g.add(G2)
-    d2, idx = index_g.search(C2, k)  # squared L2, ascending
+    if topk:
+        index_g = faiss.IndexFlatL2(G2.shape[1])
+        index_g.add(G2)
+        d2, idx = index_g.search(C2, k)  # squared L2, ascending
+    else:
+        d2, idx = np.zeros((C2.shape[0], 0), np.float32), np.zeros((C2.shape[0], 0), np.int64)
     index_c = faiss.IndexFlatL2(C2.shape[1])
     index_c.add(C2)
     d2c, idxc = index_c.search(G2, 1)

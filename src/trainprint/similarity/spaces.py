@@ -24,6 +24,8 @@ import torch
 
 from trainprint.core.device import resolve_device
 from trainprint.core.errors import TrainprintError
+from trainprint.data.shards import ShardStore
+from trainprint.similarity.generated import GeneratedSet
 from trainprint.similarity.ssim import SSIMWindow, ssim_pairwise_blocks
 
 #: spaces computed on the ``raw`` extractor's images; any other space name is an extractor name
@@ -39,9 +41,18 @@ def needs_images(space: str) -> bool:
 
 
 def check_representation(space: str, X: np.ndarray, what: str = "X") -> np.ndarray:
-    """``X`` as a float32 array of the shape ``space`` needs, or a TrainprintError."""
-    X = np.asarray(X)
+    """``X`` as a float32 array of the shape ``space`` needs, or a TrainprintError.
+
+    A ``GeneratedSet`` or ``ShardStore`` (rows on disk) is checked for its shape and returned as
+    it is: its rows are read a block at a time where they are used (their values were checked
+    finite when they were written)."""
     want = 3 if needs_images(space) else 2
+    if isinstance(X, (GeneratedSet, ShardStore)):
+        if X.ndim != want or len(X) == 0:
+            shape = "(N, H, W) images" if want == 3 else "(N, D) fingerprints"
+            raise TrainprintError(f"similarity {space!r}: {what} must be non-empty {shape}, got shape {X.shape}")
+        return X  # type: ignore[return-value]
+    X = np.asarray(X)
     if X.ndim != want or X.shape[0] == 0:
         shape = "(N, H, W) images" if want == 3 else "(N, D) fingerprints"
         raise TrainprintError(f"similarity {space!r}: {what} must be non-empty {shape}, got shape {X.shape}")
@@ -124,6 +135,13 @@ def pairwise(space: str, A: np.ndarray, B: np.ndarray, **opts) -> np.ndarray:
 
     ``opts`` go to ``iter_blocks`` (``device``, ``block_entries``, ``ssim_window``, ``ssim_b_block``).
     """
+    if isinstance(B, ShardStore):
+        B = GeneratedSet(B)
+    if isinstance(B, GeneratedSet):  # rows on disk: a block of B at a time (the (n, m) result must fit)
+        out = np.empty((np.asarray(A).shape[0], len(B)), dtype=np.float32)
+        for start, rows in B.blocks(B.plan.block_rows):
+            out[:, start:start + rows.shape[0]] = pairwise(space, A, rows, **opts)
+        return out
     n, m = np.asarray(A).shape[0], np.asarray(B).shape[0]
     out = np.empty((n, m), dtype=np.float32)
     for start, block in iter_blocks(space, A, B, **opts):

@@ -41,7 +41,10 @@ from trainprint.core.errors import TrainprintError
 from trainprint.core.runs import RunRecord, check_out_dir
 from trainprint.core.seeding import check_seed
 from trainprint.data.imageset import GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REAL_USED, ImageSet, labels_of
-from trainprint.data.load import CacheDir, load_dev, load_test
+from trainprint.data.load import CacheDir, load_dev, load_test, open_cache, read_folder
+from trainprint.data.shards import ShardStore
+from trainprint.data.stream import DEFAULT_CHUNK, GeneratedStream, write_pixel_shards
+from trainprint.engine import ENGINES, EmbedSpec, embed_shards, ray_available
 from trainprint.evaluation.config import EvalConfig
 from trainprint.evaluation.evaluate import evaluate_images
 from trainprint.evaluation.fingerprint_cache import fingerprints
@@ -50,8 +53,16 @@ from trainprint.evaluation.folds import make_folds
 from trainprint.evaluation.null import PERMUTATIONS
 from trainprint.evaluation.selection import candidates
 from trainprint.evaluation.verdict import SELECTION_FILE, selection_of_run
+from trainprint.extractors.registry import make_extractor, run_params
+from trainprint.similarity.generated import GeneratedSet, SearchPlan
+from trainprint.similarity.generated import DEFAULT_CANDIDATES, DEFAULT_REAL_CANDIDATES, SEARCHES
 from trainprint.methods import BASELINES, DEFAULT_METHODS, TABLE2_METHODS, MethodOptions, MethodSpec, parse_method
 from trainprint.submit.runfiles import majority_vote, real_unknown_ids, write_run_file
+
+#: ways to run submit: all in memory (the smaller test sets), or streaming the generated test images
+SUBMIT_ENGINES = ("auto", "memory", *ENGINES)
+#: generated test images from which ``--engine auto`` streams them (64 px: 80 MB in memory below it)
+STREAM_MIN = 20_000
 
 #: settings an evaluate run given as --from must share with this submit
 FROM_KEYS = ("dev_dir", "preset", "seed", "size", "epochs", "groups", "group_space", "group_z", "group_k", "fraction_q",
@@ -81,6 +92,12 @@ class SubmitConfig:
     null_refits: int = 0  # permutations that retrain label-reading extractors (0: those are not recommended)
     include_fraction: bool = False  # let the recommendation pick a fraction rule
     fraction_q: float = 0.5  # share of images the fraction rules call used
+    engine: str = "auto"  # memory | local | ray | auto (memory up to STREAM_MIN generated test images)
+    search: str = "auto"  # exhaustive | two-stage | auto (two-stage for ssim/ncc when streaming)
+    candidates: int = DEFAULT_CANDIDATES  # two-stage: generated candidates per real image
+    real_candidates: int = DEFAULT_REAL_CANDIDATES  # two-stage: real candidates per generated image
+    chunk: int = DEFAULT_CHUNK  # generated images decoded and embedded at once when streaming
+    workers: int = 2  # Ray actors (--engine ray)
 
     def eval_config(self) -> EvalConfig:
         """The strict evaluation that picks the recommended method (when there is no ``--from``)."""
@@ -102,9 +119,36 @@ class SubmitConfig:
         if not candidates(self.methods, include_fraction=self.include_fraction):
             raise TrainprintError("--methods: only baselines (or fraction rules); a recommendation needs a method")
         self.eval_config().check()
+        if self.engine not in SUBMIT_ENGINES:
+            raise TrainprintError(f"--engine {self.engine!r}: expected one of {', '.join(SUBMIT_ENGINES)}")
+        if self.search not in ("auto", *SEARCHES):
+            raise TrainprintError(f"--search {self.search!r}: expected auto, {', '.join(SEARCHES)}")
+        self.plan("two-stage")  # checks candidates and real_candidates
+        if not isinstance(self.chunk, int) or self.chunk < 1:
+            raise TrainprintError(f"--chunk {self.chunk!r}: expected a whole number of images >= 1")
+        if not isinstance(self.workers, int) or self.workers < 1:
+            raise TrainprintError(f"--workers {self.workers!r}: expected a whole number >= 1")
+        if self.engine == "ray" and not ray_available():
+            raise TrainprintError("--engine ray: Ray is not installed (pip install 'trainprint[distributed]')")
         if self.from_run:
             _from_config(self)
         return self
+
+    def plan(self, search: str) -> SearchPlan:
+        """The search plan of the generated test set (``search``: the resolved --search)."""
+        return SearchPlan(search=search, candidates=self.candidates, real_candidates=self.real_candidates)
+
+    def engine_for(self, n_generated: int) -> str:
+        """``memory``, ``local`` or ``ray``: ``auto`` streams from ``STREAM_MIN`` generated images."""
+        if self.engine != "auto":
+            return self.engine
+        return "local" if n_generated >= STREAM_MIN else "memory"
+
+    def search_for(self, engine: str) -> str:
+        """``exhaustive`` or ``two-stage``: ``auto`` is two-stage when streaming."""
+        if self.search != "auto":
+            return self.search
+        return "exhaustive" if engine == "memory" else "two-stage"
 
 
 def run_file_name(method_id: str) -> str:
@@ -114,13 +158,98 @@ def run_file_name(method_id: str) -> str:
 
 def submit(cfg: SubmitConfig, out: str | Path, *, progress: bool = False,
            cache_dir: CacheDir = None) -> dict[str, Any]:
-    """Load the dev and test folders and run ``submit_images``. ``cache_dir``: the decode cache
+    """Load the dev and test folders and run ``submit_images`` (``--engine memory``), or stream the
+    test folder's generated images (``submit_stream``). ``cache_dir``: the decode cache
     (``trainprint.data``; ``False`` turns it off)."""
     cfg.check()
     check_out_dir(out)
+    stream = GeneratedStream(Path(cfg.test_dir) / GENERATED, size=cfg.size, chunk=cfg.chunk, skip_bad=cfg.skip_bad,
+                             cache=open_cache(cache_dir))
+    engine = cfg.engine_for(len(stream))
     dev = load_dev(cfg.dev_dir, size=cfg.size, skip_bad=cfg.skip_bad, cache_dir=cache_dir, progress=progress)
-    test = load_test(cfg.test_dir, size=cfg.size, skip_bad=cfg.skip_bad, cache_dir=cache_dir, progress=progress)
-    return submit_images(dev, test, cfg, out, progress=progress)
+    if engine == "memory":
+        test = load_test(cfg.test_dir, size=cfg.size, skip_bad=cfg.skip_bad, cache_dir=cache_dir, progress=progress)
+        return submit_images(dev, test, cfg, out, progress=progress)
+    test_real, _ = read_folder(cfg.test_dir, "test", size=cfg.size, skip_bad=cfg.skip_bad, cache_dir=cache_dir,
+                               progress=progress, splits=(REAL_UNKNOWN,))
+    return submit_stream(dev, test_real, stream, cfg, out, engine=engine, progress=progress)
+
+
+def submit_stream(dev: ImageSet, test_real: ImageSet, stream: GeneratedStream, cfg: SubmitConfig, out: str | Path, *,
+                  engine: str = "local", progress: bool = False) -> dict[str, Any]:
+    """``submit_images`` with the test folder's generated images streamed: decoded a chunk at a time
+    into pixel shards (``OUT/generated/pixels``), embedded shard by shard by ``engine`` (``local`` or
+    ``ray``) into fingerprint shards (``OUT/generated/<extractor>``), searched a block at a time
+    (two-stage for SSIM and NCC unless ``--search exhaustive``). Memory holds the dev set, the test
+    real images and per-image results, never the generated pixels; an interrupted run resumes from
+    the shards written. Same run files as ``submit_images`` (tests/test_scale.py)."""
+    out = check_out_dir(out)
+    specs = [parse_method(m) for m in cfg.check().methods]
+    expected = real_unknown_ids(cfg.test_dir)
+    if not cfg.from_run:
+        real = dev.mask(REAL_USED, REAL_NOT_USED)
+        ecfg = cfg.eval_config()
+        groups, _ = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=cfg.device)
+        make_folds(labels_of(dev.split[real]), cfg.folds, cfg.seed, groups)
+    with RunRecord(out, command="submit", config=cfg, seed=cfg.seed) as record:
+        with record.stage("decode generated"):
+            pixels = write_pixel_shards(stream, out / "generated" / "pixels", progress=progress)
+        if pixels.item_shape != dev.pixels.shape[1:]:
+            raise TrainprintError(f"{stream.folder}: generated images are {pixels.item_shape} px, dev images "
+                                  f"{dev.pixels.shape[1:]}; use --size")
+        with record.stage("recommend"):
+            selection = _selection(dev, cfg, out, progress)
+        plan = cfg.plan(cfg.search_for(engine))
+        answers, scored = _answer_test_stream(dev, test_real, pixels, plan, cfg, specs, out, record, expected,
+                                              engine, progress)
+        summary = _write_answers(out, cfg, selection, answers, expected)
+        summary.update(scored=scored, engine=engine, search=dataclasses.asdict(plan), n_generated=len(pixels),
+                       skipped_generated=len(stream.report.skipped))
+        record.finish(**summary)
+        return summary
+
+
+def _answer_test_stream(dev: ImageSet, test_real: ImageSet, pixels: ShardStore, plan: SearchPlan, cfg: SubmitConfig,
+                        specs: list[MethodSpec], out: Path, record: RunRecord, expected: list[str], engine: str,
+                        progress: bool) -> tuple[dict[str, np.ndarray], int]:
+    """``_answer_test`` with the generated test images as shard stores."""
+    small = ImageSet.concat(dev, test_real)  # (N_dev + N_test_real, H, W); rows of dev first
+    source = np.array(["dev"] * len(dev) + ["test"] * len(test_real))
+    params = dict(preset=cfg.preset, epochs=cfg.epochs, device=cfg.device, random_state=cfg.seed,
+                  progress=progress)
+    reps: dict[str, np.ndarray] = {}
+    gen: dict[str, ShardStore] = {}
+    with record.stage("fingerprints"):
+        for name in dict.fromkeys(s.extractor for s in specs if s.extractor):
+            if name == "raw":
+                reps[name] = fingerprints(name, small, dev.pixels, dev.split, None)
+                gen[name] = pixels
+                continue
+            run_dir = out / "extractors" / "all" / name
+            ext = make_extractor(name, **run_params(name, run_dir=run_dir, **params)).fit(dev.pixels, dev.split)
+            saved = ext.save(run_dir / "extractor.pt")
+            reps[name] = np.asarray(ext.transform(small.pixels), dtype=np.float32)
+            files.save_npz(out / "fingerprints" / "all" / f"{name}.npz", ids=small.ids, split=small.split,
+                           source=source, X=reps[name])
+            gen[name] = embed_shards(pixels, EmbedSpec(name, str(saved)), out / "generated" / name, engine=engine,
+                                     workers=cfg.workers, progress=progress)
+    rows = _Rows(dev, test_real)
+    answers: dict[str, np.ndarray] = {}
+    score_rows: list[dict[str, Any]] = []
+    options = MethodOptions(fraction_q=cfg.fraction_q)
+    with record.stage("methods"):
+        for spec in specs:
+            X = reps[spec.extractor] if spec.extractor else np.zeros((len(small), 1), np.float32)
+            G = GeneratedSet(gen[spec.extractor], plan) if spec.extractor else np.zeros((len(pixels), 1), np.float32)
+            scores, preds = rows.answer(spec, X, cfg.seed, cfg.device, options, G_test=G)
+            order = np.argsort(rows.test_ids)
+            ids, preds, scores = rows.test_ids[order], preds[order], scores[order]
+            write_run_file(out / "runs" / run_file_name(spec.id), list(ids), preds, expected)
+            answers[spec.id] = preds
+            score_rows += [dict(method=spec.id, id=i, score=float(s), pred=int(p))
+                           for i, s, p in zip(ids, scores, preds)]
+        files.write_csv(out / "scores_test.csv", score_rows, ["method", "id", "score", "pred"])
+    return answers, len(rows.test_ids)
 
 
 def submit_images(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, out: str | Path, *,
@@ -217,9 +346,10 @@ class _Rows:
         if len(self.test_real) == 0:
             raise TrainprintError("test folder: no real_unknown images")
 
-    def answer(self, spec: MethodSpec, X: np.ndarray, seed: int, device: str,
-               options: MethodOptions) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, preds) of ``spec`` for the test real images, each (n_test,)."""
+    def answer(self, spec: MethodSpec, X: np.ndarray, seed: int, device: str, options: MethodOptions,
+               G_test: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, preds) of ``spec`` for the test real images, each (n_test,). ``G_test``: the test
+        generated images' representations when they are not rows of ``X`` (streaming)."""
         if spec.kind == "classifier":
             X = X.reshape(len(X), -1)
         est = spec.factory(seed, device, options)
@@ -228,7 +358,8 @@ class _Rows:
             est.fit(X[self.dev_real], self.y, X[self.dev_gen], pool)
         else:  # label-free: the test generator's images and the test real pool
             R = X[self.test_real]
-            est.fit(R, None, X[self.test_gen] if len(self.test_gen) else X[self.dev_gen], R)
+            G = G_test if G_test is not None else X[self.test_gen] if len(self.test_gen) else X[self.dev_gen]
+            est.fit(R, None, G, R)
         R = X[self.test_real]
         return (np.asarray(est.decision_function(R), dtype=np.float64), np.asarray(est.predict(R), dtype=np.int64))
 

@@ -1,0 +1,101 @@
+"""A generated set too large to hold as one array, and how to search it.
+
+    SearchPlan(search="exhaustive" | "two-stage", candidates=K, real_candidates=K_r, ...)
+    GeneratedSet(data, plan)      data: an (m, ...) array or a ``data.shards.ShardStore``
+
+``nearest_stats`` (``search.py``) reads a ``GeneratedSet`` a block at a time, and follows its plan:
+two-stage search (``twostage.py``) for SSIM and NCC, exhaustive otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from trainprint.core.errors import TrainprintError
+from trainprint.data.shards import ShardStore
+
+SEARCHES = ("exhaustive", "two-stage")
+#: spaces where two-stage search is used (the others are one matrix product already)
+TWO_STAGE_SPACES = ("ssim", "ncc")
+#: candidates per real image; recall of the exhaustive top-10 >= 0.99 on ctmem64 and cxrmem64 test
+DEFAULT_CANDIDATES = 64
+#: real candidates per generated image; recall of its exhaustive nearest real >= 0.99 there
+DEFAULT_REAL_CANDIDATES = 16
+DEFAULT_LOW_SIDE = 16
+#: generated rows per block when they are read from disk
+DEFAULT_BLOCK_ROWS = 4096
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """How nearest-neighbour statistics against a (large) generated set are computed."""
+
+    search: str = "exhaustive"  # exhaustive | two-stage (two-stage applies to ssim and ncc)
+    candidates: int = DEFAULT_CANDIDATES  # K: generated candidates per real image (stage 1)
+    real_candidates: int = DEFAULT_REAL_CANDIDATES  # K_r: real candidates per generated image
+    low_side: int = DEFAULT_LOW_SIDE  # side of the downsampled images of stage 1
+    block_rows: int = DEFAULT_BLOCK_ROWS  # generated rows read and compared at once
+
+    def __post_init__(self) -> None:
+        if self.search not in SEARCHES:
+            raise TrainprintError(f"--search {self.search!r}: expected one of {', '.join(SEARCHES)}")
+        for name in ("candidates", "real_candidates", "low_side", "block_rows"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise TrainprintError(f"search plan: {name}={v!r}; expected a whole number >= 1")
+
+    def two_stage(self, space: str) -> bool:
+        return self.search == "two-stage" and space in TWO_STAGE_SPACES
+
+
+
+class GeneratedSet:
+    """Generated images or fingerprints, in memory or on disk, with the ``SearchPlan`` to search them.
+
+    ``data``: an (m, ...) array or a ``ShardStore``; ``blocks``, ``take`` and ``block`` give float32
+    rows. Its ``repr`` names the content (the store's key, or a digest of the array) and the plan,
+    so results cached on it (``membership.scores``) are never another set's."""
+
+    def __init__(self, data: "np.ndarray | ShardStore", plan: SearchPlan | None = None) -> None:
+        self.data = data
+        self.plan = plan or SearchPlan()
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.float32)
+
+    def __len__(self) -> int:
+        return int(self.shape[0])
+
+    def __repr__(self) -> str:
+        if isinstance(self.data, ShardStore):
+            what = repr(self.data)
+        else:
+            what = hashlib.sha256(np.ascontiguousarray(self.data).tobytes()).hexdigest()[:16]
+        return f"GeneratedSet({what}, shape={self.shape}, plan={self.plan!r})"
+
+    def block(self, start: int, stop: int) -> np.ndarray:
+        if isinstance(self.data, ShardStore):
+            return self.data.block(start, stop)
+        return np.asarray(self.data[start:stop], dtype=np.float32)
+
+    def blocks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
+        for start in range(0, len(self), max(1, int(rows))):
+            yield start, self.block(start, start + rows)
+
+    def take(self, index: np.ndarray) -> np.ndarray:
+        if isinstance(self.data, ShardStore):
+            return self.data.take(index)
+        return np.asarray(self.data[np.asarray(index, dtype=np.int64)], dtype=np.float32)
