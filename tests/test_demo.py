@@ -231,7 +231,7 @@ def test_run_demo_makes_data_inspects_it_and_records_the_run(tmp_path: Path):
     res = run_demo(tmp_path / "run", 0, "cpu", preset="smoke")
     run = read_json(tmp_path / "run" / "run.json")
     assert run["status"] == "finished"
-    assert set(run["timings_s"]) == {"data", "inspect", "evaluate", "submit", "score", "report"}
+    assert set(run["timings_s"]) == {"data", "inspect", "evaluate", "submit", "score", "report", "audit"}
     assert any(ln.startswith("usable: yes") for ln in res.inspect_lines)
     assert ("data", "demo folder", "made") in res.rows
     assert all(p.exists() for p in res.files.values())
@@ -246,6 +246,10 @@ def test_run_demo_makes_data_inspects_it_and_records_the_run(tmp_path: Path):
     n_key = len((tmp_path / "run" / "data" / "test_key.csv").read_text().splitlines())
     assert all(int(r["n"]) == n_key and 0.0 <= float(r["accuracy"]) <= 1.0 for r in scored)
     assert "<html" in (tmp_path / "run" / "evaluate" / "report.html").read_text()[:200].lower()
+    audit = read_json(tmp_path / "run" / "audit" / "audit.json")  # the audit of the test folder
+    assert audit["mode"] == "reference" and audit["counts"]["audited"] == n_key
+    assert res.files["audit page"] == tmp_path / "run" / "audit" / "audit.html"
+    assert "trainprint audit" in res.files["audit page"].read_text()[:2000]
     again = run_demo(tmp_path / "run", 0, "cpu", preset="smoke")  # same seed: the data is reused
     assert ("data", "demo folder", "reused") in again.rows
 

@@ -61,3 +61,4 @@ def demo_cmd(
         console.print(line, markup=False, highlight=False)
     for what, path in result.files.items():
         console.print(f"{what}: {path}", markup=False, highlight=False)
+    typer.echo(f"open the audit of the test folder: {result.files['audit page']}")

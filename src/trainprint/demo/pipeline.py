@@ -12,6 +12,10 @@ Stages (each timed in ``OUT/run.json``):
     5. score    every run file of stage 4 against the demo's own answer key -> ``OUT/submit/test_scores.csv``
                 and ``OUT/submit/table2.md`` (the paper's Table 2 beside ours)
     6. report   the self-contained HTML report of the evaluation -> ``OUT/evaluate/report.html``
+    7. audit    the audit of the test folder as a user without labels would run it: the default
+                label-free method, the dev set's not-used images as the known non-members
+                (``--reference``), p-values, the global test and the estimated number of members,
+                checked against the demo's answer key -> ``OUT/audit/audit.html``
 
 The result is returned as values (``DemoResult``); the CLI prints them.
 """
@@ -157,6 +161,9 @@ def run_demo(
         with rec.stage("report"):
             report = build_report(eval_dir, seed=seed)
 
+        with rec.stage("audit"):
+            audited = _audit(data, out / "audit", seed, device, result, progress)
+
         result.files.update({
             "evaluation (results.csv, folds.csv, groups.csv, selection.json, table1.md)": eval_dir,
             "run files (runs/, vote.csv, vote_all.csv, recommended.csv, recommended.json)": submit_dir,
@@ -168,9 +175,40 @@ def run_demo(
                               "selection_aware": est, "recommended": summary["recommended"],
                               "recommended_test_accuracy": test_acc}
         result.files["run record"] = out / "run.json"
+        result.files["audit of the test folder (audit.csv, audit.json, run.csv)"] = out / "audit"
+        result.files["audit page"] = audited
+        summary_for_record["audit"] = tio.read_json(out / "audit" / "audit.json")["verdict"]
         result.timings_s = dict(rec.data["timings_s"])
         rec.finish(results={stage + ": " + what: value for stage, what, value in result.rows}, **summary_for_record)
         return result
+
+
+def _audit(data: Path, out: Path, seed: int, device: str, result: DemoResult, progress: bool) -> Path:
+    """``trainprint audit data/test/generated data/test/real_unknown --reference
+    data/dev/real_not_used``, its page, and its answers scored against the demo's key."""
+    from trainprint.audit import AuditConfig, audit
+    from trainprint.report.audit_page import build_audit_page
+    from trainprint.submit.runfiles import read_run_file, score_run
+
+    summary = audit(AuditConfig(generated_dir=str(data / "test" / "generated"),
+                                real_dir=str(data / "test" / "real_unknown"),
+                                reference_dir=str(data / "dev" / "real_not_used"), seed=seed, device=device),
+                    out, progress=progress)
+    page = build_audit_page(out)
+    key = read_run_file(data / KEY_FILE)
+    test, est = summary["test"], summary["estimate"]
+    result.rows += [
+        ("audit (test folder, label-free)", "verdict", f"{summary['verdict']} ({summary['method']}, "
+                                                       f"p = {test['p_value']:.3g})"),
+        ("audit (test folder, label-free)", "estimated members vs the key",
+         f"{est['members']:.1f} [95% {est['ci95'][0]:.1f}, {est['ci95'][1]:.1f}] vs {sum(key.values())} of {len(key)}"),
+        ("audit (test folder, label-free)", "called used / borderline",
+         f"{summary['called']['used']} / {summary['called']['borderline']}"),
+    ]
+    m = score_run(out / "run.csv", data / KEY_FILE)
+    result.rows.append(("audit (test folder, label-free)", "run.csv vs the key",
+                        f"precision {_f(m['precision'])}  recall {_f(m['recall'])}  ({m['tp'] + m['fp']} called used)"))
+    return page
 
 
 def _f(v: object) -> str:
