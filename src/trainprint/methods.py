@@ -7,6 +7,12 @@ Method ids (names the user sees; keep them stable):
 - ``sim-<space>/<rule>``, e.g. ``sim-ssim/realmax``, ``sim-vectornet-12/nn``: a similarity rule of
   ``trainprint.membership.similarity_method`` in pixel space (``pixel``, ``ncc``, ``ssim``, over the ``raw``
   extractor's images) or in the fingerprint space of an extractor;
+- ``mia-<space>/<score>``, e.g. ``mia-ssim/domias-knn``: a membership-inference score of
+  ``trainprint.membership.mia`` (DOMIAS density ratio by kNN, KDE or classifier; GAN-Leaks calibrated)
+  in a pixel or fingerprint space, label-free;
+- ``mia-disc/cnn``: a CNN discriminator of generated vs real images, cross-fitted over the reals;
+- ``mia-fusion/rank`` (label-free) and ``mia-fusion/features`` (fitted on labels): every label-free
+  score of the pixel spaces combined;
 - ``baseline/all-used`` (answer "used" for every image) and ``baseline/chance`` (a fair coin).
 
 Every method follows one estimator contract::
@@ -24,8 +30,10 @@ from trainprint.core.errors import TrainprintError
 from trainprint.extractors.registry import EXTRACTORS, PAPER_EXTRACTORS
 from trainprint.membership.baselines import AllUsedBaseline, ChanceBaseline
 from trainprint.membership.classifiers import CLASSIFIERS, STRATEGIES, FingerprintClassifier
+from trainprint.membership.mia import MIA_SCORES, MiaMethod, check_space_score
+from trainprint.membership.mia.fusion import FUSION_RULES
 from trainprint.membership.rules import RULES
-from trainprint.membership.similarity_method import SimilarityMethod
+from trainprint.membership.similarity_method import SPACES, SimilarityMethod
 from trainprint.similarity import PIXEL_SPACES
 
 BASELINES = ("baseline/all-used", "baseline/chance")
@@ -37,11 +45,36 @@ TABLE2_METHODS = tuple(f"vectornet-{c}/full/{k}" for c in ("1", "12", "123") for
     f"{e}/full/svm-linear" for e in ("dae-gu", "dae-gnu", "dae-gunu"))
 #: every similarity rule in every pixel space (the 2023 winners' family and its labelled variants)
 SIMILARITY_METHODS = tuple(f"sim-{s}/{r}" for s in PIXEL_SPACES for r in RULES)
-#: what evaluate and submit run without --methods: the paper's grid, then the similarity methods
-DEFAULT_METHODS = GRID_METHODS + SIMILARITY_METHODS
+DISCRIMINATOR = "mia-disc/cnn"
+FUSION_METHODS = tuple(f"mia-fusion/{r}" for r in FUSION_RULES)
+
+
+def mia_ids(spaces: tuple[str, ...]) -> tuple[str, ...]:
+    """Every valid ``mia-<space>/<score>`` id of ``spaces`` (KDE and classifier only where the space has vectors)."""
+    out = []
+    for space in spaces:
+        for score in MIA_SCORES:
+            try:
+                check_space_score(space, score)
+            except TrainprintError:
+                continue
+            out.append(f"mia-{space}/{score}")
+    return tuple(out)
+
+
+#: the membership-inference family on the raw images: scores in every pixel space, the
+#: discriminator, the fusions (label-free except mia-fusion/features)
+MIA_METHODS = mia_ids(PIXEL_SPACES) + (DISCRIMINATOR,) + FUSION_METHODS
+#: the self-supervised contrastive extractor's space, every rule and score (not in the default: it
+#: trains an extractor per fold)
+CONTRASTIVE_METHODS = tuple(f"sim-contrastive/{r}" for r in RULES) + mia_ids(("contrastive",))
+#: what evaluate and submit run without --methods: the paper's grid, the similarity methods, then
+#: the membership-inference family on pixels
+DEFAULT_METHODS = GRID_METHODS + SIMILARITY_METHODS + MIA_METHODS
 #: names --methods accepts for whole lists
 METHOD_LISTS: dict[str, tuple[str, ...]] = {"default": DEFAULT_METHODS, "paper": GRID_METHODS,
-                                            "table2": TABLE2_METHODS, "similarity": SIMILARITY_METHODS}
+                                            "table2": TABLE2_METHODS, "similarity": SIMILARITY_METHODS,
+                                            "mia": MIA_METHODS, "contrastive": CONTRASTIVE_METHODS}
 
 
 @dataclass(frozen=True)
@@ -49,6 +82,7 @@ class MethodOptions:
     """Settings a user gives to every method of one kind (the method id names the rest)."""
 
     fraction_q: float = 0.5  # share of images the ``fraction`` rule calls used (its assumed base rate)
+    preset: str = "fast"  # training preset of methods that train a network (mia-disc)
 
 
 @dataclass(frozen=True)
@@ -57,7 +91,8 @@ class MethodSpec:
 
     Attributes:
         id: the method id as the user wrote it.
-        kind: ``classifier``, ``similarity`` or ``baseline``.
+        kind: ``classifier``, ``similarity``, ``mia`` or ``baseline`` (``similarity`` and ``mia``
+            methods get ``R_pool``, every real image unlabelled).
         extractor: extractor whose output the method reads (``raw`` for pixel spaces), or None.
         strategy, classifier: for ``classifier`` methods, else "".
         space, rule: for ``similarity`` methods, else "".
@@ -88,10 +123,46 @@ def parse_method(method_id: str) -> MethodSpec:
         return _classifier_spec(method_id, *parts)
     if len(parts) == 2 and parts[0].startswith("sim-"):
         return _similarity_spec(method_id, parts[0][len("sim-"):], parts[1])
+    if method_id == DISCRIMINATOR:
+        return MethodSpec(method_id, "mia", "raw", space="pixel", rule="cnn", factory=_discriminator)
+    if method_id in FUSION_METHODS:
+        rule = parts[1]
+        return MethodSpec(method_id, "mia", "raw", space="pixel", rule=rule, uses_labels=rule == "features",
+                          factory=lambda seed, device="cpu", options=MethodOptions(): _fusion(rule, seed, device))
+    if len(parts) == 2 and parts[0].startswith("mia-") and parts[0] not in ("mia-disc", "mia-fusion"):
+        return _mia_spec(method_id, parts[0][len("mia-"):], parts[1])
     raise TrainprintError(
         f"method {method_id!r}: expected <extractor>/<strategy>/<classifier> (e.g. vectornet-12/real/svm-2), "
-        f"sim-<space>/<rule> (e.g. sim-ssim/realmax) or one of {', '.join(BASELINES)}"
+        f"sim-<space>/<rule> (e.g. sim-ssim/realmax), mia-<space>/<score> (e.g. mia-ssim/domias-knn), "
+        f"{DISCRIMINATOR}, {', '.join(FUSION_METHODS)} or one of {', '.join(BASELINES)}"
     )
+
+
+def _discriminator(seed: int, device: str = "cpu", options: MethodOptions = MethodOptions()) -> Any:
+    from trainprint.membership.mia.discriminator import DiscriminatorMethod  # imports torch models
+
+    return DiscriminatorMethod(options.preset, device=device, random_state=seed)
+
+
+def _fusion(rule: str, seed: int, device: str) -> Any:
+    from trainprint.membership.mia.fusion import FusionMethod
+
+    return FusionMethod(rule, device=device, random_state=seed)
+
+
+def _mia_spec(method_id: str, space: str, score: str) -> MethodSpec:
+    if space not in PIXEL_SPACES:
+        _check_extractor(space, method_id)
+    try:
+        check_space_score(space, score)
+    except TrainprintError as e:
+        raise TrainprintError(f"method {method_id!r}: {e}") from None
+
+    def factory(seed: int, device: str = "cpu", options: MethodOptions = MethodOptions()) -> MiaMethod:
+        return MiaMethod(space=space, score=score, device=device, random_state=seed)
+
+    return MethodSpec(method_id, "mia", "raw" if space in PIXEL_SPACES else space, space=space, rule=score,
+                      factory=factory)
 
 
 def _classifier_spec(method_id: str, ext: str, strategy: str, clf: str) -> MethodSpec:
@@ -124,14 +195,16 @@ def _similarity_spec(method_id: str, space: str, rule: str) -> MethodSpec:
 
 
 def known_methods() -> list[str]:
-    """Every id ``expand_methods`` can match a glob against: the grid, the similarity rules in
-    every pixel space and the baselines."""
-    return list(DEFAULT_METHODS) + list(BASELINES)
+    """Every id ``expand_methods`` can match a glob against: the default methods, the similarity
+    rules and membership-inference scores in every fingerprint space, and the baselines."""
+    extra = [f"sim-{s}/{r}" for s in SPACES if s not in PIXEL_SPACES for r in RULES] + list(mia_ids(SPACES))
+    out = list(DEFAULT_METHODS) + list(BASELINES)
+    return out + [m for m in extra if m not in out]
 
 
 def expand_methods(text: str | None) -> list[str]:
     """Comma-separated ids, globs (``vectornet-12/*/*``) and list names (``METHOD_LISTS``: default,
-    paper, table2, similarity) -> ids in order, each once. ``None`` (no ``--methods``) gives
+    paper, table2, similarity, mia, contrastive) -> ids in order, each once. ``None`` (no ``--methods``) gives
     ``DEFAULT_METHODS``; an empty list is an error. Every id is checked with ``parse_method``."""
     if text is None:
         return list(DEFAULT_METHODS)

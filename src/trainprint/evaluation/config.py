@@ -49,7 +49,7 @@ class EvalConfig:
 
     @property
     def options(self) -> MethodOptions:
-        return MethodOptions(fraction_q=self.fraction_q)
+        return MethodOptions(fraction_q=self.fraction_q, preset=self.preset)
 
     def check(self) -> "EvalConfig":
         """Every setting checked (errors name the value), before anything is read or written."""

@@ -15,6 +15,9 @@ from trainprint.evaluation.null import FoldRefit
 from trainprint.evaluation.results import fold_row, score_rows
 from trainprint.methods import MethodOptions, MethodSpec
 
+#: method kinds that get ``R_pool`` (every real image, unlabelled) besides their training images
+POOLED_KINDS = ("similarity", "mia")
+
 
 def run_method(spec: MethodSpec, X: np.ndarray, real_idx: np.ndarray, y: np.ndarray, train: np.ndarray,
                test: np.ndarray, gen_idx: np.ndarray, seed: int, device: str,
@@ -24,12 +27,12 @@ def run_method(spec: MethodSpec, X: np.ndarray, real_idx: np.ndarray, y: np.ndar
     ``X`` (N, ...) is the method's representation of every image, in image order; ``real_idx``
     (n_real,) maps real positions to image rows; ``train`` / ``test`` index ``real_idx``;
     ``y`` (n_real,) 0/1; ``seed`` seeds the method (evaluate passes seed + fold).
-    Similarity methods also get ``R_pool`` = every real image, unlabelled.
+    Similarity and membership-inference methods also get ``R_pool`` = every real image, unlabelled.
     Returns (scores (n_test,), preds (n_test,), notes)."""
     if spec.kind == "classifier":
         X = X.reshape(len(X), -1)  # raw (N, H, W) -> (N, H*W)
     est = spec.factory(seed, device, options)
-    R_pool = X[real_idx] if spec.kind == "similarity" else None
+    R_pool = X[real_idx] if spec.kind in POOLED_KINDS else None
     est.fit(X[real_idx[train]], y[train], X[gen_idx], R_pool)
     R_test = X[real_idx[test]]
     scores = np.asarray(est.decision_function(R_test), dtype=np.float64)
@@ -69,7 +72,7 @@ def fold_refit(spec: MethodSpec, X: np.ndarray, real_idx: np.ndarray, y: np.ndar
         X = X.reshape(len(X), -1)
     est = spec.factory(seed, device, options)
     R_train, R_test = X[real_idx[train]], X[real_idx[test]]
-    if spec.kind == "similarity":
+    if spec.kind in POOLED_KINDS:
         est.fit(R_train, y[train], X[gen_idx], X[real_idx])
         refit = est.label_refitter(R_train, R_test)
     else:

@@ -2,7 +2,8 @@
 
 Names are part of the user interface (method ids start with them):
 ``vectornet-1``, ``vectornet-12``, ``vectornet-123`` (the paper's Vector-Net(1), (1,2), (1,2,3)),
-``dae-gu``, ``dae-gnu``, ``dae-gunu`` (DAE(G,U), DAE(G,NU), DAE(G,U,NU)), and ``raw`` (pixels).
+``dae-gu``, ``dae-gnu``, ``dae-gunu`` (DAE(G,U), DAE(G,NU), DAE(G,U,NU)), ``contrastive`` (a
+self-supervised SimCLR encoder of G and every real image, label-free), and ``raw`` (pixels).
 Each entry imports its class only when it is built, so listing names never imports torch models.
 A new extractor is a module in this folder plus one entry in ``EXTRACTORS``.
 """
@@ -27,6 +28,12 @@ def _dae() -> type[FingerprintExtractor]:
     from trainprint.extractors.dae import DAEExtractor
 
     return DAEExtractor
+
+
+def _contrastive() -> type[FingerprintExtractor]:
+    from trainprint.extractors.contrastive import ContrastiveExtractor
+
+    return ContrastiveExtractor
 
 
 def _raw() -> type[FingerprintExtractor]:
@@ -57,6 +64,7 @@ EXTRACTORS: dict[str, ExtractorSpec] = {
     "dae-gu": ExtractorSpec(_dae, {"train_sets": ("generated", "real_used")}),
     "dae-gnu": ExtractorSpec(_dae, {"train_sets": ("generated", "real_not_used")}),
     "dae-gunu": ExtractorSpec(_dae, {"train_sets": ("generated", "real_used", "real_not_used")}),
+    "contrastive": ExtractorSpec(_contrastive),
     "raw": ExtractorSpec(_raw, takes=()),
 }
 

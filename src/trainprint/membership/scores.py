@@ -8,6 +8,11 @@ For each real image r, with G the generated images and P the other real images a
     nn          #{g : r is g's most similar real}      VCMI's nearest-neighbour rule; authenticity
     calibrated  max_g s(r, g) - max_p s(r, p)          best match in G against best match among reals
 
+With ``ranks=True`` two more (VCMI's ranking rule), over the candidates C = pool + R:
+
+    rank_gen    mean over g of r's rank among C in g's similarity list, / |C|    (low = favoured by G)
+    rank_real   mean over other reals p of r's rank among C - p in p's list, / (|C| - 1)
+
 A real image is found in the pool by its exact content, so passing the same images as ``R`` and
 in ``R_pool`` (as ``evaluate`` does) never matches an image with itself.
 """
@@ -39,6 +44,8 @@ class MembershipScores:
     real_max: np.ndarray  # (n,) float32: best similarity to another real image (NaN: none)
     topk_idx: np.ndarray  # (n, k) int64: indices in G of the k best matches, best first
     topk_sim: np.ndarray  # (n, k) float32: their similarities
+    rank_gen: np.ndarray | None = None  # (n,) float64 in (0, 1]: mean normalised rank in G's lists
+    rank_real: np.ndarray | None = None  # (n,) float64 in (0, 1]: mean normalised rank in other reals' lists
 
     def get(self, name: str) -> np.ndarray:
         """One score by name (``SCORE_NAMES``), as float64."""
@@ -84,6 +91,32 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
+def cached_pairwise(space: str, A: np.ndarray, B: np.ndarray, **opts: Any) -> np.ndarray:
+    """``similarity.pairwise(space, A, B)`` (n, m) float32, kept in the cache of recent results
+    (every fold of an evaluation compares the same pool with the same generated images)."""
+    return _cached(_digest("pairwise", space, A, B, sorted(opts.items())), lambda: pairwise(space, A, B, **opts))
+
+
+def mean_ranks(S_cg: np.ndarray, S_cc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """VCMI's ranks. ``S_cg`` (c, m): candidates x generated; ``S_cc`` (c, c): candidates x candidates.
+
+    Returns ``(rank_gen, rank_real)``, each (c,) float64: a candidate's mean rank (1 = most similar,
+    ties averaged) in the generated images' lists, divided by c, and in the other candidates' lists
+    (itself left out of each list), divided by c - 1 (NaN when c < 2)."""
+    from scipy.stats import rankdata
+
+    c = S_cg.shape[0]
+    rank_gen = rankdata(-S_cg.astype(np.float64), axis=0, method="average").mean(axis=1) / c
+    if c < 2:
+        return rank_gen, np.full(c, np.nan)
+    S = S_cc.astype(np.float64).copy()
+    np.fill_diagonal(S, np.inf)  # the list owner itself ranks first ...
+    ranks = rankdata(-S, axis=0, method="average") - 1.0  # ... and is taken out: ranks 1..c-1 for the others
+    np.fill_diagonal(ranks, 0.0)
+    rank_real = ranks.sum(axis=1) / (c - 1) / (c - 1)
+    return rank_gen, rank_real
+
+
 def _row_keys(X: np.ndarray) -> list[bytes]:
     return [row.tobytes() for row in np.ascontiguousarray(X).reshape(X.shape[0], -1)]
 
@@ -115,12 +148,14 @@ def membership_scores(
     *,
     k: int = 5,
     backend: str = "auto",
+    ranks: bool = False,
     **opts,
 ) -> MembershipScores:
     """Scores of each real image in ``R`` (n, ...) against generated ``G`` (m, ...).
 
     ``R_pool`` (p, ...): other real images, the competitors for ``nn`` and the reference for
-    ``calibrated``; R's own images always compete too. ``opts`` go to ``similarity.iter_blocks``.
+    ``calibrated``; R's own images always compete too. ``ranks``: also ``rank_gen`` / ``rank_real``
+    (costs one full candidates x generated matrix). ``opts`` go to ``similarity.iter_blocks``.
     """
     R = check_representation(space, R, "real images")
     G = check_representation(space, G, "generated images")
@@ -137,11 +172,17 @@ def membership_scores(
     best = top_sim[:, 0]
     real_max = np.full(R.shape[0], np.nan, dtype=np.float32)
     if C.shape[0] > 1:
-        S_cc = _cached(_digest("pairwise", space, C, opt_key), lambda: pairwise(space, C, C, **opts))
+        S_cc = cached_pairwise(space, C, C, **opts)
         S_rc = S_cc[r_to_c].copy()  # (n, c)
         S_rc[np.arange(R.shape[0]), r_to_c] = -np.inf  # never the image itself
         real_max = S_rc.max(axis=1).astype(np.float32)
     calibrated = np.where(np.isnan(real_max), best, best - real_max).astype(np.float32)
+    rank_gen = rank_real = None
+    if ranks:
+        S_cc = cached_pairwise(space, C, C, **opts) if C.shape[0] > 1 else np.zeros((1, 1), np.float32)
+        rg, rr = _cached(_digest("ranks", space, C, G, opt_key),
+                         lambda: mean_ranks(cached_pairwise(space, C, G, **opts), S_cc))
+        rank_gen, rank_real = rg[r_to_c], rr[r_to_c]
     return MembershipScores(
         max=best.astype(np.float32),
         topk=top_sim.mean(axis=1).astype(np.float32),
@@ -150,6 +191,8 @@ def membership_scores(
         real_max=real_max,
         topk_idx=top_idx,
         topk_sim=top_sim,
+        rank_gen=rank_gen,
+        rank_real=rank_real,
     )
 
 
@@ -160,6 +203,6 @@ def real_real_similarities(space: str, R_pool: np.ndarray, **opts) -> np.ndarray
     C, _ = union_of_reals(R_pool, None)
     if C.shape[0] < 2:
         raise TrainprintError(f"membership: real-real calibration needs at least 2 distinct real images, got {C.shape[0]}")
-    S = _cached(_digest("pairwise", space, C, sorted(opts.items())), lambda: pairwise(space, C, C, **opts))
+    S = cached_pairwise(space, C, C, **opts)
     iu = np.triu_indices(C.shape[0], k=1)
     return S[iu].astype(np.float64)

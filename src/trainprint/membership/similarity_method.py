@@ -20,7 +20,8 @@ from sklearn.utils.validation import check_is_fitted
 from trainprint.core.errors import TrainprintError
 from trainprint.extractors.registry import EXTRACTORS
 from trainprint.membership.rules import OBJECTIVES, RULES, Rule, RuleContext
-from trainprint.membership.scores import SCORE_NAMES, MembershipScores, membership_scores, real_real_similarities, union_of_reals
+from trainprint.membership.scores import (SCORE_NAMES, MembershipScores, cached_pairwise, membership_scores,
+                                         real_real_similarities, union_of_reals)
 from trainprint.similarity import PIXEL_SPACES, check_representation
 
 
@@ -108,7 +109,9 @@ class SimilarityMethod(BaseEstimator):
         if rule.uses_labels and y_arr is None:
             raise TrainprintError(f"{self.method_id}: rule {self.rule!r} needs labels y")
         ctx = RuleContext(self.method_id, lambda: self._scores(R), y_arr if rule.uses_labels else None,
-                          lambda: real_real_similarities(self.space, self.pool_, device=self.device))
+                          lambda: real_real_similarities(self.space, self.pool_, device=self.device),
+                          lambda: cached_pairwise(self.space, union_of_reals(self.pool_, None)[0], self.G_,
+                                                  device=self.device))
         rule.fit(ctx)
         self.rule_ = rule
         if rule.threshold_ is not None:
@@ -143,11 +146,13 @@ class SimilarityMethod(BaseEstimator):
         check_is_fitted(self, "rule_")
         ms_train, ms_test = self.membership(R_train), self.membership(R_test)
         real_real = lambda: real_real_similarities(self.space, self.pool_, device=self.device)  # noqa: E731
+        real_gen = lambda: cached_pairwise(self.space, union_of_reals(self.pool_, None)[0], self.G_,  # noqa: E731
+                                           device=self.device)
 
         def refit(y: np.ndarray) -> np.ndarray:
             rule = self._make_rule()
             rule.fit(RuleContext(self.method_id, lambda: ms_train, np.asarray(y, dtype=np.int64)
-                                 if rule.uses_labels else None, real_real))
+                                 if rule.uses_labels else None, real_real, real_gen))
             return rule.predict(rule.decision(ms_test))
 
         return refit
@@ -165,6 +170,7 @@ class SimilarityMethod(BaseEstimator):
         if int(self.k) < 1:
             raise TrainprintError(f"{self.method_id}: k={self.k} must be >= 1")
         cls = RULES[self.rule]
+        self.rule_cls_ = cls
         params: dict[str, Any] = {p: getattr(self, p) for p in cls.params}  # names the rule declares
         return cls(score=self.score or cls.default_score, **params)
 
@@ -174,7 +180,7 @@ class SimilarityMethod(BaseEstimator):
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         ms = membership_scores(self.space, R, self.G_, self.pool_, k=int(self.k), device=self.device,
-                               backend=self.backend)
+                               backend=self.backend, ranks=self.rule_cls_.needs_ranks)
         self._cache = (key, ms)
         return ms
 

@@ -34,12 +34,15 @@ class RuleContext:
         y: (n,) int64 0/1 labels of those images, or ``None`` when the fit is label-free.
         real_real: returns the similarities of every pair of distinct real images of the pool
             ((p (p - 1) / 2,) float64); computed only when a rule asks for it.
+        real_gen: returns the (p, m) similarities of the pool's real images to every generated
+            image, or is None where the caller cannot give them (the ``clustering`` rule needs them).
     """
 
     method_id: str
     scores: Callable[[], MembershipScores]
     y: np.ndarray | None
     real_real: Callable[[], np.ndarray]
+    real_gen: Callable[[], np.ndarray] | None = None
 
 
 class Rule:
@@ -49,6 +52,8 @@ class Rule:
     uses_labels: ClassVar[bool] = False
     default_score: ClassVar[str] = "max"
     params: ClassVar[tuple[str, ...]] = ()
+    #: whether ``decision`` reads ``MembershipScores.rank_gen`` / ``rank_real`` (computed only then)
+    needs_ranks: ClassVar[bool] = False
     #: the fitted cut on the score, for rules that learn one (realmax, meanstd, threshold)
     threshold_: float | None = None
 

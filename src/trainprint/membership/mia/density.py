@@ -1,0 +1,137 @@
+"""DOMIAS density-ratio scores (van Breugel et al. 2023) and GAN-Leaks calibrated distance (Chen et al.
+2020), computed from distances or vectors. Every score is "higher = more likely a member" and is
+about ``log p_G(x) - log p_ref(x)`` (``> 0``: the generator puts more density at x than the real
+reference does), except ``gan_leaks_cal``, a distance difference.
+
+The reference rows that a query image is itself are always left out of its reference: kNN by
+leaving that row out, KDE and the classifier by cross-fitting (``crossfit.pool_folds``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.kernel_approximation import Nystroem
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KernelDensity
+from sklearn.pipeline import make_pipeline
+
+#: at most this many images fit the PCA of the KDE / classifier scores (then every image is projected)
+PCA_FIT_ROWS = 2048
+#: Nystroem components of the classifier's RBF kernel (fewer when fewer training images)
+NYSTROEM_COMPONENTS = 300
+
+
+def _floor(D: np.ndarray) -> float:
+    """A small positive distance: 1e-3 x the median positive finite distance (1e-12 when none)."""
+    pos = D[np.isfinite(D) & (D > 0)]
+    return float(1e-3 * np.median(pos)) if pos.size else 1e-12
+
+
+def kth_smallest(D: np.ndarray, k: int) -> np.ndarray:
+    """(n,) the ``k``-th smallest entry of each row of ``D`` (n, m) (1-based ``k``, capped at m)."""
+    k = int(min(max(k, 1), D.shape[1]))
+    return np.partition(D, k - 1, axis=1)[:, k - 1]
+
+
+def intrinsic_dimension(D_rr: np.ndarray, k: int = 10) -> float:
+    """Levina-Bickel maximum-likelihood intrinsic dimension (MacKay-Ghahramani average of the inverse
+    per-point estimates) from the (n, n) distances of a reference set to itself (diagonal: inf).
+    Returns NaN when fewer than 3 images or no spread."""
+    n = D_rr.shape[0]
+    k = int(min(k, n - 1))
+    if k < 2:
+        return float("nan")
+    T = np.sort(D_rr, axis=1)[:, :k]  # (n, k) nearest distances, self excluded (inf)
+    T = np.maximum(T, _floor(D_rr))
+    inv = np.log(T[:, -1:] / T[:, :-1]).sum(axis=1) / (k - 1)  # (n,) inverse per-point estimates
+    mean_inv = float(inv.mean())
+    return 1.0 / mean_inv if mean_inv > 0 else float("nan")
+
+
+def knn_log_ratio(D_qg: np.ndarray, D_qref: np.ndarray, k: int, dim: float) -> np.ndarray:
+    """kNN density ratio. ``D_qg`` (q, m): queries to generated; ``D_qref`` (q, n): queries to the
+    reference set, with inf where a query is that reference image. With r the distance to the k-th
+    neighbour, p(x) ~ k / (n V_d r^d), so
+
+        log p_G(x) - log p_ref(x) = d (log r_ref - log r_G) + log(k_G / m) - log(k_ref / n_ref)
+
+    with ``dim`` = d (an intrinsic dimension) and n_ref the finite reference distances of the row.
+    Returns (q,) float64."""
+    floor = _floor(np.concatenate([D_qg.ravel(), D_qref[np.isfinite(D_qref)]]))
+    n_ref = np.isfinite(D_qref).sum(axis=1).astype(np.float64)  # (q,)
+    k_g = int(min(k, D_qg.shape[1]))
+    k_r = np.minimum(k, n_ref)
+    r_g = np.maximum(kth_smallest(D_qg, k_g), floor)
+    r_ref = np.maximum(kth_smallest(D_qref, int(k)), floor)  # inf where a row has fewer than k references
+    r_ref = np.where(np.isfinite(r_ref), r_ref, np.maximum(np.max(np.where(np.isfinite(D_qref), D_qref, 0), axis=1), floor))
+    return dim * (np.log(r_ref) - np.log(r_g)) + np.log(k_g / D_qg.shape[1]) - np.log(k_r / np.maximum(n_ref, 1.0))
+
+
+def gan_leaks_cal(D_qg: np.ndarray, D_qref: np.ndarray) -> np.ndarray:
+    """GAN-Leaks calibrated: ``d_min(x, reals other than x) - d_min(x, G)``, (q,) float64 (the paper's
+    calibrated distance with its sign turned so that higher = member). A query with no other real
+    image gets ``-d_min(x, G)``."""
+    d_g = D_qg.min(axis=1)
+    d_r = D_qref.min(axis=1)
+    return np.where(np.isfinite(d_r), d_r - d_g, -d_g)
+
+
+def project(V_ref: np.ndarray, V_g: np.ndarray, n_components: int, random_state: int
+            ) -> Callable[[np.ndarray], np.ndarray]:
+    """A whitened PCA fitted label-free on generated + reference vectors (at most ``PCA_FIT_ROWS``
+    of them, drawn with ``random_state``); returns ``proj(V (N, D)) -> (N, c)`` float64."""
+    both = np.concatenate([V_g, V_ref])
+    rng = np.random.default_rng(random_state)
+    rows = both if len(both) <= PCA_FIT_ROWS else both[rng.choice(len(both), PCA_FIT_ROWS, replace=False)]
+    c = int(max(1, min(n_components, rows.shape[0] - 1, rows.shape[1])))
+    pca = PCA(n_components=c, whiten=True, svd_solver="randomized" if c < min(rows.shape) // 2 else "full",
+              random_state=random_state).fit(rows)
+
+    def proj(V: np.ndarray) -> np.ndarray:
+        return np.concatenate([pca.transform(V[i:i + 4096]) for i in range(0, len(V), 4096)]).astype(np.float64)
+
+    return proj
+
+
+def scott_bandwidth(n: int, d: int) -> float:
+    """Scott's rule for whitened (unit-variance) data: ``n ** (-1 / (d + 4))``."""
+    return float(n ** (-1.0 / (d + 4)))
+
+
+def kde_models(Z_ref: np.ndarray, Z_g: np.ndarray, folds: np.ndarray) -> tuple[KernelDensity, list[KernelDensity], float]:
+    """Gaussian KDEs with one bandwidth (Scott's rule, n = |G| + |ref|): the generated images' and,
+    for each fold f, the reference images outside f. Returns ``(kde_g, [kde_ref_f], bandwidth)``."""
+    h = scott_bandwidth(len(Z_ref) + len(Z_g), Z_g.shape[1])
+    kde_g = KernelDensity(kernel="gaussian", bandwidth=h).fit(Z_g)
+    refs = [KernelDensity(kernel="gaussian", bandwidth=h).fit(Z_ref[folds != f]) for f in range(int(folds.max()) + 1)]
+    return kde_g, refs, h
+
+
+def median_gamma(Z: np.ndarray, random_state: int, rows: int = 1000) -> float:
+    """RBF ``gamma`` by the median heuristic: 1 / median squared distance between (at most ``rows``) images."""
+    rng = np.random.default_rng(random_state)
+    S = Z if len(Z) <= rows else Z[rng.choice(len(Z), rows, replace=False)]
+    d2 = ((S[:, None, :] - S[None, :, :]) ** 2).sum(-1)[np.triu_indices(len(S), 1)]
+    med = float(np.median(d2)) if d2.size else 1.0
+    return 1.0 / med if med > 0 else 1.0
+
+
+def classifier_models(Z_ref: np.ndarray, Z_g: np.ndarray, folds: np.ndarray, gamma: float, C: float,
+                      random_state: int) -> list:
+    """For each fold f, a probabilistic classifier of generated (1) vs reference images outside f (0):
+    RBF kernel (Nystroem) + logistic regression, classes weighted to equal total weight, so its
+    log-odds estimate ``log p_G(x) - log p_ref(x)`` (the density-ratio trick)."""
+    models = []
+    for f in range(int(folds.max()) + 1):
+        X = np.concatenate([Z_g, Z_ref[folds != f]])
+        t = np.r_[np.ones(len(Z_g)), np.zeros(int((folds != f).sum()))]
+        model = make_pipeline(
+            Nystroem(kernel="rbf", gamma=gamma, n_components=int(min(NYSTROEM_COMPONENTS, len(X))),
+                     random_state=random_state),
+            LogisticRegression(C=C, class_weight="balanced", max_iter=2000, random_state=random_state),
+        )
+        models.append(model.fit(X, t))
+    return models
