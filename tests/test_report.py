@@ -79,7 +79,9 @@ def test_every_section_is_present_and_filled(tmp_path: Path) -> None:
         body = _section(html, sid)
         assert "Not available" not in body, f"section {sid} says its input is missing"
     assert "data:image/png;base64," in _section(html, "roc")
-    assert _section(html, "scores").count("<img") == len(METHODS)
+    scores = _section(html, "scores")  # baselines are reference lines: no all-used histogram
+    assert scores.count("<img") == len(METHODS) - 1 and "baseline/all-used" not in scores
+    assert "Pooled AUC" in _section(html, "roc") and "fold-mean AUC" in _section(html, "roc")
     assert _section(html, "map").count("<img") == 1  # one map per extractor
     assert "vectornet-12 (fold-0)" in _section(html, "training")
     assert "0.9645" in _section(html, "results") and "sim-ssim/realmax" in _section(html, "results")
@@ -87,6 +89,34 @@ def test_every_section_is_present_and_filled(tmp_path: Path) -> None:
     assert gallery.count("class='row'") == 6 and gallery.count("<img") == 6 * 6
     assert "src=\"http" not in html and "src='http" not in html  # self-contained: nothing fetched
     assert not list(run.glob(".report.html.*"))  # atomic write left no temporary file
+
+
+def test_recommended_first_and_baselines_apart_in_the_results(tmp_path: Path) -> None:
+    run = make_eval_run(tmp_path)
+    rec = io.read_json(run / "selection.json")["recommended"]["method"]
+    table = _section(build_report(run).read_text(), "results").split("<h3>The paper")[0]
+    names = re.findall(r"<td class='m'>([^<]+?)(?: <b>|</td>)", table)
+    assert names[0] == rec and "★ recommended" in table.split("</tr>")[1]
+    assert names[-1] == "baseline/all-used"
+    assert table.index("reference lines") < table.index("baseline/all-used")
+
+
+def test_gallery_never_shows_a_method_that_calls_nothing_used(tmp_path: Path) -> None:
+    run = make_eval_run(tmp_path)
+    rec = io.read_json(run / "selection.json")["recommended"]["method"]
+    other = next(m for m in METHODS if m != rec and not m.startswith("baseline/"))
+    scores = io.read_csv(run / "scores.csv")
+    for r in scores:
+        if r["method"] == rec:
+            r["pred"] = 0
+    io.write_csv(run / "scores.csv", scores, list(scores[0]))
+    gallery = _section(build_report(run).read_text(), "gallery")
+    assert f"<code>{other}</code>" in gallery and f"the recommended {rec} calls no image used" in gallery
+    for r in scores:
+        r["pred"] = 0 if not r["method"].startswith("baseline/") else r["pred"]
+    io.write_csv(run / "scores.csv", scores, list(scores[0]))
+    gallery = _section(build_report(run).read_text(), "gallery")
+    assert "No method (baselines aside) calls any image used" in gallery and "<img" not in gallery
 
 
 def test_gallery_finds_the_generated_copy(tmp_path: Path) -> None:
@@ -130,9 +160,15 @@ def test_submit_run_folder(tmp_path: Path) -> None:
     ev.rename(run / "evaluate") if (run.mkdir() or True) else None
     rows = [dict(method="sim-ssim/realmax", id=f"t{k}", score=float(k), pred=k % 2) for k in range(10)]
     io.write_csv(run / "scores_test.csv", rows, ["method", "id", "score", "pred"])
+    io.write_text(run / "vote_all.csv", "".join(f"t{k},{k % 2}\n" for k in range(10)))
     html = build_report(run).read_text()
     assert "sim-ssim/realmax" in _section(html, "results")  # from evaluate/results.csv
-    assert "<img" in _section(html, "scores") and "Not available" in _section(html, "roc")
+    for sid in ("roc", "scores", "gallery", "test"):  # the dev CV's curves and gallery, the test answers
+        assert "Not available" not in _section(html, sid), sid
+    test = _section(html, "test")
+    assert test.count("<tr><td>") == 10 and "vote_all.csv" in test and "<img" in test
+    assert "t9</td><td>9" in test.split("</tr>")[1]  # most suspicious first
+    assert "dev set's cross-validation" in _section(html, "gallery")
 
 
 def test_cli_report(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

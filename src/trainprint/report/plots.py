@@ -39,18 +39,26 @@ def image_to_base64(pixels: np.ndarray, scale: int = 2) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def roc_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> str:
-    """ROC curves, one per method: ``{method: (labels (n,) 0/1, scores (n,))}``."""
-    fig, ax = plt.subplots(figsize=(6.4, 5.4))
+def roc_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], fold_mean: Mapping[str, float] | None = None,
+               recommended: str | None = None) -> str:
+    """ROC curves, one per method: ``{method: (labels (n,) 0/1, scores (n,))}``; the legend (outside
+    the axes) gives each method's pooled AUC and, from ``fold_mean``, its mean AUC over folds. The
+    ``recommended`` method is drawn thicker and marked; chance is a reference line."""
+    from sklearn.metrics import auc
+
+    fig, ax = plt.subplots(figsize=(9.6, 5.4))
+    fold_mean = fold_mean or {}
     for name, (y, s) in curves.items():
         fpr, tpr, _ = roc_curve(y, s)
-        from sklearn.metrics import auc
-
-        ax.plot(fpr, tpr, lw=1.6, label=f"{name} (AUC {auc(fpr, tpr):.3f})")
-    ax.plot([0, 1], [0, 1], ls="--", c="k", lw=0.8, label="chance")
+        fm = fold_mean.get(name, float("nan"))
+        label = f"{'★ ' if name == recommended else ''}{name}: pooled AUC {auc(fpr, tpr):.3f}" + (
+            f", fold-mean AUC {fm:.3f}" if np.isfinite(fm) else "")
+        ax.plot(fpr, tpr, lw=2.8 if name == recommended else 1.4, label=label)
+    ax.plot([0, 1], [0, 1], ls="--", c="k", lw=0.8, label="chance (reference line; baselines lie on it)")
     ax.set(xlabel="false positive rate (NU called used)", ylabel="true positive rate (U called used)",
-           xlim=(0, 1), ylim=(0, 1.01), title="ROC, held-out scores pooled over folds")
-    ax.legend(fontsize=7, loc="lower right")
+           xlim=(0, 1), ylim=(0, 1.01), title="ROC of the held-out scores, pooled over folds")
+    ax.set_aspect("equal")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return fig_to_base64(fig)
 
 

@@ -157,12 +157,17 @@ def section_results(run: Path) -> str:
         run = run / "evaluate"  # a submit run keeps the strict CV it made in evaluate/
         parts.append("<p>From the dev-set evaluation kept in <code>evaluate/</code>.</p>")
     if (run / "results.csv").exists():
+        rec = recommended_method(run)
         rows = read_csv(run / "results.csv")
-        rows.sort(key=lambda r: -np.nan_to_num(csv_float(r.get("f1_mean", "")), nan=-1))
+        rows.sort(key=lambda r: (is_baseline(r.get("method", "")), r.get("method") != rec,
+                                 -np.nan_to_num(csv_float(r.get("mcc_mean", "")), nan=-9)))
         head = "<tr><th>method</th>" + "".join(f"<th>{c}</th>" for c in RESULT_COLUMNS) \
             + "<th>TPR@FPR 5%</th><th>TPR@FPR 10%</th><th>notes</th></tr>"
         body = []
         for r in rows:
+            if is_baseline(r.get("method", "")) and not any("reference lines" in b for b in body):
+                body.append(f"<tr><th colspan='{len(RESULT_COLUMNS) + 4}'>reference lines (baselines: not ranked, "
+                            "never recommended)</th></tr>")
             cells = []
             for c in RESULT_COLUMNS:
                 m, s = csv_float(r.get(f"{c}_mean", "")), csv_float(r.get(f"{c}_std", ""))
@@ -171,9 +176,11 @@ def section_results(run: Path) -> str:
                 v = csv_float(r.get(c, ""))
                 cells.append(f"<td>{v:.3f}</td>" if np.isfinite(v) else "<td>–</td>")
             notes = r.get("notes", "") or ""
-            body.append(f"<tr><td class='m'>{esc(r.get('method', ''))}</td>{''.join(cells)}"
+            name = esc(r.get("method", "")) + (" <b>★ recommended</b>" if r.get("method") == rec else "")
+            body.append(f"<tr><td class='m'>{name}</td>{''.join(cells)}"
                         f"<td class='notes'>{esc(notes[:300])}</td></tr>")
-        parts.append("<h3>All methods (mean ± std over folds, best F1 first)</h3>"
+        parts.append("<h3>All methods (mean ± std over folds): the recommended method (★) first, then the other "
+                     "candidates by mean MCC (the recommendation's criterion), then the baselines</h3>"
                      f"<table class='data'>{head}{''.join(body)}</table>")
     else:
         parts.append(missing("results.csv"))
@@ -203,6 +210,7 @@ def read_scores(run: Path) -> dict[str, dict[str, np.ndarray]] | None:
             d[k].append(r.get(k, ""))
         d["label"].append(int(csv_float(r.get("label", "-1"))) if r.get("label", "") != "" else -1)
         d["score"].append(csv_float(r.get("score", "")))
+        d["pred"].append(int(csv_float(r.get("pred", "-1"))) if r.get("pred", "") != "" else -1)
     return {m: {k: np.asarray(v) for k, v in d.items()} for m, d in by.items()}
 
 
@@ -214,16 +222,35 @@ def _auc(d: dict[str, np.ndarray]) -> float:
     return float(roc_auc_score(y, d["score"][ok])) if len(np.unique(y)) == 2 else float("nan")
 
 
-def ranked_methods(scores: dict[str, dict[str, np.ndarray]]) -> list[tuple[str, float]]:
-    """Methods by pooled AUC, best first (NaN AUC last)."""
-    aucs = [(m, _auc(d)) for m, d in scores.items()]
-    return sorted(aucs, key=lambda t: -np.nan_to_num(t[1], nan=-1.0))
+def is_baseline(method: str) -> bool:
+    return method.startswith("baseline/")
 
 
-def section_roc(scores: dict | None) -> str:
+def ranked_methods(scores: dict[str, dict[str, np.ndarray]], recommended: str | None = None) -> list[tuple[str, float]]:
+    """Methods by pooled AUC, best first (NaN AUC last), the ``recommended`` one first whatever its
+    AUC; baselines are left out (they are reference lines, not candidates)."""
+    aucs = [(m, _auc(d)) for m, d in scores.items() if not is_baseline(m)]
+    ranked = sorted(aucs, key=lambda t: -np.nan_to_num(t[1], nan=-1.0))
+    return sorted(ranked, key=lambda t: t[0] != recommended)
+
+
+def recommended_method(run: Path) -> str | None:
+    """The method the run recommends (selection.json / recommended.json), or None."""
+    selection, _ = read_selection(run)
+    rec = (selection or {}).get("recommended")
+    return str(rec["method"]) if rec else None
+
+
+def fold_mean_auc(run: Path) -> dict[str, float]:
+    """Mean AUC over folds of each method (results.csv ``auc_mean``)."""
+    path = run / "results.csv"
+    return {r["method"]: csv_float(r.get("auc_mean", "")) for r in read_csv(path)} if path.exists() else {}
+
+
+def section_roc(scores: dict | None, recommended: str | None = None, fold_mean: dict[str, float] | None = None) -> str:
     if scores is None:
         return missing("scores.csv")
-    ranked = [(m, a) for m, a in ranked_methods(scores) if np.isfinite(a)]
+    ranked = [(m, a) for m, a in ranked_methods(scores, recommended) if np.isfinite(a)]
     if not ranked:
         return missing("labelled scores (every label in scores.csv is unknown)")
     shown = ranked[:MAX_ROC]
@@ -232,22 +259,26 @@ def section_roc(scores: dict | None) -> str:
         d = scores[m]
         ok = (d["label"] >= 0) & np.isfinite(d["score"])
         curves[m] = (d["label"][ok], d["score"][ok])
-    note = f"<p>The {len(shown)} methods of highest AUC out of {len(ranked)}.</p>" if len(ranked) > len(shown) else ""
-    return note + img_tag(roc_figure(curves), "ROC curves")
+    rec = (f"The recommended method (★, thick line) first, then the" if recommended in curves else "The")
+    note = (f"<p>{rec} methods of highest pooled AUC ({len(shown)} of {len(ranked)}). Pooled AUC: all held-out "
+            "scores of all folds in one curve; fold-mean AUC: the mean of the per-fold AUCs (results.csv). "
+            "Baselines are not drawn: they lie on the chance line.</p>")
+    return note + img_tag(roc_figure(curves, fold_mean, recommended), "ROC curves")
 
 
-def section_scores(scores: dict | None) -> str:
+def section_scores(scores: dict | None, recommended: str | None = None) -> str:
     if scores is None:
         return missing("scores.csv")
     figs = []
-    for m, _ in ranked_methods(scores)[:MAX_HIST]:
+    for m, _ in ranked_methods(scores, recommended)[:MAX_HIST]:
         d = scores[m]
         groups = {s: d["score"][(d["split"] == s) & np.isfinite(d["score"])] for s in
                   ("real_used", "real_not_used", "real_unknown", "generated")}
         groups = {k: v for k, v in groups.items() if len(v)}
         figs.append(img_tag(score_hist_figure(m, groups), f"scores of {m}", "fig small"))
     note = ("<p>Held-out scores of the real images, U against NU (generated images are not scored "
-            "by evaluate; they appear in the fingerprint map).</p>")
+            "by evaluate; they appear in the fingerprint map). The recommended method first; baselines are not "
+            "drawn (all-used gives every image the same score).</p>")
     return note + "<div class='grid'>" + "".join(figs) + "</div>"
 
 
@@ -348,6 +379,6 @@ def section_training(run: Path, max_plots: int = 12) -> str:
     return "<div class='grid'>" + "".join(figs) + "</div>" + more
 
 
-__all__ = ["SECTIONS", "SET_LABELS", "section_groups", "section_verdict", "esc", "image_to_base64", "img_tag", "missing", "read_scores",
+__all__ = ["SECTIONS", "SET_LABELS", "fold_mean_auc", "is_baseline", "recommended_method", "section_groups", "section_verdict", "esc", "image_to_base64", "img_tag", "missing", "read_scores",
            "ranked_methods", "section_map", "section_results", "section_roc", "section_run",
            "section_scores", "section_training"]
