@@ -56,10 +56,26 @@ def test_storey_and_global_test() -> None:
     rng = np.random.default_rng(3)
     s, r = rng.normal(0.5, 1, 60), rng.normal(0, 1, 50)
     gt = global_test(s, r)
-    assert gt["p_value"] == pytest.approx(mannwhitneyu(s, r, alternative="greater").pvalue)
-    assert 0.5 < gt["auc_audited_vs_reference"] < 1
+    mw = mannwhitneyu(s, r, alternative="greater")
+    assert gt["p_value"] == pytest.approx(mw.pvalue, abs=0.003)  # by permutation, every image its own unit
+    assert gt["auc_audited_vs_reference"] == pytest.approx(mw.statistic / (60 * 50), abs=1e-6)
     est = storey_members(s, r, seed=0, reps=200)
     assert est["ci95"][0] <= est["members"] <= est["ci95"][1] and 0 <= est["members"] <= 60
+
+
+def test_global_test_counts_sibling_groups_as_one_unit() -> None:
+    """Five near-identical siblings per patient: treated as independent images the test rejects
+    signal-free data far too often; moving whole groups keeps the level."""
+    rng = np.random.default_rng(4)
+    groups_s, groups_r = np.repeat(np.arange(12), 5), np.repeat(np.arange(8), 5)
+    p_img, p_grp = [], []
+    for _ in range(200):
+        s = np.repeat(rng.normal(size=12), 5) + rng.normal(scale=0.05, size=60)
+        r = np.repeat(rng.normal(size=8), 5) + rng.normal(scale=0.05, size=40)
+        p_img.append(global_test(s, r, permutations=199)["p_value"])
+        p_grp.append(global_test(s, r, groups_s, groups_r, permutations=199)["p_value"])
+    assert np.mean(np.array(p_img) < 0.05) > 0.15  # the image-level test is invalid here
+    assert np.mean(np.array(p_grp) < 0.05) <= 0.05 + 0.03
 
 
 def test_rogan_gladen_corrects_the_count_and_refuses_without_separation() -> None:

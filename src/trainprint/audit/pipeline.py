@@ -9,6 +9,8 @@ Steps (each timed in ``run.json``):
                 -> ``evaluate/``
     scores      the method's score and answer for every audited (and reference) image
     neighbours  the 5 most similar generated images of every audited image, in the evidence space
+    groups      with a reference: sibling groups of the audited and reference images, inferred from
+                the pixels without labels (``--groups``), so near-duplicate slices count as one unit
     statistics  p-values against the reference, Benjamini-Hochberg q-values, the global test, the
                 estimated number of members with its interval (``audit.stats``)
 
@@ -47,6 +49,7 @@ from trainprint.data.imageset import (GENERATED, REAL_NOT_USED, REAL_UNKNOWN, RE
 from trainprint.data.load import CacheDir, load_dev
 from trainprint.evaluation.evaluate import evaluate_images
 from trainprint.evaluation.fingerprint_cache import fingerprints
+from trainprint.evaluation.groups import GroupRule, resolve_groups
 from trainprint.evaluation.protocol import uses_labels
 from trainprint.evaluation.null import ALPHA, EVIDENCE, NO_EVIDENCE, NOT_TESTED
 from trainprint.evaluation.verdict import SELECTION_FILE
@@ -59,7 +62,7 @@ NEIGHBOURS = 5  # nearest generated images listed per audited image
 BORDERLINE_ROWS = 20  # the most suspicious images not called used, shown as borderline
 IMAGE_PX = 64  # audit_images.npz keeps images at most this size
 USED, BORDERLINE, NOT_FLAGGED = "used", "borderline", "not flagged"
-CSV_FIELDS = (["rank", "id", "verdict", "score", "p_value", "q_value", "probability", "method_pred"]
+CSV_FIELDS = (["rank", "id", "verdict", "score", "p_value", "q_value", "probability", "method_pred", "group"]
               + [f"neighbour_{i}" for i in range(1, NEIGHBOURS + 1)]
               + [f"similarity_{i}" for i in range(1, NEIGHBOURS + 1)])
 AUDIT_FILE, CSV_FILE, IMAGES_FILE, RUN_FILE_NAME = "audit.json", "audit.csv", "audit_images.npz", "run.csv"
@@ -131,9 +134,13 @@ def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected:
             pool = inputs.real.pixels if ref is None else np.concatenate([inputs.real.pixels, ref.pixels])
             ms = membership_scores(space, inputs.real.pixels / np.float32(255.0), inputs.gen.pixels / np.float32(255.0),
                                    pool / np.float32(255.0), k=min(NEIGHBOURS, len(inputs.gen)), device=cfg.device)
+        groups = None
+        if ref is not None:
+            with record.stage("groups"):
+                groups = _sibling_groups(inputs.real, ref, cfg, notes)
         with record.stage("statistics"):
-            stats = _statistics(cfg, out, spec, selection, s_real, pred, s_ref, notes)
-        rows, order = _rows(inputs, s_real, pred, stats, ms)
+            stats = _statistics(cfg, out, spec, selection, s_real, pred, s_ref, groups, notes)
+        rows, order = _rows(inputs, s_real, pred, stats, ms, None if groups is None else groups[:len(inputs.real)])
         files.write_csv(out / CSV_FILE, rows, CSV_FIELDS)
         if ref is not None and s_ref is not None:
             files.write_csv(out / REFERENCE_FILE, [{"id": i, "score": _r(v)} for i, v in zip(ref.ids, s_ref)],
@@ -254,8 +261,26 @@ def _score(spec: MethodSpec, inputs: Inputs, ref: ImageSet | None, cfg: AuditCon
     return s_real, pred, s_ref
 
 
+def _sibling_groups(real: ImageSet, ref: ImageSet, cfg: AuditConfig, notes: list[str]) -> np.ndarray | None:
+    """(n + r,) sibling-group labels of the audited then the reference images (``--groups``: auto
+    infers them from the pixels, without labels, as ``evaluate`` does; none: every image alone)."""
+    both = ImageSet.concat(real, ref)
+    groups, info = resolve_groups(cfg.groups, both.ids, both.pixels, GroupRule(), device=cfg.device)
+    if groups is None:
+        notes.append("sibling groups: none (--groups none): every image counts as independent in the global test "
+                      "and the bootstrap")
+        return None
+    labels = np.asarray(groups).astype(str)
+    n = len(real)
+    spanning = len(set(labels[:n]) & set(labels[n:]))
+    notes.append(f"sibling groups ({info.get('source')}): {info.get('n_groups')} among {len(both)} audited and "
+                 f"reference images; the global test moves whole groups and the bootstrap resamples them"
+                 + (f"; {spanning} groups span both sets and are split by set" if spanning else ""))
+    return labels
+
+
 def _statistics(cfg: AuditConfig, out: Path, spec: MethodSpec, selection: dict[str, Any] | None,
-                s_real: np.ndarray, pred: np.ndarray, s_ref: np.ndarray | None,
+                s_real: np.ndarray, pred: np.ndarray, s_ref: np.ndarray | None, groups: np.ndarray | None,
                 notes: list[str]) -> dict[str, Any]:
     """Per-image p / q / probability / verdict and the summary (verdict, estimate, confidence)."""
     n = len(s_real)
@@ -265,11 +290,12 @@ def _statistics(cfg: AuditConfig, out: Path, spec: MethodSpec, selection: dict[s
         p = conformal_p_values(s_real, s_ref)
         q = bh_q_values(p)
         used = q <= cfg.fdr
-        gt = global_test(s_real, s_ref)
+        g_real, g_ref = (None, None) if groups is None else (groups[:n], groups[n:])
+        gt = global_test(s_real, s_ref, g_real, g_ref, seed=cfg.seed)
         verdict = EVIDENCE if gt["p_value"] < ALPHA else NO_EVIDENCE
         summary["verdict"] = verdict
         summary["test"] = {**gt, "alpha": ALPHA, "kind": "reference"}
-        summary["estimate"] = storey_members(s_real, s_ref, seed=cfg.seed)
+        summary["estimate"] = storey_members(s_real, s_ref, g_real, g_ref, seed=cfg.seed)
         summary["per_image"] = (f"called used at Benjamini-Hochberg q <= {cfg.fdr} on p-values against {len(s_ref)} reference "
                                 f"images (smallest possible p = 1/{len(s_ref) + 1} = {1 / (len(s_ref) + 1):.4f})")
     else:
@@ -323,7 +349,7 @@ def _platt(s_dev: np.ndarray, y_dev: np.ndarray, s: np.ndarray) -> np.ndarray:
 
 
 def _rows(inputs: Inputs, s_real: np.ndarray, pred: np.ndarray, stats: dict[str, Any],
-          ms: Any) -> tuple[list[dict[str, Any]], np.ndarray]:
+          ms: Any, groups: np.ndarray | None) -> tuple[list[dict[str, Any]], np.ndarray]:
     """The audit.csv rows, most suspicious first (highest score; ties by id), and that order."""
     ids = inputs.real.ids
     order = np.lexsort((ids, -np.nan_to_num(s_real, nan=-np.inf)))
@@ -335,7 +361,8 @@ def _rows(inputs: Inputs, s_real: np.ndarray, pred: np.ndarray, stats: dict[str,
     for rank, i in enumerate(order, start=1):
         row: dict[str, Any] = {"rank": rank, "id": ids[i],
                                "verdict": USED if used[i] else BORDERLINE if borderline[i] else NOT_FLAGGED,
-                               "score": _r(s_real[i]), "method_pred": int(pred[i])}
+                               "score": _r(s_real[i]), "method_pred": int(pred[i]),
+                               "group": "" if groups is None else groups[i]}
         for key, arr in (("p_value", stats["p"]), ("q_value", stats["q"]), ("probability", stats["prob"])):
             row[key] = "" if arr is None else _r(arr[i])
         for j in range(NEIGHBOURS):

@@ -11,12 +11,17 @@ Every quantity names what it is measured against:
 - ``bh_q_values``: Benjamini-Hochberg adjusted p-values; calling "used" every image with q <= 0.05
   keeps the expected share of non-members among those called at or below 5% (conformal p-values
   are positively dependent, for which BH is valid: Bates et al. 2023).
-- ``global_test``: one-sided Mann-Whitney U test of "the audited images score no higher than the
-  reference images" (no member among them, or members indistinguishable from non-members).
+- ``global_test``: does the audited set score higher than the reference? Statistic: the AUC of the
+  audited scores against the reference scores (Mann-Whitney U / (n r)). Its p-value comes from a
+  permutation test that moves whole sibling groups between the two sets (a group never spans both:
+  it is split by set first), so near-duplicate slices of one patient count as one unit, not as
+  independent evidence; with every image its own group this is the one-sided Mann-Whitney test by
+  permutation. The image-level Mann-Whitney p-value (which assumes independent images) is kept
+  beside it for comparison.
 - ``storey_members``: Storey's estimate of the number of members, ``n - #{p > lambda} / (1 - lambda)``,
   clipped to [0, n]; it counts only members whose scores stand out, so it is a lower estimate when
-  members and non-members overlap. Its interval is a percentile bootstrap that resamples both the
-  audited and the reference images.
+  members and non-members overlap. Its interval is a percentile bootstrap that resamples sibling
+  groups (images when there are none) of both the audited and the reference images.
 - ``rogan_gladen_members``: with a labelled dev set instead, the count called used corrected by the
   method's out-of-fold true and false positive rates, ``(called / n - fpr) / (tpr - fpr)``.
 """
@@ -26,11 +31,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import mannwhitneyu
+from scipy.stats import mannwhitneyu, rankdata
 
 STOREY_LAMBDA = 0.5
 FDR = 0.05
 BOOTSTRAP_REPS = 2000
+PERMUTATIONS = 9999
 MIN_SEPARATION = 0.05  # tpr - fpr below this: the dev set gives no usable correction
 
 
@@ -57,16 +63,54 @@ def bh_q_values(p: np.ndarray) -> np.ndarray:
     return q
 
 
-def global_test(scores: np.ndarray, reference: np.ndarray) -> dict[str, Any]:
-    """One-sided Mann-Whitney U test that the audited ``scores`` are stochastically larger than the
-    ``reference`` scores; also the AUC of audited against reference (0.5 = alike)."""
+def units_of(groups: np.ndarray | None, n: int, offset: int = 0) -> np.ndarray:
+    """(n,) int unit of each image: its group's index (``groups`` (n,) labels), or its own index."""
+    if groups is None:
+        return np.arange(n) + offset
+    return np.unique(np.asarray(groups).astype(str), return_inverse=True)[1].astype(np.int64) + offset
+
+
+def global_test(scores: np.ndarray, reference: np.ndarray, groups: np.ndarray | None = None,
+                ref_groups: np.ndarray | None = None, *, seed: int = 0,
+                permutations: int = PERMUTATIONS) -> dict[str, Any]:
+    """Do the audited ``scores`` (n,) run higher than the ``reference`` scores (r,)? The AUC of one
+    against the other, and its p-value by permuting whole sibling groups (``groups`` (n,),
+    ``ref_groups`` (r,) labels; None: every image its own unit) between the two sets."""
     s, r = np.asarray(scores, dtype=np.float64), np.asarray(reference, dtype=np.float64)
-    s, r = s[np.isfinite(s)], r[np.isfinite(r)]
-    res = mannwhitneyu(s, r, alternative="greater")
-    return {"test": "one-sided Mann-Whitney U, audited images against the reference (known non-members)",
+    ok_s, ok_r = np.isfinite(s), np.isfinite(r)
+    s, r = s[ok_s], r[ok_r]
+    u_s = units_of(None if groups is None else np.asarray(groups)[ok_s], len(s))
+    u_r = units_of(None if ref_groups is None else np.asarray(ref_groups)[ok_r], len(r), int(u_s.max()) + 1)
+    units = np.concatenate([u_s, u_r])
+    n_units = int(units.max()) + 1
+    ranks = rankdata(np.concatenate([s, r]))  # mid-ranks: ties count one half, as in U
+    rank_sum = np.bincount(units, weights=ranks, minlength=n_units)  # (units,)
+    size = np.bincount(units, minlength=n_units).astype(np.float64)
+    audited = np.zeros(n_units, dtype=bool)
+    audited[np.unique(u_s)] = True
+
+    def auc(mask: np.ndarray) -> np.ndarray:
+        """(P,) AUC of the images of the units in ``mask`` (P, units) against the others."""
+        n1 = mask @ size
+        n0 = len(ranks) - n1
+        u = mask @ rank_sum - n1 * (n1 + 1) / 2.0
+        return u / np.maximum(n1 * n0, 1.0)
+
+    observed = float(auc(audited[None, :].astype(np.float64))[0])
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x61D7]))
+    null = np.empty(permutations)
+    for start in range(0, permutations, 1000):
+        k = min(1000, permutations - start)
+        perm = rng.permuted(np.broadcast_to(audited, (k, n_units)), axis=1).astype(np.float64)
+        null[start:start + k] = auc(perm)
+    p = (1.0 + float(np.sum(null >= observed - 1e-12))) / (1.0 + permutations)
+    mw = mannwhitneyu(s, r, alternative="greater")
+    return {"test": "one-sided permutation test of the AUC of audited against reference scores, whole sibling "
+                    "groups moved between the sets",
             "null": "the audited images score no higher than known non-members (no detectable member)",
-            "u": float(res.statistic), "auc_audited_vs_reference": float(res.statistic) / (len(s) * len(r)),
-            "p_value": float(res.pvalue), "n_audited": int(len(s)), "n_reference": int(len(r))}
+            "auc_audited_vs_reference": round(observed, 6), "p_value": round(p, 6), "permutations": permutations,
+            "units": {"audited": int(len(np.unique(u_s))), "reference": int(len(np.unique(u_r)))},
+            "mann_whitney_p_images": float(mw.pvalue), "n_audited": int(len(s)), "n_reference": int(len(r))}
 
 
 def storey_count(p: np.ndarray, lam: float = STOREY_LAMBDA) -> float:
@@ -76,24 +120,36 @@ def storey_count(p: np.ndarray, lam: float = STOREY_LAMBDA) -> float:
     return n * (1.0 - pi0)
 
 
-def storey_members(scores: np.ndarray, reference: np.ndarray, *, seed: int, reps: int = BOOTSTRAP_REPS,
+def _resample(units: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Indices of a bootstrap sample that draws whole units (``units`` (n,) ints) with replacement."""
+    labels, inverse = np.unique(units, return_inverse=True)
+    members = [np.flatnonzero(inverse == u) for u in range(len(labels))]
+    pick = rng.integers(0, len(labels), len(labels))
+    return np.concatenate([members[u] for u in pick])
+
+
+def storey_members(scores: np.ndarray, reference: np.ndarray, groups: np.ndarray | None = None,
+                   ref_groups: np.ndarray | None = None, *, seed: int, reps: int = BOOTSTRAP_REPS,
                    lam: float = STOREY_LAMBDA) -> dict[str, Any]:
-    """Storey's estimate of how many audited images are members, with a 95% percentile bootstrap
-    interval (audited and reference images both resampled, p-values recomputed each time)."""
+    """Storey's estimate of how many audited images are members, scaled to the audited count, with
+    a 95% percentile bootstrap interval (sibling groups of the audited and the reference images
+    resampled, p-values recomputed each time)."""
     s, r = np.asarray(scores, dtype=np.float64), np.asarray(reference, dtype=np.float64)
     point = storey_count(conformal_p_values(s, r), lam)
+    u_s, u_r = units_of(groups, len(s)), units_of(ref_groups, len(r))
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5703]))
     boot = np.empty(reps)
     for b in range(reps):
-        sb = s[rng.integers(0, len(s), len(s))]
-        rb = r[rng.integers(0, len(r), len(r))]
-        boot[b] = storey_count(conformal_p_values(sb, rb), lam)
+        sb = s[_resample(u_s, rng)]
+        rb = r[_resample(u_r, rng)]
+        boot[b] = storey_count(conformal_p_values(sb, rb), lam) * len(s) / len(sb)
     lo, hi = np.percentile(boot, [2.5, 97.5])
     return {"method": f"Storey (lambda {lam}) on the conformal p-values; a lower estimate when members and "
                       "non-members overlap", "members": round(point, 3), "ci95": [round(float(lo), 3),
                                                                                round(float(hi), 3)],
             "n": int(len(s)), "share": round(point / len(s), 6) if len(s) else None,
-            "bootstrap": {"reps": reps, "resampled": "audited and reference images"}}
+            "bootstrap": {"reps": reps, "resampled": "sibling groups (or images) of the audited and reference sets",
+                          "units": [int(len(np.unique(u_s))), int(len(np.unique(u_r)))]}}
 
 
 def rogan_gladen_members(called: np.ndarray, y_dev: np.ndarray, pred_dev: np.ndarray, *, seed: int,
