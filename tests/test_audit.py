@@ -155,6 +155,8 @@ def test_audit_without_reference_or_dev_tests_nothing(folders: dict[str, Path], 
     assert all(r["p_value"] == "" and r["probability"] == "" for r in rows)
     assert {r["verdict"] for r in rows} <= {"used", "borderline", "not flagged"}
     assert sum(r["verdict"] == "used" for r in rows) == s["called"]["used"] == sum(int(r["method_pred"]) for r in rows)
+    assert s["called"]["used"] > 0  # the copies beat every real-real similarity
+    assert "Read these calls with care" in (out / "audit.html").read_text()  # untested calls carry a warning
 
 
 def test_audit_of_a_generator_that_copied_nothing_finds_no_evidence(folders: dict[str, Path], tmp_path: Path) -> None:

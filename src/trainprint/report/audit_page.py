@@ -50,7 +50,7 @@ table.kv th{width:170px} td.m{font-family:monospace}
 .cell{text-align:center;font-size:11px;color:#444;width:136px;overflow-wrap:anywhere}
 .cell img{display:block;margin:0 auto 2px;border:1px solid #ccc;image-rendering:pixelated;width:128px;height:128px}
 .real img{border:3px solid #d62728} .diff img{border:1px dashed #888} .meta{font-size:12px;width:170px}
-.pager{margin:8px 0} .pager button{margin-right:6px} .tag{display:inline-block;padding:0 6px;border-radius:3px;
+.warn{background:#fff4e5;border-left:4px solid #e08a00;padding:6px 10px} .pager{margin:8px 0} .pager button{margin-right:6px} .tag{display:inline-block;padding:0 6px;border-radius:3px;
 color:#fff;font-size:11px} .t-used{background:#d62728} .t-borderline{background:#e08a00} .t-not{background:#888}
 """
 
@@ -283,7 +283,13 @@ def _gallery_intro(s: dict[str, Any], rows: list[dict[str, str]], verdict: str) 
                 "for a second look.")
     more = f" The first {MAX_GALLERY_ROWS} are drawn; every row is in audit.csv and the table below." \
         if n > MAX_GALLERY_ROWS else ""
-    return f"<p>{text}{more}</p><div class='pager' id='p-{verdict}'></div><div id='g-{verdict}'></div>"
+    warn = ""
+    if verdict == "used" and n and not str(s["verdict"]).startswith("evidence"):
+        warn = (f"<p class='warn'><b>Read these calls with care:</b> the verdict above is "
+                f"<i>{esc(s['verdict'])}</i>, so these are the method's own calls, with no evidence that they do "
+                "better than chance here. Look at the neighbours: a near copy is evidence; a mere likeness is not."
+                "</p>")
+    return f"{warn}<p>{text}{more}</p><div class='pager' id='p-{verdict}'></div><div id='g-{verdict}'></div>"
 
 
 def _table_html(columns: list[str]) -> str:
