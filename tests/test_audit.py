@@ -252,3 +252,19 @@ def test_bare_folder_rules(tmp_path: Path, capsys) -> None:
     s = json.loads((out / "audit.json").read_text())
     assert s["counts"]["audited"] == 3
     assert s["run_file"] is None and not (out / "run.csv").exists()  # not a task test folder's real_unknown/
+
+
+def test_out_is_a_file_and_a_bad_image_are_one_line(folders: dict[str, Path], tmp_path: Path, capsys) -> None:
+    t = folders["test"]
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder\n")
+    assert _run(folders, a_file, t / "generated", t / "real_unknown") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is a file" in err[0]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    out = tmp_path / "run"
+    assert _run(folders, out, t / "generated", bad) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "broken.png" in err[0] and tree(out) == []
