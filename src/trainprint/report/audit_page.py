@@ -40,7 +40,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;mar
 color:#222;line-height:1.4;padding:0 16px}
 h1{font-size:23px;margin-bottom:2px} h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:32px}
 .sub{color:#666;margin-top:0} nav a{margin-right:14px}
-.verdict{font-size:22px;font-weight:700;margin:6px 0} .ev{color:#b3261e} .no{color:#1a7f37} .nt{color:#555}
+.verdict{font-size:22px;font-weight:700;margin:6px 0} .ev{color:#b3261e} .no{color:#333} .nt{color:#666}
 .cards{display:flex;flex-wrap:wrap;gap:14px} .card{border:1px solid #ddd;border-radius:6px;padding:10px 14px;
 flex:1 1 330px;background:#fafafa} .card h3{margin:0 0 6px;font-size:15px} .big{font-size:20px;font-weight:700}
 small,.muted{color:#666} table{border-collapse:collapse;font-size:12.5px;margin:6px 0}
@@ -261,6 +261,9 @@ def _verdict(s: dict[str, Any]) -> str:
                   "method's accuracy on data like this was not measured. "
                   + ("The p-values and the test above need no such measurement." if s["mode"].startswith("reference")
                      else "Treat the calls below as a ranking to look at, not as findings.") + "</small>")
+    if cls == "no":
+        how += (" <i>No evidence is not proof of absence: a weak method misses members that score like "
+                "non-members (see how confident the tool is).</i>")
     return (f"<div class='verdict {cls}'>{esc(verdict)}</div><p>{how}</p><div class='cards'>"
             f"<div class='card'><h3>How many audited images were in training</h3>{e_html}</div>"
             f"<div class='card'><h3>How confident the tool is</h3>{c_html}</div></div>"
