@@ -61,7 +61,7 @@ class MembershipScores:
 #: results of the last few similarity computations: evaluate fits one method per fold and rule, and
 #: every one of them compares the same real images with the same generated images
 _CACHE: "OrderedDict[bytes, Any]" = OrderedDict()
-_CACHE_SIZE = 8
+_CACHE_SIZE = 32
 
 
 def _digest(*parts: Any) -> bytes:
