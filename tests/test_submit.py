@@ -102,7 +102,8 @@ def test_table2_vote_and_table(task, tmp_path, capsys) -> None:
 
 def test_method_lists() -> None:
     assert expand_methods("table2") == list(TABLE2_METHODS) and len(TABLE2_METHODS) == 9
-    assert len(expand_methods("paper")) == 36 and len(expand_methods(None)) == 36 + 21
+    # the grid, 30 sim-* (10 rules x 3 pixel spaces), 13 mia-* (issue 11: 10 scores, mia-disc, 2 fusions)
+    assert len(expand_methods("paper")) == 36 and len(expand_methods(None)) == 36 + 30 + 13
     assert expand_methods("paper,table2")[:36] == expand_methods("paper")
 
 
