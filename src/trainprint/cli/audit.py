@@ -25,13 +25,13 @@ def audit_cmd(
     method: Annotated[Optional[str], typer.Option(
         "--method", help="Without --dev: a label-free sim-<pixel|ncc|ssim>/<rule> (default sim-ssim/calibrated).")] = None,
     methods: Annotated[Optional[str], typer.Option(
-        "--methods", help="With --dev: the candidates (ids, globs or lists as for evaluate; default: the 21 "
-        "similarity methods).")] = None,
+        "--methods", help="With --dev: the candidates (ids, globs or lists as for evaluate; default: every "
+        "similarity method in pixel, NCC and SSIM space).")] = None,
     folds: Annotated[int, typer.Option("--folds", help="K of the dev set's strict CV.")] = 10,
     permutations: Annotated[int, typer.Option("--permutations", help="Label permutations of the dev set's null "
                                               "test.")] = 200,
-    groups: Annotated[str, typer.Option("--groups", help="Folds of the dev set's CV: auto, none or a CSV (as "
-                                        "evaluate).")] = "auto",
+    groups: Annotated[str, typer.Option("--groups", help="Sibling groups: auto (inferred from the pixels), none or a CSV "
+                                        "(as evaluate); the dev set's folds and the reference test count a group once.")] = "auto",
     fdr: Annotated[float, typer.Option("--fdr", help="With --reference: call used at Benjamini-Hochberg q <= "
                                        "this.")] = 0.05,
     preset: Annotated[str, typer.Option("--preset", help="Preset of trained extractors a candidate needs.")] = "fast",
