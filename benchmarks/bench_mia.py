@@ -7,6 +7,7 @@ share of this machine's conv FLOP/s.
     python benchmarks/bench_mia.py --methods 'mia-ssim/*,sim-ssim/realmax' --n-gen 1000
     python benchmarks/bench_mia.py --methods mia-disc/cnn
     python benchmarks/bench_mia.py --methods none --contrastive      # only the extractor's throughput
+    python benchmarks/bench_mia.py --methods none --synthetic-table  # AUCs of tests/test_mia_synthetic.py's cases
 
 Images are seeded smooth random textures (as in bench_similarity.py), float32 in [0, 1]; every real
 image is in the pool (label-free fit, as ``submit`` does on a test set). Peak memory is the process's
@@ -85,6 +86,34 @@ def bench_contrastive(n: int, side: int, epochs: int) -> None:
           f"{peak / 1e9:.1f} GFLOP/s conv peak (torch threads {torch.get_num_threads()})")
 
 
+def synthetic_table() -> None:
+    """The AUC of every new method on tests/test_mia_synthetic.py's tasks, with the test's own functions:
+    copies (seed 0) and independent samples (seeds 100-104), as a Markdown table."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    import test_mia_synthetic as T  # noqa: PLC0415
+
+    def run(task: object, methods: list[str]) -> dict[str, tuple[float, list[float]]]:
+        out: dict[str, tuple[float, list[float]]] = {}
+        copies = task("copies", 0)  # type: ignore[operator]
+        indep = [task("independent", 100 + s) for s in T.SEEDS]  # type: ignore[operator]
+        for m in methods:
+            clear_cache()
+            c = T.auc_of(m, *copies, 0)
+            ind = []
+            for s, t in zip(T.SEEDS, indep):
+                clear_cache()
+                ind.append(T.auc_of(m, *t, s))
+            out[m] = (c, ind)
+        return out
+
+    rows = run(T.task, T.PIXEL_METHODS + ["sim-pixel/ranking", "sim-ssim/ranking", "mia-disc/cnn"])
+    rows.update(run(T.contrastive_task, T.CONTRASTIVE_METHODS))
+    print("| method | copies AUC (seed 0) | independent AUC, mean of 5 seeds (min-max) |")
+    print("|---|---|---|")
+    for m, (c, ind) in rows.items():
+        print(f"| `{m}` | {c:.3f} | {np.mean(ind):.3f} ({min(ind):.2f}-{max(ind):.2f}) |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--methods", default=DEFAULT, help="comma-separated ids or globs over the new methods, or 'none'")
@@ -95,6 +124,7 @@ def main() -> None:
     ap.add_argument("--contrastive-images", type=int, default=640)
     ap.add_argument("--contrastive-side", type=int, default=64)
     ap.add_argument("--contrastive-epochs", type=int, default=2)
+    ap.add_argument("--synthetic-table", action="store_true", help="print the AUCs of the synthetic test cases")
     a = ap.parse_args()
     pool = list(MIA_METHODS) + list(NEW_RULES) + ["sim-ssim/realmax", "sim-pixel/realmax", "sim-ncc/realmax"]
     ids: list[str] = []
@@ -105,6 +135,8 @@ def main() -> None:
         bench_methods(ids, a.n_real, a.n_gen, a.side)
     if a.contrastive:
         bench_contrastive(a.contrastive_images, a.contrastive_side, a.contrastive_epochs)
+    if a.synthetic_table:
+        synthetic_table()
 
 
 if __name__ == "__main__":
