@@ -189,7 +189,8 @@ def test_every_listed_id_parses_and_builds_its_estimator() -> None:
                                             "sim-contrastive/features"))
     assert set(MIA_METHODS) <= set(DEFAULT_METHODS)
     assert not set(CONTRASTIVE_METHODS) & set(DEFAULT_METHODS)
-    assert expand_methods("mia-ssim/*") == ["mia-ssim/domias-knn", "mia-ssim/gan-leaks-cal"]
+    assert expand_methods("mia-ssim/*") == ["mia-ssim/domias-knn", "mia-ssim/gan-leaks-cal",
+                                            "mia-ssim/domias-knn-nu", "mia-ssim/gan-leaks-cal-nu"]
     assert "mia-contrastive/domias-kde" in expand_methods("mia-*/domias-kde")
 
 
@@ -250,5 +251,28 @@ def test_fusion_features_refit_with_the_true_labels_gives_its_answers() -> None:
     train, test = np.r_[0:5, 8:13], np.r_[5:8, 13:16]
     spec = parse_method("mia-fusion/features")
     _, preds, _ = run_method(spec, X, real_idx, y, train, test, gen_idx, 0, "cpu")
+    refit = fold_refit(spec, X, real_idx, y, train, test, gen_idx, 0, "cpu")
+    np.testing.assert_array_equal(refit.refit(y[train]), preds)
+
+
+def test_not_used_reference_ids_read_labels_and_refit_under_the_null() -> None:
+    spec = parse_method("mia-ssim/domias-knn-nu")
+    assert spec.uses_labels and spec.kind == "mia"
+    assert expand_methods("mia-nu") == [f"mia-{s}/{sc}-nu" for s in ("pixel", "ncc", "ssim")
+                                        for sc in ("domias-knn", "gan-leaks-cal")]
+    with pytest.raises(TrainprintError):
+        parse_method("mia-pixel/domias-kde-nu")
+    images, _ = make_images(n_used=8, n_not=8, n_gen=16)
+    X = images.pixels.astype(np.float32) / 255
+    real_idx = np.flatnonzero(np.isin(images.split, ("real_used", "real_not_used")))
+    gen_idx = np.flatnonzero(images.split == "generated")
+    y = (images.split[real_idx] == "real_used").astype(np.int64)
+    train, test = np.r_[0:5, 8:13], np.r_[5:8, 13:16]
+    spec = parse_method("mia-pixel/gan-leaks-cal-nu")
+    scores, preds, _ = run_method(spec, X, real_idx, y, train, test, gen_idx, 0, "cpu")
+    D_g = np.sqrt(((X[real_idx[test]][:, None] - X[gen_idx][None]) ** 2).mean((-2, -1)))
+    ref = X[real_idx[train][y[train] == 0]]
+    D_r = np.sqrt(((X[real_idx[test]][:, None] - ref[None]) ** 2).mean((-2, -1)))
+    np.testing.assert_allclose(scores, D_r.min(1) - D_g.min(1), atol=1e-5)
     refit = fold_refit(spec, X, real_idx, y, train, test, gen_idx, 0, "cpu")
     np.testing.assert_array_equal(refit.refit(y[train]), preds)

@@ -10,6 +10,8 @@ Method ids (names the user sees; keep them stable):
 - ``mia-<space>/<score>``, e.g. ``mia-ssim/domias-knn``: a membership-inference score of
   ``trainprint.membership.mia`` (DOMIAS density ratio by kNN, KDE or classifier; GAN-Leaks calibrated)
   in a pixel or fingerprint space, label-free;
+- ``mia-<space>/domias-knn-nu`` and ``mia-<space>/gan-leaks-cal-nu``: the same with the training
+  fold's not-used images as the reference (reads labels);
 - ``mia-disc/cnn``: a CNN discriminator of generated vs real images, cross-fitted over the reals;
 - ``mia-fusion/rank`` (label-free) and ``mia-fusion/features`` (fitted on labels): every label-free
   score of the pixel spaces combined;
@@ -62,6 +64,16 @@ def mia_ids(spaces: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
+#: suffix of the ``mia-`` scores whose reference is the training fold's not-used images (reads labels)
+NOT_USED_SUFFIX = "-nu"
+NOT_USED_SCORES = ("domias-knn", "gan-leaks-cal")  # cheap to refit under every null permutation
+
+
+def mia_nu_ids(spaces: tuple[str, ...]) -> tuple[str, ...]:
+    """Every ``mia-<space>/<score>-nu`` id of ``spaces``."""
+    return tuple(f"mia-{s}/{sc}{NOT_USED_SUFFIX}" for s in spaces for sc in NOT_USED_SCORES)
+
+
 #: the membership-inference family on the raw images: scores in every pixel space, the
 #: discriminator, the fusions (label-free except mia-fusion/features)
 MIA_METHODS = mia_ids(PIXEL_SPACES) + (DISCRIMINATOR,) + FUSION_METHODS
@@ -74,7 +86,8 @@ DEFAULT_METHODS = GRID_METHODS + SIMILARITY_METHODS + MIA_METHODS
 #: names --methods accepts for whole lists
 METHOD_LISTS: dict[str, tuple[str, ...]] = {"default": DEFAULT_METHODS, "paper": GRID_METHODS,
                                             "table2": TABLE2_METHODS, "similarity": SIMILARITY_METHODS,
-                                            "mia": MIA_METHODS, "contrastive": CONTRASTIVE_METHODS}
+                                            "mia": MIA_METHODS, "contrastive": CONTRASTIVE_METHODS,
+                                            "mia-nu": mia_nu_ids(PIXEL_SPACES)}
 
 
 @dataclass(frozen=True)
@@ -153,16 +166,19 @@ def _fusion(rule: str, seed: int, device: str) -> Any:
 def _mia_spec(method_id: str, space: str, score: str) -> MethodSpec:
     if space not in PIXEL_SPACES:
         _check_extractor(space, method_id)
+    reference = "pool"
+    if score.endswith(NOT_USED_SUFFIX) and score[:-len(NOT_USED_SUFFIX)] in NOT_USED_SCORES:
+        score, reference = score[:-len(NOT_USED_SUFFIX)], "not-used"
     try:
         check_space_score(space, score)
     except TrainprintError as e:
         raise TrainprintError(f"method {method_id!r}: {e}") from None
 
     def factory(seed: int, device: str = "cpu", options: MethodOptions = MethodOptions()) -> MiaMethod:
-        return MiaMethod(space=space, score=score, device=device, random_state=seed)
+        return MiaMethod(space=space, score=score, reference=reference, device=device, random_state=seed)
 
     return MethodSpec(method_id, "mia", "raw" if space in PIXEL_SPACES else space, space=space, rule=score,
-                      factory=factory)
+                      uses_labels=reference == "not-used", factory=factory)
 
 
 def _classifier_spec(method_id: str, ext: str, strategy: str, clf: str) -> MethodSpec:
@@ -197,14 +213,15 @@ def _similarity_spec(method_id: str, space: str, rule: str) -> MethodSpec:
 def known_methods() -> list[str]:
     """Every id ``expand_methods`` can match a glob against: the default methods, the similarity
     rules and membership-inference scores in every fingerprint space, and the baselines."""
-    extra = [f"sim-{s}/{r}" for s in SPACES if s not in PIXEL_SPACES for r in RULES] + list(mia_ids(SPACES))
+    extra = ([f"sim-{s}/{r}" for s in SPACES if s not in PIXEL_SPACES for r in RULES] + list(mia_ids(SPACES))
+             + list(mia_nu_ids(SPACES)))
     out = list(DEFAULT_METHODS) + list(BASELINES)
     return out + [m for m in extra if m not in out]
 
 
 def expand_methods(text: str | None) -> list[str]:
     """Comma-separated ids, globs (``vectornet-12/*/*``) and list names (``METHOD_LISTS``: default,
-    paper, table2, similarity, mia, contrastive) -> ids in order, each once. ``None`` (no ``--methods``) gives
+    paper, table2, similarity, mia, contrastive, mia-nu) -> ids in order, each once. ``None`` (no ``--methods``) gives
     ``DEFAULT_METHODS``; an empty list is an error. Every id is checked with ``parse_method``."""
     if text is None:
         return list(DEFAULT_METHODS)

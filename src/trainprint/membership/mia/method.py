@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -138,6 +139,18 @@ class MiaMethod(BaseEstimator):
         """(n,) int64, 1 = used (decision > 0)."""
         return (self.decision_function(R) > 0).astype(np.int64)
 
+    def label_refitter(self, R_train: np.ndarray, R_test: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """For the null test: ``refit(y)`` -> (n_test,) predictions of ``R_test`` by this method
+        refitted on ``R_train`` with labels ``y`` (the reference is the images ``y`` calls not used;
+        the distances come from the similarity cache). A label-free method answers the same for any ``y``."""
+        check_is_fitted(self, "ref_")
+        G = self.G_
+
+        def refit(y: np.ndarray) -> np.ndarray:
+            return clone_of(self).fit(R_train, np.asarray(y, dtype=np.int64), G).predict(R_test)
+
+        return refit
+
     def _vector_score(self, Z: np.ndarray, in_ref: np.ndarray) -> np.ndarray:
         """Cross-fitted scores of projected images ``Z`` (n, c): an image of the reference is scored by
         the fold model that did not train on it; any other image by the mean of the fold models."""
@@ -162,6 +175,11 @@ class MiaMethod(BaseEstimator):
             raise TrainprintError(f"{self.method_id}: n_components={self.n_components} must be >= 1")
         if not float(self.C) > 0:
             raise TrainprintError(f"{self.method_id}: C={self.C} must be > 0")
+
+
+def clone_of(m: MiaMethod) -> MiaMethod:
+    """A new, unfitted ``MiaMethod`` with ``m``'s parameters."""
+    return MiaMethod(**m.get_params())
 
 
 def make_mia_method(space: str, score: str, **params: Any) -> MiaMethod:
