@@ -123,7 +123,7 @@ def submit(
     candidates: Annotated[int, typer.Option(
         "--candidates", help="Two-stage search: generated candidates per real image.")] = 64,
     real_candidates: Annotated[int, typer.Option(
-        "--real-candidates", help="Two-stage search: real candidates per generated image.")] = 16,
+        "--real-candidates", help="Two-stage search: real candidates per generated image.")] = 4,
     chunk: Annotated[int, typer.Option(
         "--chunk", help="Streaming: generated images decoded and embedded at once.")] = 4096,
     workers: Annotated[int, typer.Option("--workers", help="Ray actors (--engine ray).")] = 2,

@@ -21,11 +21,18 @@ from trainprint.data.shards import ShardStore
 SEARCHES = ("exhaustive", "two-stage")
 #: spaces where two-stage search is used (the others are one matrix product already)
 TWO_STAGE_SPACES = ("ssim", "ncc")
-#: candidates per real image; recall of the exhaustive top-10 >= 0.99 on ctmem64 and cxrmem64 test
+#: generated candidates per real image (K); with the defaults below, the candidates held the
+#: exhaustive top-1 of every real image and >= 0.99 of its top-10 on ctmem64 and cxrmem64 test
+#: (docs/similarity.md, "Two-stage search")
 DEFAULT_CANDIDATES = 64
-#: real candidates per generated image; recall of its exhaustive nearest real >= 0.99 there
-DEFAULT_REAL_CANDIDATES = 16
-DEFAULT_LOW_SIDE = 16
+#: real candidates per generated image (K_r); they held its exhaustive nearest real image in >= 0.996
+#: of the generated images there
+DEFAULT_REAL_CANDIDATES = 4
+#: NCC's cheap stage: NCC of images area-downsampled to this side
+DEFAULT_LOW_SIDE = 32
+#: SSIM's cheap stage: SSIM sampled on a grid this many times coarser than the exact one (16x
+#: fewer window positions at 4)
+DEFAULT_COARSE = 4
 #: generated rows per block when they are read from disk
 DEFAULT_BLOCK_ROWS = 4096
 
@@ -37,20 +44,20 @@ class SearchPlan:
     search: str = "exhaustive"  # exhaustive | two-stage (two-stage applies to ssim and ncc)
     candidates: int = DEFAULT_CANDIDATES  # K: generated candidates per real image (stage 1)
     real_candidates: int = DEFAULT_REAL_CANDIDATES  # K_r: real candidates per generated image
-    low_side: int = DEFAULT_LOW_SIDE  # side of the downsampled images of stage 1
+    low_side: int = DEFAULT_LOW_SIDE  # NCC stage 1: side of the downsampled images
+    coarse: int = DEFAULT_COARSE  # SSIM stage 1: stride of the window positions, times the exact one
     block_rows: int = DEFAULT_BLOCK_ROWS  # generated rows read and compared at once
 
     def __post_init__(self) -> None:
         if self.search not in SEARCHES:
             raise TrainprintError(f"--search {self.search!r}: expected one of {', '.join(SEARCHES)}")
-        for name in ("candidates", "real_candidates", "low_side", "block_rows"):
+        for name in ("candidates", "real_candidates", "low_side", "coarse", "block_rows"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise TrainprintError(f"search plan: {name}={v!r}; expected a whole number >= 1")
 
     def two_stage(self, space: str) -> bool:
         return self.search == "two-stage" and space in TWO_STAGE_SPACES
-
 
 
 class GeneratedSet:

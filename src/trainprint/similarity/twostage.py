@@ -1,25 +1,29 @@
 """Two-stage search for the expensive spaces (SSIM, NCC): a cheap candidate stage, then the exact
 similarity of the candidates only.
 
-Stage 1 (cheap): every image is area-downsampled to ``low_side x low_side`` (16 x 16 by default),
-centred and scaled to unit norm; the cosine of two such vectors (NCC at low resolution) ranks
-pairs. One matrix product per block of generated images gives, for every real image, its
-``candidates`` best generated images (a running top-K), and for every generated image its
-``real_candidates`` best real images.
+Stage 1 (cheap), one block of generated images at a time, a (c, mb) matrix of approximate
+similarities:
+- ``ssim``: SSIM itself on a grid of window positions ``coarse`` (4) times coarser than the exact
+  one (64 px: every 4th position in each direction, 16x fewer);
+- ``ncc``: NCC of the images area-downsampled to ``low_side x low_side`` (32; one matrix product).
+From it, a running top-K gives every real image its ``candidates`` best generated images, and
+each generated image gets its ``real_candidates`` best real images.
 
 Stage 2 (exact): the space's own similarity (``pairs.pair_similarity``, equal to
 ``spaces.pairwise``) on those pairs only. A real image's top-k is the best k of its candidates; a
 generated image's nearest real image is the best of its real candidates.
 
-Cost for c real and m generated images of side S: stage 1 is O((c + m) S^2 + c m low_side^2),
-stage 2 is O((c K + m K_r) S^2 w^2) against O(c m S^2 w^2) for the exhaustive search (w: the SSIM
-window side). The answer equals the exhaustive one whenever the exhaustive top-k of a real image
-is among its K candidates and a generated image's nearest real among its K_r; ``candidate_recall``
-measures how often that holds (docs/similarity.md has the numbers and the chosen K).
+Cost for c real and m generated images of side S, SSIM window w, exact stride s: the exhaustive
+search is c m (S/s)^2 w^2; stage 1 is that divided by coarse^2 (SSIM; NCC: c m low_side^2),
+stage 2 (c K + m K_r) (S/s)^2 w^2. The answer equals the exhaustive one whenever the exhaustive
+top-k of a real image is among its K candidates and a generated image's nearest real among its
+K_r; ``candidate_recall`` measures how often that holds (docs/similarity.md has the numbers
+behind the defaults).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -27,13 +31,10 @@ import torch
 import torch.nn.functional as F
 
 from trainprint.core.device import resolve_device
-from trainprint.similarity.generated import SearchPlan
-from trainprint.similarity.pairs import pair_similarity
+from trainprint.similarity.generated import GeneratedSet, SearchPlan
+from trainprint.similarity.pairs import indexed_pair_similarity
 from trainprint.similarity.spaces import pairwise
-from trainprint.similarity.ssim import SSIMWindow
-
-#: generated images whose exact pairs are computed at once in stage 2
-_PAIR_ROWS = 256
+from trainprint.similarity.ssim import SSIMWindow, ssim_pairwise_blocks
 
 def cheap_vectors(X: np.ndarray, low_side: int, device: torch.device) -> torch.Tensor:
     """(n, H, W) float32 images -> (n, low_side^2) centred unit vectors (area-downsampled)."""
@@ -42,6 +43,25 @@ def cheap_vectors(X: np.ndarray, low_side: int, device: torch.device) -> torch.T
     v = F.adaptive_avg_pool2d(x, side).reshape(x.shape[0], -1)
     v = v - v.mean(1, keepdim=True)
     return v / v.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+class CheapStage:
+    """Stage 1 of ``space`` against real images ``C``: ``block(Gb)`` -> (c, mb) approximate similarities."""
+
+    def __init__(self, space: str, C: np.ndarray, plan: SearchPlan, device: torch.device,
+                 ssim_window: SSIMWindow | None = None) -> None:
+        self.space, self.C, self.plan, self.device = space, C, plan, device
+        if space == "ncc":
+            self.Cl = cheap_vectors(C, plan.low_side, device)
+        else:
+            win = ssim_window or SSIMWindow()
+            self.window = replace(win, stride=win.stride_for(min(C.shape[1:])) * plan.coarse)
+
+    def block(self, Gb: np.ndarray) -> torch.Tensor:
+        if self.space == "ncc":
+            return self.Cl @ cheap_vectors(Gb, self.plan.low_side, self.device).T
+        parts = [S for _, S in ssim_pairwise_blocks(self.C, Gb, window=self.window, device=self.device)]
+        return torch.cat(parts, 1)
 
 
 def _merge(best: tuple[torch.Tensor, torch.Tensor] | None, S: torch.Tensor, start: int,
@@ -63,40 +83,40 @@ def two_stage_stats(space: str, C: np.ndarray, G: Any, k: int, plan: SearchPlan,
     c, m = C.shape[0], len(G)
     K = max(k, min(plan.candidates, m))
     Kr = min(plan.real_candidates, c)
-    Cl = cheap_vectors(C, plan.low_side, dev)  # (c, L^2)
+    cheap = CheapStage(space, C, plan, dev, ssim_window)
     best: tuple[torch.Tensor, torch.Tensor] | None = None
     nearest_real = np.empty(m, dtype=np.int64)
     nearest_sim = np.empty(m, dtype=np.float32)
     opts = dict(device=device, ssim_window=ssim_window)
     with torch.no_grad():
         for start, Gb in G.blocks(plan.block_rows):
-            S = Cl @ cheap_vectors(Gb, plan.low_side, dev).T  # (c, mb) cheap similarities
+            S = cheap.block(Gb)  # (c, mb) cheap similarities
             best = _merge(best, S, start, K)
-            real_cand = torch.topk(S, Kr, dim=0).indices.T.cpu().numpy()  # (mb, Kr)
-            for s in range(0, Gb.shape[0], _PAIR_ROWS):
-                rc = real_cand[s:s + _PAIR_ROWS]  # (b, Kr)
-                sims = pair_similarity(space, C[rc.reshape(-1)], np.repeat(Gb[s:s + _PAIR_ROWS], Kr, axis=0),
-                                       **opts).reshape(rc.shape)
-                j = sims.argmax(1)
-                rows = np.arange(rc.shape[0])
-                nearest_real[start + s:start + s + rc.shape[0]] = rc[rows, j]
-                nearest_sim[start + s:start + s + rc.shape[0]] = sims[rows, j]
+            rc = torch.topk(S, Kr, dim=0).indices.T.cpu().numpy()  # (mb, Kr) real candidates
+            sims = indexed_pair_similarity(space, C, rc.reshape(-1), Gb, np.repeat(np.arange(Gb.shape[0]), Kr),
+                                           **opts).reshape(rc.shape)
+            j = sims.argmax(1)  # the best of its real candidates
+            rows = np.arange(rc.shape[0])
+            nearest_real[start:start + rc.shape[0]] = rc[rows, j]
+            nearest_sim[start:start + rc.shape[0]] = sims[rows, j]
     assert best is not None
     cand = best[1].cpu().numpy().astype(np.int64)  # (c, K)
     exact = np.empty(cand.shape, dtype=np.float32)
-    per = max(1, 4 * _PAIR_ROWS // cand.shape[1])  # real images per exact batch (~1,000 pairs)
+    per = max(1, plan.block_rows // cand.shape[1])  # real images per batch: <= block_rows generated read
     for r in range(0, c, per):
         idx = cand[r:r + per]
-        exact[r:r + per] = pair_similarity(space, np.repeat(C[r:r + per], idx.shape[1], axis=0),
-                                           G.take(idx.reshape(-1)), **opts).reshape(idx.shape)
+        rows_g, inverse = np.unique(idx.reshape(-1), return_inverse=True)
+        exact[r:r + per] = indexed_pair_similarity(space, C, np.repeat(np.arange(r, r + idx.shape[0]), idx.shape[1]),
+                                                   G.take(rows_g), inverse, **opts).reshape(idx.shape)
     order = np.argsort(-exact, axis=1, kind="stable")[:, :k]
     return (np.take_along_axis(exact, order, 1), np.take_along_axis(cand, order, 1), nearest_real, nearest_sim)
 
 
-def candidate_recall(space: str, C: np.ndarray, G: np.ndarray, plan: SearchPlan, *, tops: tuple[int, ...] = (1, 10),
+def candidate_recall(space: str, C: np.ndarray, G: "np.ndarray | GeneratedSet", plan: SearchPlan, *, tops: tuple[int, ...] = (1, 10),
                      device: str = "cpu", ssim_window: SSIMWindow | None = None,
                      exact: np.ndarray | None = None) -> dict[str, float]:
-    """How often stage 1 keeps what the exhaustive search finds, on images that fit in memory.
+    """How often stage 1 keeps what the exhaustive search finds (an exhaustive (c, m) matrix is
+    computed: pass a sample of real images when m is large).
 
     ``recall@t``: mean over real images of the share of their exhaustive top-t generated images
     among their ``candidates``; ``nearest_real_recall``: share of generated images whose exhaustive
@@ -104,7 +124,12 @@ def candidate_recall(space: str, C: np.ndarray, G: np.ndarray, plan: SearchPlan,
     ``exact``: the (c, m) exhaustive similarities when already computed."""
     dev = resolve_device(device)
     S = pairwise(space, C, G, device=device, ssim_window=ssim_window) if exact is None else exact  # (c, m)
-    Sl = (cheap_vectors(C, plan.low_side, dev) @ cheap_vectors(G, plan.low_side, dev).T).cpu().numpy()
+    cheap = CheapStage(space, C, plan, dev, ssim_window)
+    Gs = G if isinstance(G, GeneratedSet) else GeneratedSet(G, plan)
+    Sl = np.empty(S.shape, dtype=np.float32)
+    with torch.no_grad():
+        for start, Gb in Gs.blocks(plan.block_rows):
+            Sl[:, start:start + Gb.shape[0]] = cheap.block(Gb).cpu().numpy()
     c, m = S.shape
     K, Kr = min(plan.candidates, m), min(plan.real_candidates, c)
     cand = np.argsort(-Sl, axis=1, kind="stable")[:, :K]
@@ -117,5 +142,5 @@ def candidate_recall(space: str, C: np.ndarray, G: np.ndarray, plan: SearchPlan,
     real_cand = np.argsort(-Sl, axis=0, kind="stable")[:Kr]  # (Kr, m)
     best = S.max(0)
     out["nearest_real_recall"] = float(np.mean((np.take_along_axis(S, real_cand, 0) >= best[None]).any(0)))
-    out.update(candidates=float(K), real_candidates=float(Kr), low_side=float(plan.low_side))
+    out.update(candidates=float(K), real_candidates=float(Kr))
     return out
