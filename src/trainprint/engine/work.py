@@ -34,7 +34,7 @@ class EmbedSpec:
 
 def embed_one(ext: FingerprintExtractor, pixels: ShardStore, writer: ShardWriter, i: int) -> int:
     """Embed pixel shard ``i`` into fingerprint shard ``i``; returns its rows."""
-    rows = np.asarray(pixels.shard(i))  # (n_i, S, S) uint8
+    rows = np.array(pixels.shard(i))  # (n_i, S, S) uint8, a writable copy of the memory map
     ids = np.load(pixels.root / f"part-{i:05d}.ids.npy")
     writer.write(i, np.asarray(ext.transform(rows), dtype=np.float32), ids)
     return int(rows.shape[0])
