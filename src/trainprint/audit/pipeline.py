@@ -53,7 +53,7 @@ from trainprint.evaluation.groups import GroupRule, resolve_groups
 from trainprint.evaluation.protocol import uses_labels
 from trainprint.evaluation.null import ALPHA, EVIDENCE, NO_EVIDENCE, NOT_TESTED
 from trainprint.evaluation.verdict import SELECTION_FILE
-from trainprint.membership.scores import membership_scores
+from trainprint.membership.scores import MembershipScores, membership_scores
 from trainprint.methods import MethodOptions, MethodSpec, parse_method
 from trainprint.similarity import PIXEL_SPACES
 from trainprint.submit.runfiles import real_unknown_ids, write_run_file
@@ -349,7 +349,7 @@ def _platt(s_dev: np.ndarray, y_dev: np.ndarray, s: np.ndarray) -> np.ndarray:
 
 
 def _rows(inputs: Inputs, s_real: np.ndarray, pred: np.ndarray, stats: dict[str, Any],
-          ms: Any, groups: np.ndarray | None) -> tuple[list[dict[str, Any]], np.ndarray]:
+          ms: MembershipScores, groups: np.ndarray | None) -> tuple[list[dict[str, Any]], np.ndarray]:
     """The audit.csv rows, most suspicious first (highest score; ties by id), and that order."""
     ids = inputs.real.ids
     order = np.lexsort((ids, -np.nan_to_num(s_real, nan=-np.inf)))
@@ -386,7 +386,7 @@ def _small(pixels: np.ndarray) -> np.ndarray:
     return np.stack([np.asarray(Image.fromarray(p).resize((IMAGE_PX, IMAGE_PX), Image.BOX)) for p in pixels])
 
 
-def _save_images(path: Path, inputs: Inputs, ms: Any, order: np.ndarray) -> None:
+def _save_images(path: Path, inputs: Inputs, ms: MembershipScores, order: np.ndarray) -> None:
     """The audited images (in audit.csv order) and every generated image that is a neighbour."""
     gen_rows = np.unique(ms.topk_idx)
     files.save_npz(path, real_ids=inputs.real.ids[order], real_pixels=_small(inputs.real.pixels[order]),
