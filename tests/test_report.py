@@ -181,3 +181,22 @@ def test_cli_report(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
         main(["report", str(tmp_path / "nowhere")])
     assert e.value.code == 2
     assert "error: report: run folder" in capsys.readouterr().err
+
+
+def test_submit_run_folder_with_test_images_shows_the_test_gallery(tmp_path: Path) -> None:
+    ev = make_eval_run(tmp_path)
+    run = tmp_path / "sub"
+    run.mkdir()
+    ev.rename(run / "evaluate")
+    rows = [dict(method="sim-ssim/realmax", id=f"t{k}", score=float(k), pred=int(k >= 7)) for k in range(10)]
+    io.write_csv(run / "scores_test.csv", rows, ["method", "id", "score", "pred"])
+    rng = np.random.default_rng(0)
+    ids = np.array([f"t{k}" for k in range(10)] + [f"g{k}" for k in range(8)])
+    split = np.array(["real_unknown"] * 10 + ["generated"] * 8)
+    pixels = (rng.random((18, 32, 32)) * 255).astype(np.uint8)
+    pixels[10] = pixels[9]  # g0 copies t9
+    io.save_npz(run / "images.npz", ids=ids, split=split, source=np.full(18, "test"), pixels=pixels)
+    gallery = _section(build_report(run).read_text(), "gallery")
+    first = gallery.split("class='row'")[1]
+    assert "t9" in first and "g0" in first and "called used" in first
+    assert "dev set's cross-validation" not in gallery
