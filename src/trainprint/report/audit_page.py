@@ -120,7 +120,7 @@ function drawTable(page) {
   const body = document.getElementById('t-body'); body.innerHTML = '';
   for (const r of keep.slice(page * DATA.table_rows, (page + 1) * DATA.table_rows)) {
     const tr = document.createElement('tr');
-    tr.innerHTML = DATA.table_columns.map(c => `<td>${['id', 'verdict', 'neighbour_1'].includes(c) ? esc(col(r, c)) : fmt(col(r, c))}</td>`).join('');
+    tr.innerHTML = DATA.table_columns.map(c => `<td>${['rank', 'id', 'verdict', 'neighbour_1'].includes(c) ? esc(col(r, c)) : fmt(col(r, c))}</td>`).join('');
     body.appendChild(tr);
   }
   pager(document.getElementById('p-table'), keep.length, DATA.table_rows, page, drawTable);
