@@ -45,6 +45,8 @@ def _write(args: tuple[str, int, int, int]) -> int:
     folder, lo, hi, seed = args
     base = np.load(Path(folder).parent / "base.npy")  # (b, 64, 64) uint8
     for i in range(lo, hi):
+        if (Path(folder) / f"g{i:07d}.png").exists():  # a larger set reuses a smaller one's files
+            continue
         rng = np.random.default_rng([seed, i])
         img = base[i % len(base)].astype(np.int16)
         img = np.roll(img, tuple(rng.integers(-2, 3, 2)), axis=(0, 1))
@@ -131,6 +133,30 @@ def recall(out: Path, test: Path, size: int | None, n_real: int, n_gen: int, see
     return res
 
 
+def recall_table(benches: list[str]) -> str:
+    """Two-stage candidate recall on benchmark test folders (all generated, all real images) for a
+    grid of K and K_r: the table of docs/similarity.md."""
+    from trainprint.data import load_test
+    from trainprint.similarity import pairwise
+    from trainprint.similarity.generated import SearchPlan
+    from trainprint.similarity.twostage import candidate_recall
+
+    lines = ["| benchmark | space | K | K_r | recall of top-1 | recall of top-10 | nearest-real recall |",
+             "|---|---|---|---|---|---|---|"]
+    for name in benches:
+        test = load_test(BENCH / name / "test", cache_dir=False)
+        C = test.where("real_unknown").pixels.astype(np.float32) / 255
+        G = test.where("generated").pixels.astype(np.float32) / 255
+        for space in ("ssim", "ncc"):
+            S = pairwise(space, C, G)
+            for K, Kr in ((16, 4), (32, 8), (64, 8), (64, 16)):
+                r = candidate_recall(space, C, G, SearchPlan("two-stage", K, Kr), exact=S)
+                lines.append(f"| {name} | {space} | {K} | {Kr} | {r['recall@1']:.4f} | {r['recall@10']:.4f} | "
+                             f"{r['nearest_real_recall']:.4f} |")
+                print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
@@ -142,7 +168,12 @@ def main() -> None:
     ap.add_argument("--recall-real", type=int, default=20, help="real images in the recall sample")
     ap.add_argument("--recall-gen", type=int, default=2000, help="generated images in the nearest-real recall sample")
     ap.add_argument("--out", type=Path, default=None, help="also write the table (markdown) and rows (json) here")
+    ap.add_argument("--recall", nargs="+", default=None, metavar="BENCH",
+                    help="only the two-stage recall table on these benchmarks' test folders")
     args = ap.parse_args()
+    if args.recall:
+        recall_table(args.recall)
+        return
     from _machine import measure_matmul_flops
 
     flops = measure_matmul_flops()

@@ -191,12 +191,12 @@ def submit_stream(dev: ImageSet, test_real: ImageSet, stream: GeneratedStream, c
         ecfg = cfg.eval_config()
         groups, _ = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=cfg.device)
         make_folds(labels_of(dev.split[real]), cfg.folds, cfg.seed, groups)
+    if (stream.side, stream.side) != dev.pixels.shape[1:]:
+        raise TrainprintError(f"{stream.folder}: generated images are {stream.side}x{stream.side} px, dev images "
+                              f"{dev.pixels.shape[1]}x{dev.pixels.shape[2]}; use --size")
     with RunRecord(out, command="submit", config=cfg, seed=cfg.seed) as record:
         with record.stage("decode generated"):
             pixels = write_pixel_shards(stream, out / "generated" / "pixels", progress=progress)
-        if pixels.item_shape != dev.pixels.shape[1:]:
-            raise TrainprintError(f"{stream.folder}: generated images are {pixels.item_shape} px, dev images "
-                                  f"{dev.pixels.shape[1:]}; use --size")
         with record.stage("recommend"):
             selection = _selection(dev, cfg, out, progress)
         plan = cfg.plan(cfg.search_for(engine))
