@@ -38,7 +38,7 @@ def embed_shards(pixels: ShardStore, spec: EmbedSpec, out: str | Path, *, engine
     if complete(out, key):
         return ShardStore(out)
     ext = spec.load()
-    first = np.asarray(ext.transform(np.asarray(pixels.shard(0)[:1])))  # (1, D): the row shape
+    first = np.asarray(ext.transform(np.array(pixels.shard(0)[:1])))  # (1, D): the row shape
     writer = ShardWriter(out, key, first.shape[1:], "float32")
     todo = [i for i in range(pixels.n_shards) if not writer.has(i)]
     if engine == "ray" and todo:
