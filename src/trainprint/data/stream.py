@@ -69,24 +69,24 @@ class GeneratedStream:
             raise TrainprintError(f"--chunk {chunk}: expected a whole number of images >= 1")
         self.size, self.chunk, self.skip_bad, self.cache = size, chunk, skip_bad, cache
         self.workers = workers
-        self.paths, stats = _list(self.folder)
-        self.ids = np.array([p.name.rsplit(".", 1)[0] if "." in p.name else p.name for p in self.paths], dtype=str)
+        self.names, stats = _list(self.folder)  # file names (str: ~60 bytes each, not a Path's ~200)
+        self.ids = np.array([n.rsplit(".", 1)[0] if "." in n else n for n in self.names], dtype=str)
         h = hashlib.sha256(json.dumps([DECODER_VERSION, size, chunk, skip_bad]).encode())
-        for p, (n, t) in zip(self.paths, stats):
-            h.update(f"{p.name}\0{n}\0{t}\n".encode())
+        for name, (n, t) in zip(self.names, stats):
+            h.update(f"{name}\0{n}\0{t}\n".encode())
         self.key = h.hexdigest()
         self.report = StreamReport()
         self._side: int | None = size
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self.names)
 
     @property
     def n_chunks(self) -> int:
-        return -(-len(self.paths) // self.chunk)
+        return -(-len(self.names) // self.chunk)
 
     def chunk_range(self, i: int) -> tuple[int, int]:
-        return i * self.chunk, min(len(self.paths), (i + 1) * self.chunk)
+        return i * self.chunk, min(len(self.names), (i + 1) * self.chunk)
 
     def chunks(self, only: set[int] | None = None, progress: bool = False) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """``(i, ids, pixels)`` per chunk in order (``only``: just those chunks); pixels
@@ -115,7 +115,7 @@ class GeneratedStream:
     def read_chunk(self, i: int, pool: Executor | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, pixels)`` of chunk ``i``: from its cache pack, or decoded (then packed)."""
         lo, hi = self.chunk_range(i)
-        paths, ids = self.paths[lo:hi], [str(x) for x in self.ids[lo:hi]]
+        paths, ids = [self.folder / n for n in self.names[lo:hi]], [str(x) for x in self.ids[lo:hi]]
         key = None
         results: list[FileResult] | None = None
         if self.cache is not None:
@@ -192,7 +192,7 @@ def write_pixel_shards(stream: GeneratedStream, root: str | Path, *, progress: b
     return store
 
 
-def _list(folder: Path) -> tuple[list[Path], list[tuple[int, int]]]:
+def _list(folder: Path) -> tuple[list[str], list[tuple[int, int]]]:
     """Image files of ``folder`` sorted by name (hidden files, nested folders left out), with their
     ``(byte size, mtime_ns)``; an error when the folder is missing or empty or an id repeats."""
     if not folder.is_dir():
@@ -203,7 +203,7 @@ def _list(folder: Path) -> tuple[list[Path], list[tuple[int, int]]]:
     if not entries:
         raise TrainprintError(f"{folder}: empty folder; expected PNG, JPEG, TIFF or BMP images")
     seen: dict[str, str] = {}
-    paths, stats = [], []
+    names, stats = [], []
     for e in entries:
         image_id = e.name.rsplit(".", 1)[0] if "." in e.name else e.name
         if image_id in seen:
@@ -211,6 +211,6 @@ def _list(folder: Path) -> tuple[list[Path], list[tuple[int, int]]]:
                                   "expected one file per id")
         seen[image_id] = e.name
         st = e.stat()
-        paths.append(folder / e.name)
+        names.append(e.name)
         stats.append((int(st.st_size), int(st.st_mtime_ns)))
-    return paths, stats
+    return names, stats

@@ -14,6 +14,9 @@ Files of a submit run folder:
     scores_test.csv      method, id, score, pred of every test real image
     evaluate/            the strict CV made for the recommendation when there is no ``--from``
     fingerprints/all/, extractors/all/   as in an evaluate run
+    generated/           streaming runs only (``--engine local|ray``): ``pixels/`` (the generated test
+                         images, uint8 shards) and ``<extractor>/`` (their fingerprint shards), the
+                         files the search reads (docs/scale.md)
 
 The strict CV behind the recommendation folds exactly as ``evaluate`` does (same groups, seed and
 folds); ``--from RUN`` reuses an evaluate run only when its dev folder, preset, seed, size, epochs
@@ -272,7 +275,7 @@ def submit_images(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, out: str | P
             selection = _selection(dev, cfg, out, progress)
         answers, scored = _answer_test(dev, test, cfg, specs, out, record, expected, progress)
         summary = _write_answers(out, cfg, selection, answers, expected)
-        summary["scored"] = scored
+        summary.update(scored=scored, engine="memory")
         record.finish(**summary)
         return summary
 
