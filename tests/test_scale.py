@@ -260,3 +260,15 @@ def test_ctmem64_run_files_are_the_same_with_two_stage_search(benchmark_dir) -> 
             est = spec.factory(0, "cpu", MethodOptions()).fit(R, None, g, R)
             answers.append(est.predict(R))
         assert np.array_equal(answers[0], answers[1]), method
+
+
+def test_auto_engine_streams_from_its_threshold_and_searches_two_stage_then() -> None:
+    from dataclasses import replace
+
+    from trainprint.submit.pipeline import STREAM_MIN, SubmitConfig
+
+    cfg = SubmitConfig(dev_dir="dev", test_dir="test")
+    assert cfg.engine_for(STREAM_MIN - 1) == "memory" and cfg.engine_for(STREAM_MIN) == "local"
+    assert replace(cfg, engine="ray").engine_for(10) == "ray"
+    assert cfg.search_for("memory") == "exhaustive" and cfg.search_for("local") == "two-stage"
+    assert replace(cfg, search="exhaustive").search_for("local") == "exhaustive"
