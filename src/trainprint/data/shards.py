@@ -128,7 +128,6 @@ class ShardStore:
         self.divisor = self.manifest["divisor"]
         counts = np.asarray(self.manifest["rows"], dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(counts)])  # (n_shards + 1,)
-        self._maps: dict[int, np.ndarray] = {}
 
     # --- the array interface the similarity layer reads ------------------------------------------
     @property
@@ -154,10 +153,10 @@ class ShardStore:
         return len(self.offsets) - 1
 
     def shard(self, i: int) -> np.ndarray:
-        """Shard ``i`` as stored (a read-only memory map, stored dtype)."""
-        if i not in self._maps:
-            self._maps[i] = np.load(self.root / shard_name(i), mmap_mode="r")
-        return self._maps[i]
+        """Shard ``i`` as stored (a read-only memory map, stored dtype). Opened per call and not
+        kept: the pages a kept map has touched would count in the process's resident memory until
+        it is closed, growing with N."""
+        return np.load(self.root / shard_name(i), mmap_mode="r")
 
     def ids(self) -> np.ndarray:
         """(N,) unicode ids, in row order."""
