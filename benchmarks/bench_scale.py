@@ -100,6 +100,8 @@ def run_submit(dev: Path, test: Path, out: Path, method: str, size: int | None, 
     cmd = [sys.executable, "-m", "trainprint", "submit", str(dev), str(test), "--out", str(out), "--methods", method,
            "--engine", "local", "--no-cache", "--folds", "3", "--permutations", "0", "--preset", "smoke",
            "--device", "cpu", "--no-progress", *(["--size", str(size)] if size else []), *extra]
+    if out.exists():  # a fresh run: a resumed one would skip the decoding and embedding it measures
+        shutil.rmtree(out)
     t0 = time.perf_counter()
     with open(out.parent / f"{out.name}.log", "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
