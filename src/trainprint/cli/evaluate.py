@@ -16,8 +16,9 @@ PresetOpt = Annotated[str, typer.Option("--preset", help="Extractor preset: fast
 MethodsOpt = Annotated[
     Optional[str],
     typer.Option("--methods", help="Comma-separated method ids, globs (vectornet-12/*/*) or lists: paper (the "
-                 "36 rows of Table 1), table2 (its 9 runs), similarity (21 sim-* methods), default (paper + "
-                 "similarity, used when --methods is not given)."),
+                 "36 rows of Table 1), table2 (its 9 runs), similarity (the 30 sim-* rules in pixel spaces), mia (the 13 "
+                 "label-free mia-* scores), contrastive, mia-nu, default (paper + similarity + mia, used when "
+                 "--methods is not given)."),
 ]
 GroupsOpt = Annotated[str, typer.Option(
     "--groups", help="Which real images share a fold: auto (siblings inferred from the images, no labels; the "
