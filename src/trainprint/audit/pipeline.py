@@ -240,7 +240,7 @@ def _score(spec: MethodSpec, inputs: Inputs, ref: ImageSet | None, cfg: AuditCon
         np.zeros((len(both), 1), np.float32)
     if spec.kind == "classifier":
         X = X.reshape(len(X), -1)
-    est = spec.factory(cfg.seed, cfg.device, MethodOptions())
+    est = spec.factory(cfg.seed, cfg.device, MethodOptions(preset=cfg.preset))
     if spec.uses_labels:
         dev = inputs.dev
         assert dev is not None  # AuditConfig.check: label-reading methods only come from a dev set

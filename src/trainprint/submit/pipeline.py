@@ -239,7 +239,7 @@ def _answer_test_stream(dev: ImageSet, test_real: ImageSet, pixels: ShardStore, 
     rows = _Rows(dev, test_real)
     answers: dict[str, np.ndarray] = {}
     score_rows: list[dict[str, Any]] = []
-    options = MethodOptions(fraction_q=cfg.fraction_q)
+    options = MethodOptions(fraction_q=cfg.fraction_q, preset=cfg.preset)
     with record.stage("methods"):
         for spec in specs:
             X = reps[spec.extractor] if spec.extractor else np.zeros((len(small), 1), np.float32)
@@ -297,7 +297,7 @@ def _answer_test(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, specs: list[M
     rows = _Rows(dev, test)
     answers: dict[str, np.ndarray] = {}
     score_rows: list[dict[str, Any]] = []
-    options = MethodOptions(fraction_q=cfg.fraction_q)
+    options = MethodOptions(fraction_q=cfg.fraction_q, preset=cfg.preset)
     with record.stage("methods"):
         for spec in specs:
             X = reps[spec.extractor] if spec.extractor else np.zeros((len(both), 1), np.float32)
