@@ -31,6 +31,7 @@ What each kind of method is fitted on:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -236,23 +237,10 @@ def _answer_test_stream(dev: ImageSet, test_real: ImageSet, pixels: ShardStore, 
                            source=source, X=reps[name])
             gen[name] = embed_shards(pixels, EmbedSpec(name, str(saved)), out / "generated" / name, engine=engine,
                                      workers=cfg.workers, progress=progress)
-    rows = _Rows(dev, test_real)
-    answers: dict[str, np.ndarray] = {}
-    score_rows: list[dict[str, Any]] = []
-    options = MethodOptions(fraction_q=cfg.fraction_q, preset=cfg.preset)
-    with record.stage("methods"):
-        for spec in specs:
-            X = reps[spec.extractor] if spec.extractor else np.zeros((len(small), 1), np.float32)
-            G = GeneratedSet(gen[spec.extractor], plan) if spec.extractor else np.zeros((len(pixels), 1), np.float32)
-            scores, preds = rows.answer(spec, X, cfg.seed, cfg.device, options, G_test=G)
-            order = np.argsort(rows.test_ids)
-            ids, preds, scores = rows.test_ids[order], preds[order], scores[order]
-            write_run_file(out / "runs" / run_file_name(spec.id), list(ids), preds, expected)
-            answers[spec.id] = preds
-            score_rows += [dict(method=spec.id, id=i, score=float(s), pred=int(p))
-                           for i, s, p in zip(ids, scores, preds)]
-        files.write_csv(out / "scores_test.csv", score_rows, ["method", "id", "score", "pred"])
-    return answers, len(rows.test_ids)
+    def g_test(spec: MethodSpec) -> Any:
+        return GeneratedSet(gen[spec.extractor], plan) if spec.extractor else np.zeros((len(pixels), 1), np.float32)
+
+    return _answer_methods(specs, _Rows(dev, test_real), reps, len(small), cfg, out, record, expected, g_test)
 
 
 def submit_images(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, out: str | Path, *,
@@ -294,14 +282,24 @@ def _answer_test(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, specs: list[M
             reps[name] = fingerprints(name, both, dev.pixels, dev.split,
                                       out / "fingerprints" / "all" / f"{name}.npz", source=source,
                                       run_dir=out / "extractors" / "all" / name, **params)
-    rows = _Rows(dev, test)
+    return _answer_methods(specs, _Rows(dev, test), reps, len(both), cfg, out, record, expected)
+
+
+def _answer_methods(specs: list[MethodSpec], rows: "_Rows", reps: dict[str, np.ndarray], n_rows: int,
+                    cfg: SubmitConfig, out: Path, record: RunRecord, expected: list[str],
+                    g_test: Callable[[MethodSpec], Any] | None = None) -> tuple[dict[str, np.ndarray], int]:
+    """Fit and answer every method, one run file each, and ``scores_test.csv``; ``reps``: each
+    extractor's (n_rows, ...) representations of dev + test rows; ``g_test(spec)``: the test generated
+    images' representations when they are not rows of ``reps`` (streaming). Returns each method's
+    answers in sorted-id order and the number of test images answered."""
     answers: dict[str, np.ndarray] = {}
     score_rows: list[dict[str, Any]] = []
     options = MethodOptions(fraction_q=cfg.fraction_q, preset=cfg.preset)
     with record.stage("methods"):
         for spec in specs:
-            X = reps[spec.extractor] if spec.extractor else np.zeros((len(both), 1), np.float32)
-            scores, preds = rows.answer(spec, X, cfg.seed, cfg.device, options)
+            X = reps[spec.extractor] if spec.extractor else np.zeros((n_rows, 1), np.float32)
+            G = g_test(spec) if g_test is not None else None
+            scores, preds = rows.answer(spec, X, cfg.seed, cfg.device, options, G_test=G)
             order = np.argsort(rows.test_ids)
             ids, preds, scores = rows.test_ids[order], preds[order], scores[order]
             write_run_file(out / "runs" / run_file_name(spec.id), list(ids), preds, expected)
