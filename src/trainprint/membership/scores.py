@@ -19,18 +19,22 @@ in ``R_pool`` (as ``evaluate`` does) never matches an image with itself.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from trainprint.core.errors import TrainprintError
-from trainprint.similarity.spaces import check_representation, pairwise
-from trainprint.similarity.search import nearest_stats
+from trainprint.similarity.spaces import check_representation, needs_images, pairwise
+from trainprint.similarity.search import faiss_available, nearest_stats, stats_from_matrix
 
 SCORE_NAMES = ("max", "topk", "nn", "calibrated")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -64,14 +68,52 @@ _CACHE: "OrderedDict[bytes, Any]" = OrderedDict()
 _CACHE_SIZE = 32
 
 
+#: while ``one_pass()`` is active: id -> (array, digest of its content), so that each array is hashed once
+_MEMO: list[dict[int, tuple[np.ndarray, bytes]]] = []
+
+
+@contextmanager
+def one_pass() -> Iterator[None]:
+    """A block in which the arrays given to the cached functions are not modified (one ``fit`` or
+    ``decision_function``): each one's content is hashed once, not at every cache look-up (10,000
+    generated images of 256 px are 2.6 GB, about 4 s of hashing here). Re-entrant."""
+    if _MEMO:
+        yield
+        return
+    _MEMO.append({})
+    try:
+        yield
+    finally:
+        _MEMO.clear()
+
+
+def in_one_pass(fn: F) -> F:
+    """Decorator: ``fn`` runs inside ``one_pass()`` (for a method's ``fit`` / ``decision_function``)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with one_pass():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _array_digest(a: np.ndarray) -> bytes:
+    memo = _MEMO[0] if _MEMO else None
+    if memo is not None and id(a) in memo and memo[id(a)][0] is a:
+        return memo[id(a)][1]
+    h = hashlib.sha1(str((a.shape, a.dtype.str)).encode())
+    h.update(np.ascontiguousarray(a).tobytes())
+    d = h.digest()
+    if memo is not None:
+        memo[id(a)] = (a, d)  # the reference keeps the id from being reused inside the block
+    return d
+
+
 def _digest(*parts: Any) -> bytes:
     h = hashlib.sha1()
     for p in parts:
-        if isinstance(p, np.ndarray):
-            h.update(str((p.shape, p.dtype.str)).encode())
-            h.update(np.ascontiguousarray(p).tobytes())
-        else:
-            h.update(repr(p).encode())
+        h.update(_array_digest(p) if isinstance(p, np.ndarray) else repr(p).encode())
     return h.digest()
 
 
@@ -95,6 +137,22 @@ def cached_pairwise(space: str, A: np.ndarray, B: np.ndarray, **opts: Any) -> np
     """``similarity.pairwise(space, A, B)`` (n, m) float32, kept in the cache of recent results
     (every fold of an evaluation compares the same pool with the same generated images)."""
     return _cached(_digest("pairwise", space, A, B, sorted(opts.items())), lambda: pairwise(space, A, B, **opts))
+
+
+#: largest candidates x generated similarity matrix (entries; float32, so 256 MB) that
+#: ``membership_scores`` computes whole and keeps in the cache, so that the nearest-neighbour search,
+#: the VCMI ranks and rules, and the ``mia-*`` distances of one fit all read one similarity pass.
+#: Larger in-memory sets, and generated sets on disk (streaming ``submit``), stream over G as before.
+MATRIX_MAX_ENTRIES = 2**26
+
+
+def shares_matrix(space: str, C: np.ndarray, G: Any, backend: str = "auto") -> bool:
+    """Whether ``membership_scores`` reads its nearest-neighbour statistics from the cached full
+    ``C x G`` matrix (``search.stats_from_matrix``, the same numbers as streaming): G an array in
+    memory, the torch search (not FAISS), at most ``MATRIX_MAX_ENTRIES`` similarities."""
+    if not isinstance(G, np.ndarray) or C.shape[0] * G.shape[0] > MATRIX_MAX_ENTRIES:
+        return False
+    return not (backend == "faiss" or (backend == "auto" and not needs_images(space) and faiss_available()))
 
 
 def mean_ranks(S_cg: np.ndarray, S_cc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -165,8 +223,11 @@ def membership_scores(
             raise TrainprintError(f"membership: R_pool items are {R_pool.shape[1:]}, R items are {R.shape[1:]}")
     C, r_to_c = union_of_reals(R, R_pool)
     opt_key = sorted(opts.items())
-    st = _cached(_digest("nearest", space, C, G, k, backend, opt_key),
-                 lambda: nearest_stats(space, C, G, k=k, backend=backend, **opts))
+    if shares_matrix(space, C, G, backend):  # one similarity pass serves the search and every full-matrix use
+        nearest = lambda: stats_from_matrix(space, C, G, cached_pairwise(space, C, G, **opts), k=k, **opts)  # noqa: E731
+    else:  # generated images on disk, FAISS, or a matrix too large to keep: stream over G
+        nearest = lambda: nearest_stats(space, C, G, k=k, backend=backend, **opts)  # noqa: E731
+    st = _cached(_digest("nearest", space, C, G, k, backend, opt_key), nearest)
     counts = np.bincount(st.nearest_real, minlength=C.shape[0]).astype(np.int64)
     top_sim, top_idx = st.topk_sim[r_to_c], st.topk_idx[r_to_c]
     best = top_sim[:, 0]

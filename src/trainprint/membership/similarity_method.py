@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from trainprint.core.errors import TrainprintError
 from trainprint.extractors.registry import EXTRACTORS
 from trainprint.membership.rules import OBJECTIVES, RULES, Rule, RuleContext
-from trainprint.membership.scores import (SCORE_NAMES, MembershipScores, cached_pairwise, membership_scores,
+from trainprint.membership.scores import (SCORE_NAMES, MembershipScores, cached_pairwise, in_one_pass, membership_scores,
                                          real_real_similarities, union_of_reals)
 from trainprint.similarity import PIXEL_SPACES, check_representation
 
@@ -91,6 +91,7 @@ class SimilarityMethod(BaseEstimator):
         self.random_state = random_state
 
     # ----------------------------------------------------------------- public, checked
+    @in_one_pass
     def fit(self, R: np.ndarray, y: np.ndarray | None, G: np.ndarray, R_pool: np.ndarray | None = None) -> "SimilarityMethod":
         """R (n, ...) labelled reals, y (n,) 0/1 (may be None for label-free rules), G (m, ...)
         generated, R_pool (p, ...) every real image known without labels."""
@@ -119,6 +120,7 @@ class SimilarityMethod(BaseEstimator):
         self.notes_: list[str] = list(rule.notes)
         return self
 
+    @in_one_pass
     def decision_function(self, R: np.ndarray) -> np.ndarray:
         """(n,) float64, higher = more likely used."""
         check_is_fitted(self, "rule_")
@@ -130,6 +132,7 @@ class SimilarityMethod(BaseEstimator):
         d = self.decision_function(R)  # checks that the method is fitted
         return self.rule_.predict(d)
 
+    @in_one_pass
     def membership(self, R: np.ndarray) -> MembershipScores:
         """All membership scores of ``R`` against the fitted G and pool (for reports)."""
         check_is_fitted(self, "rule_")
@@ -139,6 +142,7 @@ class SimilarityMethod(BaseEstimator):
     def method_id(self) -> str:
         return f"sim-{self.space}/{self.rule}"
 
+    @in_one_pass
     def label_refitter(self, R_train: np.ndarray, R_test: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
         """For permutation tests: ``refit(y)`` -> (n_test,) predictions of ``R_test`` by this method's
         rule fitted on ``R_train`` with labels ``y``. The membership scores (the costly part) are

@@ -17,15 +17,17 @@ there. Whichever index finds the neighbours, the similarities reported are recom
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from trainprint.core.device import resolve_device
 from trainprint.core.errors import TrainprintError
 from trainprint.data.shards import ShardStore
 from trainprint.similarity.pairs import pair_similarity
-from trainprint.similarity.spaces import check_representation, iter_blocks, needs_images
+from trainprint.similarity.spaces import block_columns, check_representation, iter_blocks, needs_images
 from trainprint.similarity.generated import GeneratedSet
 from trainprint.similarity.twostage import two_stage_stats
 
@@ -204,12 +206,38 @@ def exact_distances(space: str, C: np.ndarray, G: np.ndarray, stats: NearestStat
                         stats.nearest_real, near)
 
 
-def _streaming_stats(space: str, C: np.ndarray, G: np.ndarray, k: int, **opts) -> NearestStats:
+def stats_from_matrix(space: str, C: np.ndarray, G: np.ndarray, S: np.ndarray, *, k: int = 5, **opts) -> NearestStats:
+    """``nearest_stats(space, C, G, k=k, backend="torch", **opts)`` for an in-memory ``G``, read from
+    ``S`` (c, m) = ``pairwise(space, C, G, **opts)`` instead of computing the similarities again.
+
+    ``S`` is replayed in the blocks ``iter_blocks`` would yield (``spaces.block_columns``), on the
+    same device, through the same reduction and the same exact recomputation: the answer is the
+    streaming search's, bit for bit (tests/test_shared_matrix.py)."""
+    C = check_representation(space, C, "real images")
+    G = check_representation(space, G, "generated images")
     c, m = C.shape[0], G.shape[0]
+    if S.shape != (c, m):
+        raise TrainprintError(f"stats_from_matrix: S is {S.shape}, expected ({c}, {m})")
+    k = max(1, min(int(k), m))
+    dev = resolve_device(opts.get("device", "cpu"))
+    step = block_columns(space, c, C.shape[1:], **opts)
+    blocks = ((start, torch.from_numpy(np.ascontiguousarray(S[:, start:start + step])).to(dev))
+              for start in range(0, m, step))
+    stats = _reduce_blocks(blocks, c, m, k)
+    return exact_distances(space, C, G, stats) if space == "pixel" or not needs_images(space) else stats
+
+
+def _streaming_stats(space: str, C: np.ndarray, G: np.ndarray, k: int, **opts) -> NearestStats:
+    return _reduce_blocks(iter_blocks(space, C, G, **opts), C.shape[0], G.shape[0], k)
+
+
+def _reduce_blocks(blocks: Iterable[tuple[int, torch.Tensor]], c: int, m: int, k: int) -> NearestStats:
+    """The running top-k of every candidate and nearest candidate of every generated image, over
+    ``(start, S (c, mb))`` blocks of the similarity matrix in column order."""
     best_sim = best_idx = None  # running (c, <=k) top-k
     nearest_real = np.empty(m, dtype=np.int64)
     nearest_sim = np.empty(m, dtype=np.float32)
-    for start, S in iter_blocks(space, C, G, **opts):  # S: (c, mb)
+    for start, S in blocks:  # S: (c, mb)
         mb = S.shape[1]
         idx = torch.arange(start, start + mb, device=S.device).expand(c, mb)
         if best_sim is not None:

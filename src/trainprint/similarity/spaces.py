@@ -26,7 +26,7 @@ from trainprint.core.device import resolve_device
 from trainprint.core.errors import TrainprintError
 from trainprint.data.shards import ShardStore
 from trainprint.similarity.generated import GeneratedSet
-from trainprint.similarity.ssim import SSIMWindow, ssim_pairwise_blocks
+from trainprint.similarity.ssim import SSIMWindow, default_b_block, ssim_pairwise_blocks
 
 #: spaces computed on the ``raw`` extractor's images; any other space name is an extractor name
 PIXEL_SPACES = ("pixel", "ncc", "ssim")
@@ -102,6 +102,16 @@ def _block_from_products(space: str, a: torch.Tensor, b: torch.Tensor, a2: torch
     return -d2.sqrt() * scale
 
 
+def block_columns(space: str, n_a: int, item_shape: tuple[int, ...], *, block_entries: int = DEFAULT_BLOCK_ENTRIES,
+                  ssim_window: SSIMWindow | None = None, ssim_b_block: int | None = None, **_: object) -> int:
+    """How many items of ``B`` each block of ``iter_blocks`` holds, for ``n_a`` items of ``A`` of
+    shape ``item_shape`` (the last block may hold fewer). ``search.stats_from_matrix`` replays a
+    full matrix in these blocks, so that it answers exactly as the streaming search does."""
+    if space == "ssim":
+        return int(ssim_b_block or default_b_block(ssim_window or SSIMWindow(), *item_shape[-2:]))
+    return max(1, block_entries // max(1, n_a))
+
+
 def iter_blocks(
     space: str,
     A: np.ndarray,
@@ -118,13 +128,13 @@ def iter_blocks(
     A = check_representation(space, A, "A")
     B = check_representation(space, B, "B")
     dev = resolve_device(device)
+    step = block_columns(space, A.shape[0], A.shape[1:], block_entries=block_entries, ssim_window=ssim_window,
+                         ssim_b_block=ssim_b_block)
     if space == "ssim":
-        yield from ssim_pairwise_blocks(A, B, window=ssim_window or SSIMWindow(), device=dev,
-                                        b_block=ssim_b_block)
+        yield from ssim_pairwise_blocks(A, B, window=ssim_window or SSIMWindow(), device=dev, b_block=step)
         return
     a, b, scale = _prepare(space, A, B, dev)
     a2, b2 = (a * a).sum(1), (b * b).sum(1)
-    step = max(1, block_entries // max(1, a.shape[0]))
     for start in range(0, b.shape[0], step):
         stop = start + step
         yield start, _block_from_products(space, a, b[start:stop], a2, b2[start:stop], scale)

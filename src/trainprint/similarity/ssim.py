@@ -56,6 +56,13 @@ class SSIMWindow:
         return self.stride if self.stride is not None else max(1, side // 64)
 
 
+def default_b_block(window: SSIMWindow, h: int, w: int) -> int:
+    """B images per block of ``ssim_pairwise_blocks`` when ``b_block`` is not given: their windows
+    take at most 256 MB (and never more than 64 images)."""
+    size, stride = window.size, window.stride_for(min(h, w))
+    return max(1, min(64, 2**28 // (4 * size * size * h * w // stride**2 + 1)))
+
+
 def _patches(x: torch.Tensor, size: int, stride: int) -> torch.Tensor:
     """(N, H, W) -> (N, size*size, L) windows at the sampled positions ('valid' only)."""
     return F.unfold(x[:, None], kernel_size=size, stride=stride)
@@ -87,7 +94,7 @@ def ssim_pairwise_blocks(
     k = torch.as_tensor(window.kernel_1d(), dtype=torch.float32, device=device)
     wgt = torch.outer(k, k).reshape(-1)  # (s^2,) window weights, sum 1
     if b_block is None:
-        b_block = max(1, min(64, 2**28 // (4 * size * size * h * w // stride**2 + 1)))
+        b_block = default_b_block(window, h, w)
 
     def stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         p = _patches(x, size, stride)  # (N, s^2, L)

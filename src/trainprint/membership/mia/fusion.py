@@ -27,7 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 from trainprint.core.errors import TrainprintError
 from trainprint.membership.mia.geometry import NO_VECTORS
 from trainprint.membership.mia.method import MIA_SCORES, VECTOR_SCORES, MiaMethod
-from trainprint.membership.scores import SCORE_NAMES, membership_scores, union_of_reals
+from trainprint.membership.scores import SCORE_NAMES, in_one_pass, membership_scores, union_of_reals
 from trainprint.similarity import PIXEL_SPACES, check_representation
 
 FUSION_RULES = ("rank", "features")
@@ -60,6 +60,7 @@ class FusionMethod(BaseEstimator):
     def uses_labels(self) -> bool:
         return self.rule == "features"
 
+    @in_one_pass
     def fit(self, R: np.ndarray, y: np.ndarray | None, G: np.ndarray, R_pool: np.ndarray | None = None) -> "FusionMethod":
         """R (n, N, N), G (m, N, N), R_pool (p, N, N) images in [0, 1]; ``y`` (n,) 0/1 for ``features``."""
         if self.rule not in FUSION_RULES:
@@ -110,6 +111,7 @@ class FusionMethod(BaseEstimator):
         ties = (P[None, :, :] == F[:, None, :]).mean(axis=1)
         return (below + 0.5 * ties).mean(axis=1) - 0.5
 
+    @in_one_pass
     def decision_function(self, R: np.ndarray) -> np.ndarray:
         """(n,) float64, higher = more likely used; ``> 0`` = used."""
         check_is_fitted(self, "pool_scores_")
@@ -118,6 +120,7 @@ class FusionMethod(BaseEstimator):
     def predict(self, R: np.ndarray) -> np.ndarray:
         return (self.decision_function(R) > 0).astype(np.int64)
 
+    @in_one_pass
     def label_refitter(self, R_train: np.ndarray, R_test: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
         """For the null test: ``refit(y)`` -> (n_test,) predictions with the logistic regression refitted
         on ``R_train`` under labels ``y``; the component scores are computed once, here."""

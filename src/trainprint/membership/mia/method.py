@@ -14,7 +14,7 @@ from trainprint.membership.mia.crossfit import pool_folds
 from trainprint.membership.mia.density import (classifier_models, gan_leaks_cal, intrinsic_dimension, kde_models,
                                                knn_log_ratio, median_gamma, project)
 from trainprint.membership.mia.geometry import NO_VECTORS, distances, vectors
-from trainprint.membership.scores import union_of_reals
+from trainprint.membership.scores import in_one_pass, union_of_reals
 from trainprint.similarity import check_representation
 
 #: score name -> what it is (the ``<score>`` of ``mia-<space>/<score>``)
@@ -76,6 +76,7 @@ class MiaMethod(BaseEstimator):
     def method_id(self) -> str:
         return f"mia-{self.space}/{self.score}" + ("" if self.reference == "pool" else f"@{self.reference}")
 
+    @in_one_pass
     def fit(self, R: np.ndarray, y: np.ndarray | None, G: np.ndarray, R_pool: np.ndarray | None = None) -> "MiaMethod":
         """R (n, ...) real images (labelled or not), y (n,) 0/1 or None (label-free), G (m, ...)
         generated, R_pool (p, ...) every real image known without labels."""
@@ -117,6 +118,7 @@ class MiaMethod(BaseEstimator):
                                                  int(self.random_state))
         return self
 
+    @in_one_pass
     def decision_function(self, R: np.ndarray) -> np.ndarray:
         """(n,) float64, higher = more likely used; ``> 0`` = used."""
         check_is_fitted(self, "ref_")
