@@ -1,7 +1,14 @@
 """Fitting an extractor for a fold and keeping its fingerprints in the run folder.
 
-``fingerprints/<tag>/<extractor>.npz`` (``ids``, ``split``, ``source``, ``X``) lets a resumed run
-skip the fit; ``raw`` (the pixels themselves) is recomputed, never saved.
+``fingerprints/<tag>/<extractor>.npz`` (``ids``, ``split``, ``source``, ``X``, ``key``) lets a
+resumed run skip the fit; ``raw`` (the pixels themselves) is recomputed, never saved.
+
+The key is what the fit read. An extractor that reads labels is keyed on the split names it is
+fitted on (so another fold, other labels or a permutation refit it). An extractor that reads no
+label (``uses_labels = False``: ``contrastive``) is shown only ``generated`` / ``real_unknown``
+(``label_free_view``) and keyed on that, the pixels and its parameters: its fit is the same in every
+fold and under every permutation of the labels, so one fit, found in any ``fingerprints/*/`` folder
+of the run, serves them all (and is copied to the fold's own file).
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from trainprint.core import files
-from trainprint.data.imageset import ImageSet
+from trainprint.data.imageset import GENERATED, REAL_UNKNOWN, ImageSet
 from trainprint.extractors.registry import make_extractor, run_params
 
 NOT_CACHED = ("raw",)  # extractors whose output is the pixels themselves: recomputed, not saved
@@ -24,19 +31,45 @@ NOT_CACHED = ("raw",)  # extractors whose output is the pixels themselves: recom
 NOT_IN_KEY = ("run_dir", "progress")
 
 
+def label_free_view(split: np.ndarray) -> np.ndarray:
+    """(N,) what an extractor that reads no label is shown of the split names: ``generated`` or
+    ``real_unknown`` (used, not used and unknown real images look alike)."""
+    split = np.asarray(split).astype(str)
+    return np.where(split == GENERATED, GENERATED, REAL_UNKNOWN)
+
+
 def cache_key(name: str, images: ImageSet, fit_pixels: np.ndarray, fit_split: np.ndarray,
-              params: dict[str, Any]) -> str:
+              params: dict[str, Any], *, label_free: bool = False) -> str:
     """What a cached fingerprint file must have been made from: the extractor, its parameters, the
     images it was fitted on (pixels and split names, so the labels it saw) and the images it
-    embedded (ids, split, pixels). Any change gives another key."""
+    embedded (ids, split, pixels). Any change gives another key. ``label_free``: the split names
+    (fitted and embedded) enter as ``label_free_view``, since that is all such an extractor reads."""
     h = hashlib.sha256()
     settings = {k: v for k, v in run_params(name, **params).items() if k not in NOT_IN_KEY}
     h.update(json.dumps([name, sorted(settings.items())], default=str).encode())
-    for arr in (fit_pixels, fit_split.astype(str), images.ids, images.split, images.pixels):
+    split = images.split
+    if label_free:
+        h.update(b"label-free")
+        fit_split, split = label_free_view(fit_split), label_free_view(split)
+    for arr in (fit_pixels, np.asarray(fit_split).astype(str), images.ids, split, images.pixels):
         a = np.ascontiguousarray(arr)
         h.update(str((a.shape, a.dtype.str)).encode())
         h.update(a.tobytes())
     return h.hexdigest()
+
+
+def _cached(cache: Path, key: str, anywhere: bool) -> tuple[np.ndarray | None, Path | None]:
+    """``(X, path)`` of the file ``cache`` when its key is ``key``; with ``anywhere``, else of the
+    first file of the same name in a sibling folder (``fingerprints/*/``) with that key; else
+    ``(None, None)``."""
+    paths = [cache] + (sorted(p for p in cache.parent.parent.glob(f"*/{cache.name}") if p != cache)
+                       if anywhere else [])
+    for p in paths:
+        if p.exists():
+            z = files.load_npz(p)
+            if "key" in z and str(z["key"]) == key:
+                return z["X"], p
+    return None, None
 
 
 def fingerprints(name: str, images: ImageSet, fit_pixels: np.ndarray, fit_split: np.ndarray,
@@ -45,17 +78,22 @@ def fingerprints(name: str, images: ImageSet, fit_pixels: np.ndarray, fit_split:
     ``images`` ((N, D), or (N, H, W) for ``raw``), cached in ``cache`` (an .npz with ``ids``,
     ``split``, ``source`` (N,) per image, default ``images.source``, ``X`` and ``key``) when given.
 
-    A cached file is used only when its ``key`` (``cache_key``) is this call's: a changed setting,
-    other training images or other labels never reuse stale fingerprints."""
-    key = cache_key(name, images, fit_pixels, fit_split, params)
-    if cache is not None and cache.exists() and name not in NOT_CACHED:
-        z = files.load_npz(cache)
-        if "key" in z and str(z["key"]) == key:
-            return z["X"]
+    A label-free extractor is fitted on ``label_free_view(fit_split)``. A cached file is used only
+    when its ``key`` (``cache_key``) is this call's: a changed setting, other training images or,
+    for an extractor that reads labels, other labels never reuse stale fingerprints."""
     ext = make_extractor(name, **run_params(name, **params))
-    X = ext.fit(fit_pixels, fit_split).transform(images.pixels)
-    if cache is not None and name not in NOT_CACHED:
-        source = np.full(len(images), images.source) if source is None else np.asarray(source).astype(str)
-        files.save_npz(cache, ids=images.ids, split=images.split, source=source, X=np.asarray(X, dtype=np.float32),
-                       key=np.array(key))
+    label_free = not ext.uses_labels
+    if label_free:
+        fit_split = label_free_view(fit_split)
+    if cache is None or name in NOT_CACHED:
+        return ext.fit(fit_pixels, fit_split).transform(images.pixels)
+    key = cache_key(name, images, fit_pixels, fit_split, params, label_free=label_free)
+    X, found = _cached(cache, key, anywhere=label_free)
+    if found == cache:
+        return X
+    if X is None:  # else another fold's fit serves; this fold still gets its own file (the report reads them)
+        X = ext.fit(fit_pixels, fit_split).transform(images.pixels)
+    source = np.full(len(images), images.source) if source is None else np.asarray(source).astype(str)
+    files.save_npz(cache, ids=images.ids, split=images.split, source=source, X=np.asarray(X, dtype=np.float32),
+                   key=np.array(key))
     return X
