@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -55,10 +56,13 @@ def peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def bench_methods(ids: list[str], n_real: int, n_gen: int, side: int) -> None:
+def bench_methods(ids: list[str], n_real: int, n_gen: int, side: int, header: bool = True) -> None:
     R, G = images(n_real, side, 1), images(n_gen, side, 2)
-    print(f"{n_real} real x {n_gen} generated, {side} px; cold cache per method; seconds are fit + score of every real image")
-    print(f"{'method':<28} {'seconds':>9} {'peak RSS GB':>12}")
+    if header:
+        print(f"{n_real} real x {n_gen} generated, {side} px; cold cache per method; seconds are fit + score of "
+              f"every real image; peak RSS of the process (OS), the images ({(R.nbytes + G.nbytes) / 1024**3:.2f} GB) "
+              "included")
+        print(f"{'method':<28} {'seconds':>9} {'peak RSS GB':>12}")
     y = np.arange(n_real) % 2  # labels for the methods that read them (timing only)
     for mid in ids:
         clear_cache()
@@ -125,6 +129,8 @@ def main() -> None:
     ap.add_argument("--n-real", type=int, default=200)
     ap.add_argument("--n-gen", type=int, default=10_000)
     ap.add_argument("--side", type=int, default=256)
+    ap.add_argument("--each-process", action="store_true", help="run every method in a process of its own")
+    ap.add_argument("--no-header", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--contrastive", action="store_true", help="also time the contrastive extractor's training")
     ap.add_argument("--contrastive-images", type=int, default=640)
     ap.add_argument("--contrastive-side", type=int, default=64)
@@ -132,12 +138,20 @@ def main() -> None:
     ap.add_argument("--synthetic-table", action="store_true", help="print the AUCs of the synthetic test cases")
     a = ap.parse_args()
     pool = list(MIA_METHODS) + list(NEW_RULES) + ["sim-ssim/realmax", "sim-pixel/realmax", "sim-ncc/realmax"]
+    pool += [m for m in a.methods.split(",") if m.startswith("mia-fusion+") and m not in pool]  # fusions over more spaces
     ids: list[str] = []
     if a.methods != "none":
         for item in a.methods.split(","):
             ids += [m for m in pool if fnmatch.fnmatchcase(m, item.strip()) and m not in ids]
-    if ids:
-        bench_methods(ids, a.n_real, a.n_gen, a.side)
+    if ids and a.each_process and len(ids) > 1:  # one process per method: each peak RSS is its own
+        print(f"{a.n_real} real x {a.n_gen} generated, {a.side} px; one process per method, cold cache; seconds are "
+              "fit + score of every real image; peak RSS of that process (OS), its images included", flush=True)
+        print(f"{'method':<28} {'seconds':>9} {'peak RSS GB':>12}", flush=True)
+        for mid in ids:
+            subprocess.run([sys.executable, __file__, "--methods", mid, "--n-real", str(a.n_real), "--n-gen",
+                            str(a.n_gen), "--side", str(a.side), "--no-header"], check=True)
+    elif ids:
+        bench_methods(ids, a.n_real, a.n_gen, a.side, header=not a.no_header)
     if a.contrastive:
         bench_contrastive(a.contrastive_images, a.contrastive_side, a.contrastive_epochs)
     if a.synthetic_table:

@@ -14,7 +14,8 @@ Method ids (names the user sees; keep them stable):
   fold's not-used images as the reference (reads labels);
 - ``mia-disc/cnn``: a CNN discriminator of generated vs real images, cross-fitted over the reals;
 - ``mia-fusion/rank`` (label-free) and ``mia-fusion/features`` (fitted on labels): every label-free
-  score of the pixel spaces combined;
+  score of the pixel spaces combined; ``mia-fusion+<extractor>[+<extractor>...]/<rule>`` (e.g.
+  ``mia-fusion+contrastive/rank``): also those of the extractors' fingerprint spaces;
 - ``baseline/all-used`` (answer "used" for every image) and ``baseline/chance`` (a fair coin).
 
 Every method follows one estimator contract::
@@ -33,7 +34,7 @@ from trainprint.extractors.registry import EXTRACTORS, PAPER_EXTRACTORS
 from trainprint.membership.baselines import AllUsedBaseline, ChanceBaseline
 from trainprint.membership.classifiers import CLASSIFIERS, STRATEGIES, FingerprintClassifier
 from trainprint.membership.mia import MIA_SCORES, MiaMethod, check_space_score
-from trainprint.membership.mia.fusion import FUSION_RULES
+from trainprint.membership.mia.fusion import FUSION_RULES, check_extractors, extractor_reads_labels
 from trainprint.membership.rules import RULES
 from trainprint.membership.similarity_method import SPACES, SimilarityMethod
 from trainprint.similarity import PIXEL_SPACES
@@ -48,7 +49,8 @@ TABLE2_METHODS = tuple(f"vectornet-{c}/full/{k}" for c in ("1", "12", "123") for
 #: every similarity rule in every pixel space (the 2023 winners' family and its labelled variants)
 SIMILARITY_METHODS = tuple(f"sim-{s}/{r}" for s in PIXEL_SPACES for r in RULES)
 DISCRIMINATOR = "mia-disc/cnn"
-FUSION_METHODS = tuple(f"mia-fusion/{r}" for r in FUSION_RULES)
+FUSION = "mia-fusion"
+FUSION_METHODS = tuple(f"{FUSION}/{r}" for r in FUSION_RULES)
 
 
 def mia_ids(spaces: tuple[str, ...]) -> tuple[str, ...]:
@@ -121,6 +123,9 @@ class MethodSpec:
     space: str = ""
     rule: str = ""
     uses_labels: bool = False
+    #: the method trains, inside ``fit``, an extractor that reads labels (a fusion over its space):
+    #: like a method whose ``extractor`` reads labels, its null test must retrain it (``--null-refits``)
+    trains_on_labels: bool = False
     factory: Callable[[int, str, MethodOptions], Any] = field(default=lambda seed, device, options: None,
                                                               repr=False, compare=False)
 
@@ -138,16 +143,14 @@ def parse_method(method_id: str) -> MethodSpec:
         return _similarity_spec(method_id, parts[0][len("sim-"):], parts[1])
     if method_id == DISCRIMINATOR:
         return MethodSpec(method_id, "mia", "raw", space="pixel", rule="cnn", factory=_discriminator)
-    if method_id in FUSION_METHODS:
-        rule = parts[1]
-        return MethodSpec(method_id, "mia", "raw", space="pixel", rule=rule, uses_labels=rule == "features",
-                          factory=lambda seed, device="cpu", options=MethodOptions(): _fusion(rule, seed, device))
-    if len(parts) == 2 and parts[0].startswith("mia-") and parts[0] not in ("mia-disc", "mia-fusion"):
+    if len(parts) == 2 and (parts[0] == FUSION or parts[0].startswith(FUSION + "+")):
+        return _fusion_spec(method_id, tuple(parts[0].split("+")[1:]), parts[1])
+    if len(parts) == 2 and parts[0].startswith("mia-") and parts[0] != "mia-disc":
         return _mia_spec(method_id, parts[0][len("mia-"):], parts[1])
     raise TrainprintError(
         f"method {method_id!r}: expected <extractor>/<strategy>/<classifier> (e.g. vectornet-12/real/svm-2), "
         f"sim-<space>/<rule> (e.g. sim-ssim/realmax), mia-<space>/<score> (e.g. mia-ssim/domias-knn), "
-        f"{DISCRIMINATOR}, {', '.join(FUSION_METHODS)} or one of {', '.join(BASELINES)}"
+        f"{DISCRIMINATOR}, {FUSION}[+<extractor>...]/<{'|'.join(FUSION_RULES)}> or one of {', '.join(BASELINES)}"
     )
 
 
@@ -157,10 +160,24 @@ def _discriminator(seed: int, device: str = "cpu", options: MethodOptions = Meth
     return DiscriminatorMethod(options.preset, device=device, random_state=seed)
 
 
-def _fusion(rule: str, seed: int, device: str) -> Any:
-    from trainprint.membership.mia.fusion import FusionMethod
+def _fusion_spec(method_id: str, extractors: tuple[str, ...], rule: str) -> MethodSpec:
+    """``mia-fusion[+<extractor>...]/<rule>``: the pixel spaces plus these extractors' spaces."""
+    if rule not in FUSION_RULES:
+        raise TrainprintError(f"method {method_id!r}: unknown fusion rule {rule!r}; expected one of "
+                              f"{', '.join(FUSION_RULES)}")
+    try:
+        check_extractors(extractors)
+    except TrainprintError as e:
+        raise TrainprintError(f"method {method_id!r}: {e}") from None
+    readers = any(extractor_reads_labels(e) for e in extractors)
 
-    return FusionMethod(rule, device=device, random_state=seed)
+    def factory(seed: int, device: str = "cpu", options: MethodOptions = MethodOptions()) -> Any:
+        from trainprint.membership.mia.fusion import FusionMethod
+
+        return FusionMethod(rule, extractors=extractors, preset=options.preset, device=device, random_state=seed)
+
+    return MethodSpec(method_id, "mia", "raw", space="pixel", rule=rule, uses_labels=rule == "features" or readers,
+                      trains_on_labels=readers, factory=factory)
 
 
 def _mia_spec(method_id: str, space: str, score: str) -> MethodSpec:
@@ -214,7 +231,8 @@ def known_methods() -> list[str]:
     """Every id ``expand_methods`` can match a glob against: the default methods, the similarity
     rules and membership-inference scores in every fingerprint space, and the baselines."""
     extra = ([f"sim-{s}/{r}" for s in SPACES if s not in PIXEL_SPACES for r in RULES] + list(mia_ids(SPACES))
-             + list(mia_nu_ids(SPACES)))
+             + list(mia_nu_ids(SPACES)) + [f"{FUSION}+{s}/{r}" for s in SPACES if s not in PIXEL_SPACES
+                                           for r in FUSION_RULES])
     out = list(DEFAULT_METHODS) + list(BASELINES)
     return out + [m for m in extra if m not in out]
 

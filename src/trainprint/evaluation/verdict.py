@@ -110,9 +110,10 @@ class Refits:
         self._memo: dict[tuple[int, str], tuple[bytes, np.ndarray]] = {}
 
     def reads_labels(self, method: str) -> bool:
-        """Whether ``method``'s extractor reads labels (then its null needs the extractor retrained)."""
+        """Whether ``method``'s extractor reads labels, or the method trains one itself (a fusion over
+        its space): then its null needs the extractor retrained."""
         spec = self.specs[method]
-        return bool(spec.extractor) and self.label_users[spec.extractor]
+        return (bool(spec.extractor) and self.label_users[spec.extractor]) or spec.trains_on_labels
 
     def build(self, methods: Sequence[str]) -> dict[int, list[FoldRefit]]:
         out: dict[int, list[FoldRefit]] = {}
