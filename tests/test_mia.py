@@ -160,7 +160,7 @@ def test_clustering_threshold_is_mean_plus_3_std_of_the_whole_matrix() -> None:
 def test_ensemble_forces_realmax_used_then_nn_not_used() -> None:
     R, _, G = _task()
     ms = membership_scores("pixel", R, G, R, ranks=True)
-    rule = RULES["ensemble"](score="max")
+    rule = RULES["ensemble"](score="max", rank_stat="mean")
     rule.threshold_ = float(np.median(ms.max))
     d = rule.decision(ms)
     rank = ms.rank_real - ms.rank_gen
@@ -174,7 +174,7 @@ def test_ranking_rule_needs_ranks() -> None:
     R, _, G = _task()
     ms = membership_scores("pixel", R, G, R)  # without ranks
     with pytest.raises(TrainprintError, match="ranks"):
-        RULES["ranking"](score="max").decision(ms)
+        RULES["ranking"](score="max", rank_stat="mean").decision(ms)
     m = make_rule_method("ncc", "ranking").fit(R, None, G, R)
     assert m.decision_function(R).shape == (20,)
 

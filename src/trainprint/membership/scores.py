@@ -12,6 +12,8 @@ With ``ranks=True`` two more (VCMI's ranking rule), over the candidates C = pool
 
     rank_gen    mean over g of r's rank among C in g's similarity list, / |C|    (low = favoured by G)
     rank_real   mean over other reals p of r's rank among C - p in p's list, / (|C| - 1)
+    first_gen   share of G's lists that put r first among C                      (high = favoured by G)
+    first_real  share of the other reals' lists that put r first among C - p
 
 A real image is found in the pool by its exact content, so passing the same images as ``R`` and
 in ``R_pool`` (as ``evaluate`` does) never matches an image with itself.
@@ -50,6 +52,8 @@ class MembershipScores:
     topk_sim: np.ndarray  # (n, k) float32: their similarities
     rank_gen: np.ndarray | None = None  # (n,) float64 in (0, 1]: mean normalised rank in G's lists
     rank_real: np.ndarray | None = None  # (n,) float64 in (0, 1]: mean normalised rank in other reals' lists
+    first_gen: np.ndarray | None = None  # (n,) float64 in [0, 1]: share of G's lists that rank it first
+    first_real: np.ndarray | None = None  # (n,) float64 in [0, 1]: share of the other reals' lists that rank it first
 
     def get(self, name: str) -> np.ndarray:
         """One score by name (``SCORE_NAMES``), as float64."""
@@ -175,6 +179,31 @@ def mean_ranks(S_cg: np.ndarray, S_cc: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return rank_gen, rank_real
 
 
+def first_shares(S_cg: np.ndarray, S_cc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Top-of-list shares, the rank statistic of VCMI's ranking rule that a near-copy dominates.
+    ``S_cg`` (c, m), ``S_cc`` (c, c) as in ``mean_ranks``.
+
+    Returns ``(first_gen, first_real)``, each (c,) float64: the share of the generated images' lists
+    that rank the candidate first, and of the other candidates' lists (the owner left out). A list
+    whose top is tied gives each tied candidate an equal part, so every list hands out exactly 1
+    (NaN for ``first_real`` when c < 2)."""
+    c = S_cg.shape[0]
+    first_gen = top_counts(S_cg) / S_cg.shape[1]
+    if c < 2:
+        return first_gen, np.full(c, np.nan)
+    S = S_cc.astype(np.float64).copy()
+    np.fill_diagonal(S, -np.inf)  # the list owner is not in its own list
+    return first_gen, top_counts(S) / (c - 1)
+
+
+def top_counts(S: np.ndarray) -> np.ndarray:
+    """``S`` (c, L): L lists (columns) over c candidates -> (c,) float64: how many lists have the
+    candidate's entry as their largest (a tied top shared equally among the tied)."""
+    S = np.asarray(S, dtype=np.float64)
+    top = S == S.max(axis=0, keepdims=True)
+    return (top / top.sum(axis=0, keepdims=True)).sum(axis=1)
+
+
 def _row_keys(X: np.ndarray) -> list[bytes]:
     return [row.tobytes() for row in np.ascontiguousarray(X).reshape(X.shape[0], -1)]
 
@@ -213,7 +242,8 @@ def membership_scores(
 
     ``R_pool`` (p, ...): other real images, the competitors for ``nn`` and the reference for
     ``calibrated``; R's own images always compete too. ``ranks``: also ``rank_gen`` / ``rank_real``
-    (costs one full candidates x generated matrix). ``opts`` go to ``similarity.iter_blocks``.
+    and ``first_gen`` / ``first_real`` (costs one full candidates x generated matrix). ``opts`` go to
+    ``similarity.iter_blocks``.
     """
     R = check_representation(space, R, "real images")
     G = check_representation(space, G, "generated images")
@@ -238,12 +268,13 @@ def membership_scores(
         S_rc[np.arange(R.shape[0]), r_to_c] = -np.inf  # never the image itself
         real_max = S_rc.max(axis=1).astype(np.float32)
     calibrated = np.where(np.isnan(real_max), best, best - real_max).astype(np.float32)
-    rank_gen = rank_real = None
+    rank_gen = rank_real = first_gen = first_real = None
     if ranks:
         S_cc = cached_pairwise(space, C, C, **opts) if C.shape[0] > 1 else np.zeros((1, 1), np.float32)
-        rg, rr = _cached(_digest("ranks", space, C, G, opt_key),
-                         lambda: mean_ranks(cached_pairwise(space, C, G, **opts), S_cc))
-        rank_gen, rank_real = rg[r_to_c], rr[r_to_c]
+        rg, rr, fg, fr = _cached(_digest("ranks", space, C, G, opt_key),
+                                 lambda: mean_ranks(cached_pairwise(space, C, G, **opts), S_cc)
+                                 + first_shares(cached_pairwise(space, C, G, **opts), S_cc))
+        rank_gen, rank_real, first_gen, first_real = rg[r_to_c], rr[r_to_c], fg[r_to_c], fr[r_to_c]
     return MembershipScores(
         max=best.astype(np.float32),
         topk=top_sim.mean(axis=1).astype(np.float32),
@@ -254,6 +285,8 @@ def membership_scores(
         topk_sim=top_sim,
         rank_gen=rank_gen,
         rank_real=rank_real,
+        first_gen=first_gen,
+        first_real=first_real,
     )
 
 

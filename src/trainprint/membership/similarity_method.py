@@ -67,6 +67,8 @@ class SimilarityMethod(BaseEstimator):
         q: fraction of images the ``fraction`` rule calls used.
         objective: what ``threshold`` maximises on the training images (``OBJECTIVES``).
         C: inverse regularisation of the ``features`` logistic regression.
+        rank_stat: rank statistic of ``ranking`` / ``ensemble``: ``first`` (share of lists that rank the
+            image first, the default) or ``mean`` (VCMI's mean rank, literally); docs/membership.md.
         device: ``auto | cpu | cuda`` for the similarity computations.
         backend: ``auto | torch | faiss`` for top-k search in fingerprint spaces.
         random_state: seed of the ``features`` classifier.
@@ -77,7 +79,7 @@ class SimilarityMethod(BaseEstimator):
 
     def __init__(self, space: str = "pixel", rule: str = "realmax", *, score: str | None = None, k: int = 5,
                  std_k: float = 3.0, q: float = 0.5, objective: str = "balanced_accuracy", C: float = 1.0,
-                 device: str = "cpu", backend: str = "auto", random_state: int = 0) -> None:
+                 rank_stat: str = "first", device: str = "cpu", backend: str = "auto", random_state: int = 0) -> None:
         self.space = space
         self.rule = rule
         self.score = score
@@ -86,6 +88,7 @@ class SimilarityMethod(BaseEstimator):
         self.q = q
         self.objective = objective
         self.C = C
+        self.rank_stat = rank_stat
         self.device = device
         self.backend = backend
         self.random_state = random_state
