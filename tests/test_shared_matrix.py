@@ -133,3 +133,16 @@ def test_an_array_changed_between_fits_is_never_served_stale() -> None:
     np.testing.assert_array_equal(after, fresh)
     assert not np.array_equal(before, after)
     clear_cache()
+
+
+def test_the_cache_is_bounded_in_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Oldest results go first once the cached arrays pass ``_CACHE_BYTES``; the newest always stays."""
+    clear_cache()
+    monkeypatch.setattr(scores_mod, "_CACHE_BYTES", 3 * 12 * 25 * 4)  # three (12, 25) float32 matrices
+    for i in range(5):
+        scores_mod.cached_pairwise("pixel", R, (G + 0.001 * i).astype(np.float32))
+    assert len(scores_mod._CACHE) == 3
+    monkeypatch.setattr(scores_mod, "_CACHE_BYTES", 1)
+    scores_mod.cached_pairwise("pixel", R, G)
+    assert len(scores_mod._CACHE) == 1
+    clear_cache()

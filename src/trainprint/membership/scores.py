@@ -66,10 +66,13 @@ class MembershipScores:
         return np.stack([self.get(s) for s in SCORE_NAMES], axis=1)
 
 
-#: results of the last few similarity computations: evaluate fits one method per fold and rule, and
-#: every one of them compares the same real images with the same generated images
+#: results of the last few similarity computations (at most ``_CACHE_SIZE`` of them): evaluate fits one
+#: method per fold and rule, and every one of them compares the same real images with the same
+#: generated images
 _CACHE: "OrderedDict[bytes, Any]" = OrderedDict()
 _CACHE_SIZE = 32
+#: and at most this many bytes of arrays (the newest result is always kept)
+_CACHE_BYTES = 2**31
 
 
 #: while ``one_pass()`` is active: id -> (array, digest of its content), so that each array is hashed once
@@ -121,13 +124,24 @@ def _digest(*parts: Any) -> bytes:
     return h.digest()
 
 
+def _nbytes(value: Any) -> int:
+    """Bytes of the arrays in a cached value (an array, a tuple of them, or a dataclass of them)."""
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if isinstance(value, (tuple, list)):
+        return sum(_nbytes(v) for v in value)
+    if hasattr(value, "__dataclass_fields__"):
+        return sum(_nbytes(getattr(value, f)) for f in value.__dataclass_fields__)
+    return 0
+
+
 def _cached(key: bytes, compute: Any) -> Any:
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
     value = compute()
     _CACHE[key] = value
-    while len(_CACHE) > _CACHE_SIZE:
+    while len(_CACHE) > 1 and (len(_CACHE) > _CACHE_SIZE or sum(_nbytes(v) for v in _CACHE.values()) > _CACHE_BYTES):
         _CACHE.popitem(last=False)
     return value
 
