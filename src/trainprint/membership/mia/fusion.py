@@ -164,7 +164,10 @@ class FusionMethod(BaseEstimator):
             return make_extractor(name, **params).fit(np.concatenate([g, _to_uint8(R)]), split)
         X = np.concatenate([g, _to_uint8(self.pool_)])
         split = np.array([GENERATED] * len(g) + [REAL_UNKNOWN] * len(self.pool_))
-        key = hashlib.sha1(repr((name, sorted(params.items()), X.shape)).encode() + X.tobytes() + split.tobytes()).digest()
+        h = hashlib.sha1(repr((name, sorted(params.items()), X.shape)).encode())
+        h.update(np.ascontiguousarray(X).data)
+        h.update(split.tobytes())
+        key = h.digest()
         if key not in _FITTED:
             _FITTED[key] = make_extractor(name, **params).fit(X, split)
             while len(_FITTED) > _FITTED_SIZE:
