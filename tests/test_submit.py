@@ -137,3 +137,45 @@ def test_fraction_rule_says_what_it_assumes(task, tmp_path, capsys) -> None:
                        "--folds", "2", "--permutations", "0", "--device", "cpu", "--no-progress")
     assert code == 0, err
     assert files.read_json(tmp_path / "g" / "selection.json")["recommended"] is None  # not without asking
+
+
+def test_label_using_similarity_methods_see_the_test_reals_in_their_pool() -> None:
+    """In strict CV a held-out image and its siblings are in the pool (every real image, unlabelled);
+    submit gives a label-using method the same: the dev reals and the test reals."""
+    import dataclasses
+
+    from trainprint.data.imageset import ImageSet
+    from trainprint.methods import MethodOptions, parse_method
+    from trainprint.submit.pipeline import _Rows
+
+    rng = np.random.default_rng(0)
+    dev = ImageSet(np.array([f"d{i}" for i in range(7)]),
+                   np.array(["generated"] * 3 + ["real_used"] * 2 + ["real_not_used"] * 2),
+                   rng.integers(0, 256, (7, 8, 8), dtype=np.uint8), "dev")
+    test = ImageSet(np.array([f"t{i}" for i in range(5)]), np.array(["generated"] * 2 + ["real_unknown"] * 3),
+                    rng.integers(0, 256, (5, 8, 8), dtype=np.uint8), "test")
+    X = np.concatenate([dev.pixels, test.pixels]).astype(np.float32) / 255.0
+    seen: dict[str, np.ndarray] = {}
+
+    class Spy:
+        def fit(self, R, y, G, R_pool=None):
+            seen.update(R=R, G=G, pool=R_pool)
+            return self
+
+        def decision_function(self, R):
+            return np.zeros(len(R))
+
+        def predict(self, R):
+            return np.zeros(len(R), dtype=np.int64)
+
+    rows = _Rows(dev, test)
+    for method_id, labelled in (("sim-pixel/threshold", True), ("sim-pixel/nn", False)):
+        spec = dataclasses.replace(parse_method(method_id), factory=lambda seed, device, options: Spy())
+        assert spec.uses_labels is labelled
+        rows.answer(spec, X, 0, "cpu", MethodOptions())
+        if labelled:  # fitted on the dev labels against dev G; pool = dev reals + test reals
+            np.testing.assert_array_equal(seen["G"], X[:3])
+            np.testing.assert_array_equal(seen["pool"], np.concatenate([X[3:7], X[9:]]))
+        else:  # label-free: the test generator's images and the test reals
+            np.testing.assert_array_equal(seen["G"], X[7:9])
+            np.testing.assert_array_equal(seen["pool"], X[9:])

@@ -53,6 +53,7 @@ from trainprint.evaluation.config import EvalConfig
 from trainprint.evaluation.evaluate import evaluate_images
 from trainprint.evaluation.fingerprint_cache import fingerprints
 from trainprint.evaluation.groups import AUTO, NONE, resolve_groups
+from trainprint.evaluation.fold import POOLED_KINDS
 from trainprint.evaluation.folds import make_folds
 from trainprint.evaluation.null import PERMUTATIONS
 from trainprint.evaluation.selection import candidates
@@ -355,7 +356,9 @@ class _Rows:
             X = X.reshape(len(X), -1)
         est = spec.factory(seed, device, options)
         if spec.uses_labels:
-            pool = X[self.dev_real] if spec.kind == "similarity" else None
+            # The pool is every real image known, unlabelled, as in strict CV, where the held-out
+            # fold (siblings included) is in the pool: the dev reals and the test reals.
+            pool = X[np.concatenate([self.dev_real, self.test_real])] if spec.kind in POOLED_KINDS else None
             est.fit(X[self.dev_real], self.y, X[self.dev_gen], pool)
         else:  # label-free: the test generator's images and the test real pool
             R = X[self.test_real]
