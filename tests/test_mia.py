@@ -108,9 +108,9 @@ def test_discriminator_never_scores_an_image_it_trained_on(monkeypatch) -> None:
     real_cls = disc_mod.BalancedBatches
 
     class Spy(real_cls):  # type: ignore[misc, valid-type]
-        def __init__(self, real, gen, batch_size):  # noqa: ANN001
+        def __init__(self, real, gen, batch_size, **kw):  # noqa: ANN001, ANN003
             seen.append({r.numpy().tobytes() for r in real})
-            super().__init__(real, gen, batch_size)
+            super().__init__(real, gen, batch_size, **kw)
 
     monkeypatch.setattr(disc_mod, "BalancedBatches", Spy)
     R, _, G = _task(side=32)

@@ -6,6 +6,16 @@ real images outside the fold (target 0), each step a balanced batch of both. A r
 the "generated" logit of the model that never saw it: with balanced classes that logit estimates
 ``log p_G(x) - log p_real(x)``, high where the generator puts more density than the real
 distribution has (DOMIAS's idea, with a learned classifier on pixels). Label-free.
+
+What keeps it on where the density sits rather than on what marks every generated image
+(docs/membership.md):
+
+- the network sees a smoothed image (``DiscriminatorArch.blur`` / ``max_side``: a fixed Gaussian
+  low-pass after an area resize), so a generator's fine-scale artifacts are mostly gone;
+- every training image, generated or real, gets fresh Gaussian noise of sd ``noise`` at each step,
+  so what fine-scale noise is left says nothing about the class;
+- training runs a set number of optimiser ``steps`` whatever the pool's size (with 40 reals per
+  fold, 15 passes over them were 30 steps: far too few to learn where G's images sit).
 """
 
 from __future__ import annotations
@@ -35,27 +45,37 @@ from trainprint.training import TrainConfig, train
 
 @dataclass(frozen=True)
 class DiscriminatorConfig:
-    """One discriminator training (each fold's)."""
+    """One discriminator training (each fold's).
 
-    train: TrainConfig  # batch_size = images of EACH class per step; one epoch = one pass over the fold's reals
+    ``train.epochs`` is replaced at fit time by ``ceil(steps / steps per epoch)`` (one epoch = one
+    pass over the fold's reals), unless the method is given ``epochs``."""
+
+    train: TrainConfig  # batch_size = images of EACH class per step
     arch: DiscriminatorArch = field(default_factory=DiscriminatorArch)
+    steps: int = 300  # optimiser steps per fold (at least; whole epochs)
+    noise: float = 0.05  # sd of the Gaussian noise added to every training image, both classes
 
 
 PRESETS: dict[str, DiscriminatorConfig] = {
-    # ctmem64 dev (128 training reals per fold): 4 steps x 64 images per epoch, 15 epochs.
-    "fast": DiscriminatorConfig(TrainConfig(epochs=15, batch_size=32, lr=1e-3)),
-    "paper": DiscriminatorConfig(TrainConfig(epochs=60, batch_size=32, lr=5e-4)),
+    # ctmem64 dev (128 training reals per fold, 64 px): 4 steps x 64 images per epoch, 75 epochs.
+    "fast": DiscriminatorConfig(TrainConfig(epochs=1, batch_size=32, lr=1e-3),
+                                DiscriminatorArch(blur=1.0, max_side=64), steps=300, noise=0.05),
+    "paper": DiscriminatorConfig(TrainConfig(epochs=1, batch_size=32, lr=5e-4),
+                                 DiscriminatorArch(blur=1.0, max_side=128), steps=1200, noise=0.05),
     # for the test suite
-    "smoke": DiscriminatorConfig(TrainConfig(epochs=2, batch_size=8, lr=1e-3), DiscriminatorArch(blocks=3, width=8)),
+    "smoke": DiscriminatorConfig(TrainConfig(epochs=1, batch_size=8, lr=1e-3),
+                                 DiscriminatorArch(blocks=3, width=8, blur=1.0, max_side=64), steps=4, noise=0.05),
 }
 
 
 class BalancedBatches:
     """BatchSource: ``(x (2B, 1, N, N) float, t (2B,) float)``: B real images (a fresh random pass over
-    them each epoch) and B generated images drawn at random, per step."""
+    them each epoch) and B generated images drawn at random, per step, each image plus fresh
+    Gaussian noise of sd ``noise`` (both classes alike; drawn from the epoch's generator)."""
 
-    def __init__(self, real: torch.Tensor, gen: torch.Tensor, batch_size: int) -> None:
+    def __init__(self, real: torch.Tensor, gen: torch.Tensor, batch_size: int, noise: float = 0.0) -> None:
         self.real, self.gen, self.batch_size = real, gen, batch_size  # (n, N, N), (m, N, N) float in [0, 1]
+        self.noise = noise
         self.steps = math.ceil(len(real) / batch_size)
 
     def batches(self, epoch: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -64,6 +84,8 @@ class BalancedBatches:
             r = self.real[order[s * self.batch_size:(s + 1) * self.batch_size]]
             g = self.gen[torch.randint(len(self.gen), (len(r),), generator=generator)]
             x = torch.cat([g, r]).unsqueeze(1)
+            if self.noise > 0:
+                x = x + self.noise * torch.randn(x.shape, generator=generator)
             t = torch.cat([torch.ones(len(g)), torch.zeros(len(r))])
             yield x, t
 
@@ -77,15 +99,19 @@ class DiscriminatorMethod(BaseEstimator):
     """``mia-disc`` (see the module docstring). Method contract: ``fit(R, y, G, R_pool)`` (``y`` is
     ignored), ``decision_function``, ``predict`` (logit > 0), ``notes_``.
 
-    Parameters (stored verbatim): ``preset`` (``fast | paper | smoke``), ``epochs``, ``batch_size``,
-    ``lr`` (override the preset when not None), ``n_folds``, ``device``, ``random_state``.
+    Parameters (stored verbatim): ``preset`` (``fast | paper | smoke``), ``steps``, ``noise``,
+    ``batch_size``, ``lr`` (override the preset when not None), ``epochs`` (when not None: passes
+    over the fold's reals, instead of ``steps``), ``n_folds``, ``device``, ``random_state``.
     Fitted attributes: ``ref_`` (the real images), ``folds_``, ``models_`` (one per fold),
     ``scores_`` (out-of-fold logit of each real image), ``history_`` (per fold), ``config_``.
     """
 
-    def __init__(self, preset: str = "fast", *, epochs: int | None = None, batch_size: int | None = None,
-                 lr: float | None = None, n_folds: int = 5, device: str = "cpu", random_state: int = 0) -> None:
+    def __init__(self, preset: str = "fast", *, steps: int | None = None, noise: float | None = None,
+                 epochs: int | None = None, batch_size: int | None = None, lr: float | None = None,
+                 n_folds: int = 5, device: str = "cpu", random_state: int = 0) -> None:
         self.preset = preset
+        self.steps = steps
+        self.noise = noise
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -95,7 +121,17 @@ class DiscriminatorMethod(BaseEstimator):
 
     def config(self) -> DiscriminatorConfig:
         cfg = get_preset(PRESETS, self.preset, "mia-disc")
-        return override(cfg, train=override(cfg.train, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr))
+        cfg = override(cfg, steps=self.steps, noise=self.noise,
+                       train=override(cfg.train, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr))
+        if cfg.steps < 1 or not (cfg.noise >= 0 and math.isfinite(cfg.noise)):
+            raise TrainprintError(f"mia-disc: steps={cfg.steps} must be >= 1 and noise={cfg.noise} >= 0")
+        return cfg
+
+    def fold_epochs(self, cfg: DiscriminatorConfig, n_real: int) -> int:
+        """Passes over a fold's ``n_real`` reals: ``epochs`` when given, else enough for ``cfg.steps``."""
+        if self.epochs is not None:
+            return int(self.epochs)
+        return max(1, math.ceil(cfg.steps / math.ceil(n_real / cfg.train.batch_size)))
 
     def fit(self, R: np.ndarray, y: np.ndarray | None, G: np.ndarray, R_pool: np.ndarray | None = None
             ) -> "DiscriminatorMethod":
@@ -105,7 +141,8 @@ class DiscriminatorMethod(BaseEstimator):
         G = check_representation("pixel", G, "G")
         pool = None if R_pool is None else check_representation("pixel", R_pool, "R_pool")
         self.ref_, _ = union_of_reals(R, pool)
-        if min(self.ref_.shape[1:]) < 2**cfg.arch.blocks:
+        side = min(self.ref_.shape[1:])
+        if (min(side, cfg.arch.max_side) if cfg.arch.max_side > 0 else side) < 2**cfg.arch.blocks:
             raise TrainprintError(f"mia-disc: images of {self.ref_.shape[1:]} px; needs at least {2**cfg.arch.blocks}")
         self.folds_ = pool_folds(len(self.ref_), self.n_folds, self.random_state)
         device = resolve_device(self.device)
@@ -115,18 +152,22 @@ class DiscriminatorMethod(BaseEstimator):
         self.scores_ = np.empty(len(self.ref_), dtype=np.float64)
         for f in range(int(self.folds_.max()) + 1):
             seed = int(self.random_state) * 1000 + f
+            fold_real = real[self.folds_ != f]
+            train_cfg = override(cfg.train, epochs=self.fold_epochs(cfg, len(fold_real)))
             with torch_seeded(seed):
                 model = Discriminator(cfg.arch)
-                self.history_.append(train(model, bce_objective, BalancedBatches(real[self.folds_ != f], gen,
-                                                                                 cfg.train.batch_size),
-                                           cfg.train, device=device, seed=seed, desc=f"mia-disc fold {f}",
-                                           meta={"mia-disc": plain(dataclasses.asdict(cfg.arch)), "fold": f}))
+                self.history_.append(train(model, bce_objective,
+                                           BalancedBatches(fold_real, gen, cfg.train.batch_size, noise=cfg.noise),
+                                           train_cfg, device=device, seed=seed, desc=f"mia-disc fold {f}",
+                                           meta={"mia-disc": plain(dataclasses.asdict(cfg.arch)), "noise": cfg.noise,
+                                                 "fold": f}))
             model.eval()
             self.models_.append(model)
             self.scores_[self.folds_ == f] = self._logits(model, self.ref_[self.folds_ == f])
         self.config_ = cfg
         self.notes_ = [f"mia-disc: {len(self.models_)} discriminators cross-fitted over {len(self.ref_)} real images, "
-                       f"{cfg.train.epochs} epochs each; final loss per fold "
+                       f"{len(self.history_[0])} epochs each ({cfg.steps} steps asked), input noise sd "
+                       f"{cfg.noise:g}, low-pass sd {cfg.arch.blur:g} px; final loss per fold "
                        + ", ".join(f"{h[-1]['loss']:.3f}" for h in self.history_)]
         return self
 
