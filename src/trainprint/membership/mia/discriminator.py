@@ -61,7 +61,7 @@ PRESETS: dict[str, DiscriminatorConfig] = {
     "fast": DiscriminatorConfig(TrainConfig(epochs=1, batch_size=32, lr=1e-3),
                                 DiscriminatorArch(blur=1.0, max_side=64), steps=300, noise=0.05),
     "paper": DiscriminatorConfig(TrainConfig(epochs=1, batch_size=32, lr=5e-4),
-                                 DiscriminatorArch(blur=1.0, max_side=128), steps=1200, noise=0.05),
+                                 DiscriminatorArch(blur=1.0, max_side=128), steps=600, noise=0.05),
     # for the test suite
     "smoke": DiscriminatorConfig(TrainConfig(epochs=1, batch_size=8, lr=1e-3),
                                  DiscriminatorArch(blocks=3, width=8, blur=1.0, max_side=64), steps=4, noise=0.05),
