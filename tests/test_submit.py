@@ -179,3 +179,20 @@ def test_label_using_similarity_methods_see_the_test_reals_in_their_pool() -> No
         else:  # label-free: the test generator's images and the test reals
             np.testing.assert_array_equal(seen["G"], X[7:9])
             np.testing.assert_array_equal(seen["pool"], X[9:])
+
+
+def test_transfer_check_cautions_when_a_label_free_recommendation_meets_another_ratio() -> None:
+    """ImageCLEF's proportions (dev 500 generated for 160 reals, test 10,000 for 200) make a label-free
+    rule read the test set at 16x dev's generated-per-real ratio: cautioned; a label-using rule (fitted
+    on dev's generated images) and matched proportions are not."""
+    from trainprint.methods import parse_method
+    from trainprint.submit.pipeline import transfer_check
+
+    task = {"dev_generated": 500, "dev_real": 160, "test_generated": 10_000, "test_real": 200}
+    t = transfer_check(parse_method("sim-pixel/nn"), task, 0.9)
+    assert t["dev_generated_per_real"] == 3.125 and t["test_generated_per_real"] == 50.0
+    assert "50.0 generated images per real image" in t["caution"] and "90%" in t["caution"]
+    assert transfer_check(parse_method("sim-ssim/threshold"), task, 0.9)["caution"] is None
+    matched = dict(task, test_generated=625)
+    assert transfer_check(parse_method("sim-pixel/nn"), matched, 0.5)["caution"] is None
+    assert transfer_check(parse_method("sim-pixel/nn"), dict(task, test_generated=0), 0.5)["test_generated_per_real"] == 2.5

@@ -147,6 +147,8 @@ def submit(
                f"(with recommended.json)")
     for line in describe(summary):
         typer.echo(line)
+    if summary["transfer"]["caution"]:
+        typer.echo(f"caution: {summary['transfer']['caution']}")
     typer.echo(f"recommendation from: {summary['source']}")
 
 

@@ -207,7 +207,8 @@ def submit_stream(dev: ImageSet, test_real: ImageSet, stream: GeneratedStream, c
         plan = cfg.plan(cfg.search_for(engine))
         answers, scored = _answer_test_stream(dev, test_real, pixels, plan, cfg, specs, out, record, expected,
                                               engine, progress)
-        summary = _write_answers(out, cfg, selection, answers, expected)
+        summary = _write_answers(out, cfg, selection, answers, expected,
+                                 _counts(dev, len(pixels), len(test_real)))
         summary.update(scored=scored, engine=engine, search=dataclasses.asdict(plan), n_generated=len(pixels),
                        skipped_generated=len(stream.report.skipped))
         record.finish(**summary)
@@ -263,7 +264,8 @@ def submit_images(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, out: str | P
         with record.stage("recommend"):
             selection = _selection(dev, cfg, out, progress)
         answers, scored = _answer_test(dev, test, cfg, specs, out, record, expected, progress)
-        summary = _write_answers(out, cfg, selection, answers, expected)
+        summary = _write_answers(out, cfg, selection, answers, expected,
+                                 _counts(dev, int(test.mask(GENERATED).sum()), int(test.mask(REAL_UNKNOWN).sum())))
         summary.update(scored=scored, engine="memory")
         record.finish(**summary)
         return summary
@@ -312,14 +314,17 @@ def _answer_methods(specs: list[MethodSpec], rows: "_Rows", reps: dict[str, np.n
 
 
 def _write_answers(out: Path, cfg: SubmitConfig, selection: dict[str, Any], answers: dict[str, np.ndarray],
-                   expected: list[str]) -> dict[str, Any]:
-    """recommended.csv / .json, vote.csv (Table 2's nine runs), vote_all.csv; the summary for run.json."""
+                   expected: list[str], counts: dict[str, int]) -> dict[str, Any]:
+    """recommended.csv / .json, vote.csv (Table 2's nine runs), vote_all.csv; the summary for run.json.
+    ``counts``: generated and real images of dev and test (``transfer_check``)."""
     ids = sorted(expected)
     rec = selection["recommended"]
     best = answers[rec["method"]]
+    transfer = transfer_check(parse_method(rec["method"]), counts, float(best.mean()))
     write_run_file(out / "recommended.csv", ids, best, expected)
-    files.write_json(out / "recommended.json", {k: selection[k] for k in
-                                                ("recommended", "selection_aware", "null_test", "verdict")})
+    files.write_json(out / "recommended.json", {**{k: selection[k] for k in
+                                                   ("recommended", "selection_aware", "null_test", "verdict")},
+                                                "transfer": transfer})
     voters = [m for m in answers if m not in BASELINES]
     stacked = np.stack([answers[m] for m in voters])
     write_run_file(out / "vote_all.csv", ids, majority_vote(stacked, tie_break=best), expected)
@@ -331,7 +336,45 @@ def _write_answers(out: Path, cfg: SubmitConfig, selection: dict[str, Any], answ
         votes["vote.csv"] = {"methods": list(TABLE2_METHODS), "ties": 0,
                              "rule": "the paper's submission 10: majority of its nine Table 2 runs"}
     return {**selection, "votes": votes, "runs": {m: f"runs/{run_file_name(m)}" for m in answers},
-            "n_test": len(ids)}
+            "n_test": len(ids), "transfer": transfer}
+
+
+#: how far the test set's generated images per real image may stray from dev's (a factor) before
+#: ``transfer_check`` cautions that the dev estimate may not hold for a label-free recommendation
+RATIO_TOLERANCE = 2.0
+
+
+def transfer_check(spec: MethodSpec, counts: dict[str, int], test_share_used: float) -> dict[str, Any]:
+    """Whether the recommended method meets the test set as strict CV met it.
+
+    A label-free method is fitted on the test folder's own generated and real images; its answers
+    depend on how many generated images there are per real image (a count of nearest neighbours, a
+    best match over more images, a rank among more lists all grow with it). Strict CV measured it at
+    dev's ratio. When the test's ratio differs from dev's by more than ``RATIO_TOLERANCE`` times, the
+    result carries a ``caution`` (printed by ``submit``) that the dev estimate may not hold on test.
+    A label-using method meets the dev generated images on test as in CV, so no caution.
+
+    ``counts``: ``dev_generated``, ``dev_real``, ``test_generated``, ``test_real``."""
+    dev_ratio = counts["dev_generated"] / max(counts["dev_real"], 1)
+    # a test folder without generated images is answered against dev's (``_Rows.answer``)
+    test_ratio = (counts["test_generated"] or counts["dev_generated"]) / max(counts["test_real"], 1)
+    out: dict[str, Any] = {"method": spec.id, "fitted_on": "dev generated images and labels" if spec.uses_labels
+                           else "test generated and real images (label-free)",
+                           "dev_generated_per_real": round(dev_ratio, 3), "test_generated_per_real": round(test_ratio, 3),
+                           "test_share_called_used": round(test_share_used, 4), "caution": None}
+    factor = max(dev_ratio, test_ratio) / max(min(dev_ratio, test_ratio), 1e-12)
+    if not spec.uses_labels and spec.kind != "baseline" and factor > RATIO_TOLERANCE:
+        out["caution"] = (f"the test folder has {test_ratio:.1f} generated images per real image, the dev folder "
+                          f"{dev_ratio:.1f}: {spec.id} is label-free and reads the test set at its own ratio, so "
+                          f"its dev estimate may not hold on test (it calls {100 * test_share_used:.0f}% of the "
+                          "test images used)")
+    return out
+
+
+def _counts(dev: ImageSet, test_generated: int, test_real: int) -> dict[str, int]:
+    """The image counts ``transfer_check`` compares."""
+    return {"dev_generated": int(dev.mask(GENERATED).sum()), "dev_real": int(dev.mask(REAL_USED, REAL_NOT_USED).sum()),
+            "test_generated": test_generated, "test_real": test_real}
 
 
 class _Rows:
