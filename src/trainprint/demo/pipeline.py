@@ -139,6 +139,11 @@ def run_demo(
                                           preset=preset, folds=folds, seed=seed, device=device),
                              submit_dir, progress=progress)
 
+        tr = summary["transfer"]
+        result.rows.append(("submit", "generated images per real image, dev / test (transfer check)",
+                            f"{tr['dev_generated_per_real']:.2f} / {tr['test_generated_per_real']:.2f}"
+                            + (f"; caution: {tr['caution']}" if tr["caution"] else "; no caution")))
+
         with rec.stage("score"):
             run_files = {m: submit_dir / f for m, f in summary["runs"].items()}
             run_files["vote (the paper's: majority of its 9 Table 2 runs)"] = submit_dir / "vote.csv"
@@ -173,7 +178,7 @@ def run_demo(
         })
         summary_for_record = {"adjusted_rand_index": round(float(ari), 4), "verdict": summary["verdict"],
                               "selection_aware": est, "recommended": summary["recommended"],
-                              "recommended_test_accuracy": test_acc}
+                              "recommended_test_accuracy": test_acc, "transfer": tr}
         result.files["run record"] = out / "run.json"
         result.files["audit of the test folder (audit.csv, audit.json, run.csv)"] = out / "audit"
         result.files["audit page"] = audited
