@@ -20,7 +20,6 @@ from trainprint.membership.mia import discriminator as disc_mod
 from trainprint.membership.mia.density import gan_leaks_cal, intrinsic_dimension, knn_log_ratio
 from trainprint.membership.mia.discriminator import DiscriminatorMethod
 from trainprint.membership.mia.fusion import COMPONENTS, FusionMethod
-from trainprint.membership.mia.geometry import vectors
 from trainprint.membership.rules import RULES
 from trainprint.membership.scores import clear_cache, mean_ranks, membership_scores
 from trainprint.membership.similarity_method import make_rule_method
@@ -94,12 +93,12 @@ def test_classifier_scores_come_from_the_fold_that_did_not_train_on_the_image() 
     R, _, G = _task()
     m = make_mia_method("ncc", "domias-clf").fit(R, None, G, R)
     d = m.decision_function(R)
-    Z = m.project_(vectors("ncc", R))
+    Z = m.project_(R)  # images in; their NCC vectors are made inside, a block at a time
     want = np.array([m.models_[m.folds_[i]].decision_function(Z[[i]])[0] for i in range(len(R))])
     np.testing.assert_allclose(d, want)
     # an image outside the pool gets the mean of the fold models
     new = np.clip(R[:1] + 0.2, 0, 1)
-    zn = m.project_(vectors("ncc", new))
+    zn = m.project_(new)
     assert m.decision_function(new)[0] == pytest.approx(np.mean([mm.decision_function(zn)[0] for mm in m.models_]))
 
 

@@ -105,9 +105,9 @@ class MiaMethod(BaseEstimator):
             self.notes_.append(f"{self.method_id}: intrinsic dimension {self.dim_:.3g} (Levina-Bickel) of "
                                f"{len(self.ref_)} reference images" + ("" if np.isfinite(dim) else " (none found: 1)"))
         elif self.score in VECTOR_SCORES:
-            self.project_ = project(vectors(self.space, self.ref_), vectors(self.space, self.G_),
-                                    int(self.n_components), int(self.random_state))
-            Z_ref, Z_g = self.project_(vectors(self.space, self.ref_)), self.project_(vectors(self.space, self.G_))
+            self.project_ = project(self.ref_, self.G_, int(self.n_components), int(self.random_state),
+                                    lambda X: vectors(self.space, X))
+            Z_ref, Z_g = self.project_(self.ref_), self.project_(self.G_)
             if self.score == "domias-kde":
                 self.kde_g_, self.kde_refs_, self.bandwidth_ = kde_models(Z_ref, Z_g, self.folds_)
                 self.notes_.append(f"{self.method_id}: KDE bandwidth {self.bandwidth_:.3g} (Scott) in "
@@ -127,7 +127,7 @@ class MiaMethod(BaseEstimator):
         n_ref = len(self.ref_)
         in_ref = np.where(r_to_c < n_ref, r_to_c, -1)
         if self.score in VECTOR_SCORES:
-            Z = self.project_(vectors(self.space, R))
+            Z = self.project_(R)
             return self._vector_score(Z, in_ref)
         D_qg = distances(self.space, C, self.G_, device=self.device)[r_to_c]
         D_qref = distances(self.space, C, C, device=self.device)[r_to_c][:, :n_ref].copy()
