@@ -10,8 +10,8 @@ import pytest
 from helpers_eval import LabelFreeSpy, SpyExtractor, make_images, register_spies
 from trainprint.data.imageset import GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REAL_USED, ImageSet
 from trainprint.evaluation.config import EvalConfig
-from trainprint.evaluation.fingerprint_cache import cache_key, fingerprints, label_free_view
-from trainprint.evaluation.protocol import fit_view
+from trainprint.evaluation.fingerprint_cache import cache_key, fingerprints
+from trainprint.evaluation.protocol import fit_view, label_free_view
 from trainprint.evaluation.representations import fold_reps
 from trainprint.extractors.contrastive import ContrastiveExtractor
 from trainprint.methods import parse_method

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from trainprint.core import files
-from trainprint.data.imageset import GENERATED, REAL_UNKNOWN, ImageSet
+from trainprint.data.imageset import ImageSet
+from trainprint.evaluation.protocol import label_free_view
 from trainprint.extractors.registry import make_extractor, run_params
 
 NOT_CACHED = ("raw",)  # extractors whose output is the pixels themselves: recomputed, not saved
@@ -29,13 +30,6 @@ NOT_CACHED = ("raw",)  # extractors whose output is the pixels themselves: recom
 
 #: run parameters that do not change an extractor's output (where it writes logs, progress bars)
 NOT_IN_KEY = ("run_dir", "progress")
-
-
-def label_free_view(split: np.ndarray) -> np.ndarray:
-    """(N,) what an extractor that reads no label is shown of the split names: ``generated`` or
-    ``real_unknown`` (used, not used and unknown real images look alike)."""
-    split = np.asarray(split).astype(str)
-    return np.where(split == GENERATED, GENERATED, REAL_UNKNOWN)
 
 
 def cache_key(name: str, images: ImageSet, fit_pixels: np.ndarray, fit_split: np.ndarray,

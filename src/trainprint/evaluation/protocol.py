@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from trainprint.data.imageset import REAL_UNKNOWN, ImageSet
+from trainprint.data.imageset import GENERATED, REAL_UNKNOWN, ImageSet
 from trainprint.extractors.registry import make_extractor, run_params
 
 PROTOCOLS = ("strict", "paper")
@@ -25,12 +25,19 @@ def fit_view(images: ImageSet, held_out: np.ndarray, uses_labels: bool) -> tuple
     """What an extractor may be fitted on: ``(pixels (n, H, W), split (n,))``.
 
     ``held_out`` (N,) bool marks the images whose labels must stay hidden. An extractor that
-    reads labels does not see them at all; a label-free one sees them as ``real_unknown``."""
+    reads labels does not see them at all; a label-free one sees every image, each real image as
+    ``real_unknown`` (``label_free_view``)."""
     if uses_labels:
         keep = ~held_out
         return images.pixels[keep], images.split[keep]
-    split = np.where(held_out, REAL_UNKNOWN, images.split)
-    return images.pixels, split
+    return images.pixels, label_free_view(images.split)
+
+
+def label_free_view(split: np.ndarray) -> np.ndarray:
+    """(N,) what an extractor that reads no label is shown of the split names: ``generated`` or
+    ``real_unknown`` (used, not used and unknown real images look alike)."""
+    split = np.asarray(split).astype(str)
+    return np.where(split == GENERATED, GENERATED, REAL_UNKNOWN)
 
 
 def uses_labels(name: str, **params: Any) -> bool:

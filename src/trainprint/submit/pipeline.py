@@ -25,7 +25,9 @@ and groups are this run's. Every run file is validated before it is renamed into
 What each kind of method is fitted on:
 - classifiers: dev U/NU (and dev G for ``full``), then they score the test real images;
 - label-free similarity rules and baselines: the test G and the test real images (no labels);
-- similarity rules fitted on labels: dev U/NU with dev G, then they score the test real images.
+- similarity and ``mia-`` methods fitted on labels: dev U/NU with dev G, every real image (dev and
+  test, unlabelled) as their pool, then they score the test real images;
+- extractors: the whole dev set; one that reads no label sees its real images as ``real_unknown``.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from trainprint.evaluation.groups import AUTO, NONE, resolve_groups
 from trainprint.evaluation.fold import POOLED_KINDS
 from trainprint.evaluation.folds import make_folds
 from trainprint.evaluation.null import PERMUTATIONS
+from trainprint.evaluation.protocol import label_free_view
 from trainprint.evaluation.selection import candidates
 from trainprint.evaluation.verdict import SELECTION_FILE, selection_of_run
 from trainprint.extractors.registry import make_extractor, run_params
@@ -232,7 +235,8 @@ def _answer_test_stream(dev: ImageSet, test_real: ImageSet, pixels: ShardStore, 
                 gen[name] = pixels
                 continue
             run_dir = out / "extractors" / "all" / name
-            ext = make_extractor(name, **run_params(name, run_dir=run_dir, **params)).fit(dev.pixels, dev.split)
+            ext = make_extractor(name, **run_params(name, run_dir=run_dir, **params))
+            ext.fit(dev.pixels, dev.split if ext.uses_labels else label_free_view(dev.split))
             saved = ext.save(run_dir / "extractor.pt")
             reps[name] = np.asarray(ext.transform(small.pixels), dtype=np.float32)
             files.save_npz(out / "fingerprints" / "all" / f"{name}.npz", ids=small.ids, split=small.split,
