@@ -7,6 +7,14 @@ convolutions (LeakyReLU 0.2) down to one logit. Non-saturating GAN loss, Adam (2
 weights N(0, 0.02). Trained on a small set for many passes, it reproduces its training slices
 closely (memorises), which is what makes membership detectable in the demo.
 
+Optional coverage term (``coverage_weight > 0``; 0 in every preset): a GAN drops some training
+images (mode dropping), so how much it memorises varies from patient to patient. With the term, each
+step draws ``batch * coverage_candidates`` latents, finds the generated image nearest (pixel L2) to
+each real image of the batch, and adds ``coverage_weight`` times the mean absolute difference
+between it and that real image to the generator's loss (implicit maximum likelihood estimation, Li
+and Malik 2018), so that every training image keeps a close sample. It costs about twice the time
+per step (``benchmarks/demo_memorisation.py --coverage``; docs/evaluation.md).
+
 Every random draw (weights, batches, latents) comes from generators seeded with ``seed``, so a CPU
 run is repeatable bit for bit on one machine.
 """
@@ -43,6 +51,8 @@ class GanConfig:
     lr: float = 2e-4  # Adam learning rate, both networks
     beta1: float = 0.5  # Adam beta1
     beta2: float = 0.999  # Adam beta2
+    coverage_weight: float = 0.0  # weight of the coverage term (0: a plain DCGAN); see train_gan
+    coverage_candidates: int = 8  # latents drawn per training image of the batch for that term
 
 
 def _stages(size: int) -> int:
@@ -162,7 +172,17 @@ def train_gan(
         real = data[order[pos:pos + batch].to(device)]
         pos += batch
         z = torch.randn(batch, cfg.latent_dim, generator=g).to(device)
-        fake = gen(z)  # (B, 1, S, S)
+        if cfg.coverage_weight > 0:
+            # coverage (implicit maximum likelihood): the generated image nearest to each real image
+            # of the batch, among batch * candidates drawn at random, is pulled towards it
+            zc = torch.randn(batch * cfg.coverage_candidates, cfg.latent_dim, generator=g).to(device)
+            with torch.no_grad():
+                cand = gen(zc).flatten(1)  # (B * K, S * S)
+            nearest = torch.cdist(real.flatten(1), cand).argmin(dim=1)  # (B,)
+            both = gen(torch.cat([z, zc[nearest]]))  # (2B, 1, S, S)
+            fake, pulled = both[:batch], both[batch:]
+        else:
+            fake = gen(z)  # (B, 1, S, S)
 
         d_real, d_fake = disc(real), disc(fake.detach())
         d_loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()  # -log D(x) - log(1 - D(G(z)))
@@ -171,6 +191,8 @@ def train_gan(
         opt_d.step()
 
         g_loss = F.softplus(-disc(fake)).mean()  # non-saturating: -log D(G(z))
+        if cfg.coverage_weight > 0:
+            g_loss = g_loss + cfg.coverage_weight * (pulled - real).abs().mean()
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
