@@ -4,7 +4,11 @@ prints the nearest-generated distance AUC on dev and test (``demo.json``'s sanit
 patient of each role, the mean over its slices of the best SSIM to a generated image of its side
 (dev images against dev generated images, test against test).
 
-    python benchmarks/demo_memorisation.py --seed 1 [--preset fast] [--steps 3000]
+    python benchmarks/demo_memorisation.py --seed 1 [--preset fast] [--steps 3000] [--patients 8]
+        [--coverage 20 --candidates 4]
+
+``--patients`` sets the number of patients of each of the four roles, ``--coverage`` the generator's
+coverage term (``GanConfig.coverage_weight``; 0, a plain DCGAN, in every preset).
 
 Writes nothing. About as long as the demo's ``data`` stage (1-3 min on a 2-core CPU).
 """
@@ -27,10 +31,16 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--preset", default="fast", choices=sorted(make.PRESETS))
     ap.add_argument("--steps", type=int, default=None, help="generator steps (default: the preset's)")
+    ap.add_argument("--patients", type=int, default=None, help="patients per role (default: the preset's)")
+    ap.add_argument("--coverage", type=float, default=None, help="coverage_weight (default: the preset's)")
+    ap.add_argument("--candidates", type=int, default=None, help="coverage_candidates (default: the preset's)")
     args = ap.parse_args()
     cfg = make.PRESETS[args.preset]
-    if args.steps is not None:
-        cfg = dataclasses.replace(cfg, gan=dataclasses.replace(cfg.gan, steps=args.steps))
+    gan = {k: v for k, v in (("steps", args.steps), ("coverage_weight", args.coverage),
+                             ("coverage_candidates", args.candidates)) if v is not None}
+    cfg = dataclasses.replace(cfg, gan=dataclasses.replace(cfg.gan, **gan))
+    if args.patients is not None:
+        cfg = dataclasses.replace(cfg, **{f"{r}_patients": args.patients for r in ("dev_used", "dev_not_used", "test_used", "test_not_used")})
     # the seed streams of make_demo: anatomy, ids, GAN, dev samples, test samples
     s_anat, _s_ids, *s_torch = np.random.SeedSequence(args.seed).spawn(5)
     seed_gan, seed_dev, seed_test = (int(s.generate_state(1)[0]) for s in s_torch)
@@ -41,7 +51,8 @@ def main() -> None:
     gen = {"dev": sample(trained.generator, cfg.dev_generated, seed=seed_dev, device=cpu),
            "test": sample(trained.generator, cfg.test_generated, seed=seed_test, device=cpu)}
     sig = make._membership_signal(roles, train, gen["dev"], gen["test"])
-    print(f"preset {args.preset}, seed {args.seed}, {cfg.gan.steps} steps, {trained.seconds:.0f} s of training; "
+    print(f"preset {args.preset}, seed {args.seed}, {cfg.dev_used_patients} patients a role, {cfg.gan.steps} steps, "
+          f"coverage {cfg.gan.coverage_weight:g}, {trained.seconds:.0f} s of training; "
           f"nearest-generated distance AUC dev {sig['dcr_auc_dev']:.3f}, test {sig['dcr_auc_test']:.3f}")
     for role, real in roles.items():
         g = gen[role.split("_")[0]]
