@@ -8,7 +8,7 @@ patient of each role, the mean over its slices of the best SSIM to a generated i
         [--coverage 20 --candidates 4]
 
 ``--patients`` sets the number of patients of each of the four roles, ``--coverage`` the generator's
-coverage term (``GanConfig.coverage_weight``; 0, a plain DCGAN, in every preset).
+coverage term (``GanConfig.coverage_weight``; 0 is a plain DCGAN).
 
 Writes nothing. About as long as the demo's ``data`` stage (1-3 min on a 2-core CPU).
 """

@@ -18,7 +18,7 @@ from trainprint.evaluation.groups import GroupRule, group_summary, infer_groups,
 
 
 def demo_patients(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The demo's dev real slices (fast preset: 24 patients x 4 slices) and their patient numbers,
+    """The demo's dev real slices (fast preset: 48 patients x 4 slices) and their patient numbers,
     rendered as make-demo renders them (no generator needed)."""
     roles = _render_roles(PRESETS["fast"], np.random.default_rng(np.random.SeedSequence(seed).spawn(5)[0]))
     dev = [roles["dev_used"], roles["dev_not_used"]]

@@ -45,7 +45,7 @@ DEMO_METHODS = (
     "sim-ssim/threshold",
     "sim-vectornet-12/threshold",
 )
-DEMO_FOLDS = 5  # 48 + 48 dev real images of 12 + 12 patients: 5 folds hold out about 2 + 2 patients each
+DEMO_FOLDS = 5  # 96 + 96 dev real images of 24 + 24 patients: 5 folds hold out about 5 + 5 patients each
 
 
 @dataclass
