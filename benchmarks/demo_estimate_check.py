@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from pathlib import Path
 
 from trainprint.core import files
+from trainprint.core.errors import TrainprintError
 from trainprint.demo import make
 from trainprint.demo.pipeline import run_demo
 
@@ -75,4 +77,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except TrainprintError as e:  # bad flags: one line, exit 2
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None

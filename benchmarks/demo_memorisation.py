@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 
 import numpy as np
 import torch
 
 import trainprint.demo.make as make
+from trainprint.core.errors import TrainprintError
 from trainprint.demo.generator import sample, train_gan
 from trainprint.membership.scores import membership_scores
 
@@ -63,4 +65,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except TrainprintError as e:  # bad flags: one line, exit 2
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None

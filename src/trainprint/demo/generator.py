@@ -137,6 +137,11 @@ def train_gan(
     the random generator, the losses) is saved there at most every ``checkpoint_every_s`` seconds,
     and a checkpoint left by an interrupted run with the same images, settings and seed is resumed:
     on CPU the result is the same as an uninterrupted run's. The caller deletes it when done."""
+    if not cfg.coverage_weight >= 0 or cfg.coverage_candidates < 1:
+        raise TrainprintError(
+            f"demo GAN: coverage_weight {cfg.coverage_weight} and coverage_candidates {cfg.coverage_candidates}: "
+            "expected a weight >= 0 and at least 1 candidate"
+        )
     n, size = images.shape[0], images.shape[1]
     g = torch.Generator().manual_seed(seed)
     gen, disc = Generator(size, cfg.latent_dim, cfg.width), Discriminator(size, cfg.width)
