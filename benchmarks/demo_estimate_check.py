@@ -18,27 +18,16 @@ its test set").
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
-from trainprint.core import files
-from trainprint.core.errors import TrainprintError
-from trainprint.demo import make
-from trainprint.demo.pipeline import run_demo
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _demo_variant import add_variant_flags, variant  # noqa: E402
 
-ROLES = ("dev_used", "dev_not_used", "test_used", "test_not_used")
-
-
-def variant(args: argparse.Namespace) -> make.DemoConfig:
-    """The preset's demo config with the flags' changes."""
-    cfg = make.PRESETS[args.preset]
-    gan = {k: v for k, v in (("steps", args.steps), ("coverage_weight", args.coverage),
-                             ("coverage_candidates", args.candidates)) if v is not None}
-    cfg = dataclasses.replace(cfg, gan=dataclasses.replace(cfg.gan, **gan))
-    if args.patients is not None:
-        cfg = dataclasses.replace(cfg, **{f"{r}_patients": args.patients for r in ROLES})
-    return cfg
+from trainprint.core import files  # noqa: E402
+from trainprint.core.errors import TrainprintError  # noqa: E402
+from trainprint.demo import make  # noqa: E402
+from trainprint.demo.pipeline import run_demo  # noqa: E402
 
 
 def check(seed: int, out: Path, preset: str) -> dict[str, object]:
@@ -60,12 +49,9 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--out", required=True)
     ap.add_argument("--preset", default="fast")
-    ap.add_argument("--patients", type=int, default=None, help="patients per role (default: the preset's)")
-    ap.add_argument("--steps", type=int, default=None, help="generator steps (default: the preset's)")
-    ap.add_argument("--coverage", type=float, default=None, help="GanConfig.coverage_weight (default: the preset's)")
-    ap.add_argument("--candidates", type=int, default=None, help="GanConfig.coverage_candidates")
+    add_variant_flags(ap)
     args = ap.parse_args()
-    make.PRESETS[args.preset] = variant(args)  # this process only; demo.json records the config used
+    make.PRESETS[args.preset] = variant(make.PRESETS[args.preset], args)  # this process only; demo.json records it
     root = Path(args.out)
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):

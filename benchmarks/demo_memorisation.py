@@ -16,33 +16,28 @@ Writes nothing. About as long as the demo's ``data`` stage (1-3 min on a 2-core 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
 
-import trainprint.demo.make as make
-from trainprint.core.errors import TrainprintError
-from trainprint.demo.generator import sample, train_gan
-from trainprint.membership.scores import membership_scores
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _demo_variant import add_variant_flags, variant  # noqa: E402
+
+import trainprint.demo.make as make  # noqa: E402
+from trainprint.core.errors import TrainprintError  # noqa: E402
+from trainprint.demo.generator import sample, train_gan  # noqa: E402
+from trainprint.membership.scores import membership_scores  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--preset", default="fast", choices=sorted(make.PRESETS))
-    ap.add_argument("--steps", type=int, default=None, help="generator steps (default: the preset's)")
-    ap.add_argument("--patients", type=int, default=None, help="patients per role (default: the preset's)")
-    ap.add_argument("--coverage", type=float, default=None, help="coverage_weight (default: the preset's)")
-    ap.add_argument("--candidates", type=int, default=None, help="coverage_candidates (default: the preset's)")
+    add_variant_flags(ap)
     args = ap.parse_args()
-    cfg = make.PRESETS[args.preset]
-    gan = {k: v for k, v in (("steps", args.steps), ("coverage_weight", args.coverage),
-                             ("coverage_candidates", args.candidates)) if v is not None}
-    cfg = dataclasses.replace(cfg, gan=dataclasses.replace(cfg.gan, **gan))
-    if args.patients is not None:
-        cfg = dataclasses.replace(cfg, **{f"{r}_patients": args.patients for r in ("dev_used", "dev_not_used", "test_used", "test_not_used")})
+    cfg = variant(make.PRESETS[args.preset], args)
     # the seed streams of make_demo: anatomy, ids, GAN, dev samples, test samples
     s_anat, _s_ids, *s_torch = np.random.SeedSequence(args.seed).spawn(5)
     seed_gan, seed_dev, seed_test = (int(s.generate_state(1)[0]) for s in s_torch)

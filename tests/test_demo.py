@@ -110,7 +110,8 @@ def test_coverage_term_pulls_samples_onto_every_training_image():
     assert d_cov < 0.8 * d_plain  # measured: 50.3 plain, 34.7 with the term
 
 
-@pytest.mark.parametrize("bad", [{"coverage_weight": -1.0}, {"coverage_weight": float("nan")}, {"coverage_candidates": 0}])
+@pytest.mark.parametrize("bad", [{"coverage_weight": -1.0}, {"coverage_weight": float("nan")},
+                                 {"coverage_candidates": 0}])
 def test_coverage_settings_are_checked(bad: dict[str, float]):
     imgs = np.zeros((4, 16, 16), dtype=np.uint8)
     cfg = dataclasses.replace(GanConfig(width=4, batch_size=4, steps=1), **bad)

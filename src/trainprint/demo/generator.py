@@ -7,9 +7,9 @@ convolutions (LeakyReLU 0.2) down to one logit. Non-saturating GAN loss, Adam (2
 weights N(0, 0.02). Trained on a small set for many passes, it reproduces its training slices
 closely (memorises), which is what makes membership detectable in the demo.
 
-Optional coverage term (``coverage_weight > 0``; the demo's ``fast`` preset uses 20): a GAN drops some training
-images (mode dropping), so how much it memorises varies from patient to patient. With the term, each
-step draws ``batch * coverage_candidates`` latents, finds the generated image nearest (pixel L2) to
+Optional coverage term (``coverage_weight > 0``; the demo's ``fast`` preset uses 20): a GAN drops
+some training images (mode dropping), so how much it memorises varies from patient to patient. With
+the term, each step draws ``batch * coverage_candidates`` latents, finds the generated image nearest (pixel L2) to
 each real image of the batch, and adds ``coverage_weight`` times the mean absolute difference
 between it and that real image to the generator's loss (implicit maximum likelihood estimation, Li
 and Malik 2018), so that every training image keeps a close sample. It costs about twice the time
