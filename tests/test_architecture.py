@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "trainprint"
 
 #: the road, lowest first: a module may import its own stage and the stages before it only
-LAYERS = ("core", "data", "nets", "losses", "training", "extractors", "engine", "similarity", "membership", "methods",
+LAYERS = ("core", "data", "nets", "losses", "training", "extractors", "engine", "similarity", "membership", "methods", "scoring",
           "evaluation", "submit", "audit", "report", "demo", "cli", "__main__")
 
 

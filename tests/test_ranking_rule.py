@@ -11,8 +11,10 @@ from sklearn.base import clone
 
 from trainprint.core.errors import TrainprintError
 from trainprint.membership.rules import RULES, RuleContext
-from trainprint.membership.rules.ranking import hubness_shrinkage, pool_matrix
-from trainprint.membership.scores import clear_cache, first_shares, membership_scores, real_real_similarities
+from trainprint.membership.rules.base import real_pairs
+from trainprint.membership.rules.ranking import hubness_shrinkage
+from trainprint.membership.scores import (clear_cache, first_shares, membership_scores, real_real_matrix,
+                                         real_real_similarities)
 from trainprint.membership.similarity_method import make_rule_method
 
 
@@ -51,15 +53,20 @@ def test_first_shares_match_a_brute_force_count_with_shared_ties() -> None:
     assert fg.sum() == pytest.approx(1.0) and fr.sum() == pytest.approx(5 / 4)
 
 
-def test_pool_matrix_inverts_the_real_real_pairs() -> None:
+def test_real_real_matrix_holds_the_pairs_and_leaves_out_siblings() -> None:
     R, _, _ = _task()
-    S = pool_matrix(real_real_similarities("pixel", R))
+    S = real_real_matrix("pixel", R)
     d = -np.sqrt(((R[:, None] - R[None]) ** 2).mean((-2, -1)))
     off = ~np.eye(len(R), dtype=bool)
     np.testing.assert_allclose(S[off], d[off], atol=1e-5)
     assert np.isneginf(np.diag(S)).all()
-    with pytest.raises(TrainprintError, match="not the pairs"):
-        pool_matrix(np.zeros(4))
+    np.testing.assert_allclose(np.sort(real_pairs(S)), np.sort(real_real_similarities("pixel", R)))
+    groups = np.array(["a", "a"] + [f"s{i}" for i in range(len(R) - 2)])
+    Sg = real_real_matrix("pixel", R, groups)
+    assert np.isneginf(Sg[0, 1]) and np.isneginf(Sg[1, 0]) and np.isfinite(Sg[0, 2])
+    assert real_real_similarities("pixel", R, groups).size == len(R) * (len(R) - 1) // 2 - 1
+    with pytest.raises(TrainprintError, match="2 sibling groups"):
+        real_real_matrix("pixel", R, np.array(["one"] * len(R)))
 
 
 def test_hubness_shrinkage_is_the_method_of_moments_weight() -> None:

@@ -265,9 +265,10 @@ def test_ctmem64_run_files_are_the_same_with_two_stage_search(benchmark_dir) -> 
 def test_auto_engine_streams_from_its_threshold_and_searches_two_stage_then() -> None:
     from dataclasses import replace
 
+    from trainprint.evaluation.config import EvalConfig
     from trainprint.submit.pipeline import STREAM_MIN, SubmitConfig
 
-    cfg = SubmitConfig(dev_dir="dev", test_dir="test")
+    cfg = SubmitConfig(test_dir="test", evaluation=EvalConfig(dev_dir="dev"))
     assert cfg.engine_for(STREAM_MIN - 1) == "memory" and cfg.engine_for(STREAM_MIN) == "local"
     assert replace(cfg, engine="ray").engine_for(10) == "ray"
     assert cfg.search_for("memory") == "exhaustive" and cfg.search_for("local") == "two-stage"

@@ -158,7 +158,9 @@ def test_label_using_similarity_methods_see_the_test_reals_in_their_pool() -> No
     seen: dict[str, np.ndarray] = {}
 
     class Spy:
-        def fit(self, R, y, G, R_pool=None):
+        notes_: list[str] = []
+
+        def fit(self, R, y, G, R_pool=None, pool_groups=None):
             seen.update(R=R, G=G, pool=R_pool)
             return self
 

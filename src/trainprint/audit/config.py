@@ -12,15 +12,16 @@ to another real image) was the only score above 0.5 on all three: 0.618 (cxrmem6
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from trainprint.core.config import PRESET_NAMES
 from trainprint.core.device import resolve_device
 from trainprint.core.errors import TrainprintError
 from trainprint.core.seeding import check_seed
 from trainprint.evaluation.config import EvalConfig
-from trainprint.evaluation.groups import AUTO
-from trainprint.evaluation.null import PERMUTATIONS
+from trainprint.evaluation.groups import AUTO, NONE
 from trainprint.methods import BASELINES, SIMILARITY_METHODS, parse_method
 from trainprint.similarity import PIXEL_SPACES
 
@@ -30,25 +31,27 @@ DEFAULT_LABEL_FREE_METHOD = "sim-ssim/calibrated"
 DEV_METHODS = SIMILARITY_METHODS
 
 
+def _no_dev() -> EvalConfig:
+    return EvalConfig(dev_dir="", methods=DEV_METHODS + BASELINES)
+
+
 @dataclass(frozen=True)
 class AuditConfig:
-    """Settings of one ``audit`` run."""
+    """Settings of one ``audit`` run (saved as ``config.json``). ``evaluation`` holds what it shares
+    with ``evaluate``: the dev folder (``""``: none) and its strict CV's candidates, folds,
+    permutations and groups, and the preset, seed, device, size and skip-bad of every image read."""
 
     generated_dir: str  # folder of the generator's images
     real_dir: str  # folder of the real images to audit
+    evaluation: EvalConfig = field(default_factory=_no_dev)  # the shared settings (see above)
     reference_dir: str | None = None  # folder of real images known not to be in training (the null's sample)
-    dev_dir: str | None = None  # a labelled dev folder (generated/, real_used/, real_not_used/) to choose by CV
     method: str | None = None  # without a dev set: a label-free sim-<pixel|ncc|ssim>/<rule>; None: the default
-    methods: tuple[str, ...] = DEV_METHODS  # with a dev set: the candidates of the strict CV
-    folds: int = 10  # K of the dev set's strict CV
-    permutations: int = PERMUTATIONS  # label permutations of the dev set's null test
-    groups: str = AUTO  # folds of the dev set's CV: auto | none | a CSV (as evaluate --groups)
-    preset: str = "fast"  # preset of trained extractors (only when a candidate needs one)
-    seed: int = 0  # the one seed
-    device: str = "auto"  # auto | cpu | cuda
-    size: int | None = None  # resize every image to size x size
-    skip_bad: bool = False  # skip unreadable files instead of stopping
     fdr: float = 0.05  # with a reference: images are called used at Benjamini-Hochberg q <= fdr
+
+    @property
+    def dev_dir(self) -> str | None:
+        """The labelled dev folder (generated/, real_used/, real_not_used/) that chooses the method, or None."""
+        return self.evaluation.dev_dir or None
 
     @property
     def mode(self) -> str:
@@ -57,18 +60,17 @@ class AuditConfig:
         return "+".join(parts) or "label-free"
 
     def eval_config(self) -> EvalConfig:
-        """The strict CV on the dev set that picks the method (only with ``dev_dir``)."""
-        return EvalConfig(dev_dir=str(self.dev_dir), protocol="strict", preset=self.preset,
-                          methods=tuple(m for m in self.methods if m not in BASELINES) + BASELINES,
-                          folds=self.folds, seed=self.seed, device=self.device, size=self.size, groups=self.groups,
-                          skip_bad=self.skip_bad, permutations=self.permutations)
+        """The strict CV on the dev set that picks the method (only with a dev set)."""
+        return dataclasses.replace(self.evaluation, protocol="strict",
+                                   methods=tuple(m for m in self.evaluation.methods if m not in BASELINES) + BASELINES)
 
     def check(self) -> "AuditConfig":
         """Every setting checked (errors name the value), before anything is read or written."""
-        check_seed(self.seed)
-        resolve_device(self.device)
-        if self.preset not in PRESET_NAMES:
-            raise TrainprintError(f"--preset {self.preset!r}: expected one of {', '.join(PRESET_NAMES)}")
+        ev = self.evaluation
+        check_seed(ev.seed)
+        resolve_device(ev.device)
+        if ev.preset not in PRESET_NAMES:
+            raise TrainprintError(f"--preset {ev.preset!r}: expected one of {', '.join(PRESET_NAMES)}")
         if not 0.0 < self.fdr < 1.0:
             raise TrainprintError(f"--fdr {self.fdr}: expected a share between 0 and 1")
         if self.dev_dir:
@@ -83,4 +85,7 @@ class AuditConfig:
                 raise TrainprintError(f"--method {method}: without --dev the method must be a label-free "
                                       f"sim-<{'|'.join(PIXEL_SPACES)}>/<rule> (a rule that reads no labels, in a "
                                       "space that needs no training)")
+            ev.group_rule.check()
+            if ev.groups not in (AUTO, NONE) and not Path(ev.groups).is_file():
+                raise TrainprintError(f"--groups {ev.groups}: file not found; expected auto, none or a CSV file")
         return self

@@ -44,7 +44,7 @@ from trainprint.audit.stats import (bh_q_values, conformal_p_values, global_test
                                     storey_members)
 from trainprint.core import files
 from trainprint.core.errors import TrainprintError
-from trainprint.core.runs import RunRecord, check_out_dir
+from trainprint.core.runs import CONFIG_FILE, RunRecord, check_out_dir, check_resume
 from trainprint.data.imageset import (GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REAL_USED, ImageSet, labels_of)
 from trainprint.data.load import CacheDir, load_dev
 from trainprint.evaluation.evaluate import evaluate_images
@@ -55,6 +55,7 @@ from trainprint.evaluation.null import ALPHA, EVIDENCE, NO_EVIDENCE, NOT_TESTED
 from trainprint.evaluation.verdict import SELECTION_FILE
 from trainprint.membership.scores import MembershipScores, membership_scores
 from trainprint.methods import MethodOptions, MethodSpec, parse_method
+from trainprint.scoring import FitView, score_images
 from trainprint.similarity import PIXEL_SPACES
 from trainprint.submit.runfiles import real_unknown_ids, write_run_file
 
@@ -84,9 +85,9 @@ def audit(cfg: AuditConfig, out: str | Path, *, progress: bool = False, cache_di
     """Load the folders of ``cfg`` and run ``audit_images``; returns the summary (``audit.json``)."""
     cfg.check()
     out = check_out_dir(out)
-    _check_resume(cfg, out)
+    check_resume(out, "audit", cfg)
     expected = task_test_ids(cfg)
-    kw = dict(size=cfg.size, skip_bad=cfg.skip_bad, cache_dir=cache_dir, progress=progress)
+    kw = dict(size=cfg.evaluation.size, skip_bad=cfg.evaluation.skip_bad, cache_dir=cache_dir, progress=progress)
     gen = load_image_folder(cfg.generated_dir, GENERATED, "GENERATED_DIR", **kw)
     real = load_image_folder(cfg.real_dir, REAL_UNKNOWN, "REAL_DIR", **kw)
     ref = load_image_folder(cfg.reference_dir, REAL_NOT_USED, "--reference", **kw) if cfg.reference_dir else None
@@ -111,8 +112,8 @@ def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected:
     """Audit ``inputs.real`` and write the run folder ``out`` (see the module docstring)."""
     cfg = cfg.check()
     out = check_out_dir(out)
-    with RunRecord(out, command="audit", config=cfg, seed=cfg.seed) as record:
-        files.write_json(out / "config.json", dataclasses.asdict(cfg))
+    with RunRecord(out, command="audit", config=cfg, seed=cfg.evaluation.seed) as record:
+        files.write_json(out / CONFIG_FILE, dataclasses.asdict(cfg))
         notes: list[str] = []
         selection = None
         if inputs.dev is not None:
@@ -133,7 +134,7 @@ def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected:
             space = spec.space if spec.kind == "similarity" and spec.space in PIXEL_SPACES else "pixel"
             pool = inputs.real.pixels if ref is None else np.concatenate([inputs.real.pixels, ref.pixels])
             ms = membership_scores(space, inputs.real.pixels / np.float32(255.0), inputs.gen.pixels / np.float32(255.0),
-                                   pool / np.float32(255.0), k=min(NEIGHBOURS, len(inputs.gen)), device=cfg.device)
+                                   pool / np.float32(255.0), k=min(NEIGHBOURS, len(inputs.gen)), device=cfg.evaluation.device)
         groups = None
         if ref is not None:
             with record.stage("groups"):
@@ -171,23 +172,6 @@ def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected:
 
 
 # ---------------------------------------------------------------------------------------- steps
-def _check_resume(cfg: AuditConfig, out: Path) -> None:
-    """A run folder holding another audit's settings is refused (its files would be mixed)."""
-    path = out / "config.json"
-    if not path.exists():
-        return
-    old = files.read_json(path)
-    mine = dataclasses.asdict(cfg)
-    differ = [k for k in mine if (tuple(old[k]) if isinstance(old.get(k), list) else old.get(k)) != mine[k]]
-    if "generated_dir" not in old:
-        raise TrainprintError(f"--out {out}: holds a run of another command (its config.json is not an audit's); "
-                              "use another --out")
-    if differ:
-        k = differ[0]
-        raise TrainprintError(f"--out {out}: holds an audit with {k}={old.get(k)!r}, not {mine[k]!r}; use another "
-                              "--out or the same settings")
-
-
 def _digests(pixels: np.ndarray) -> list[bytes]:
     return [p.tobytes() for p in np.ascontiguousarray(pixels)]
 
@@ -234,38 +218,35 @@ def _score(spec: MethodSpec, inputs: Inputs, ref: ImageSet | None, cfg: AuditCon
         fit_pixels, fit_split = inputs.dev.pixels, inputs.dev.split
     else:
         fit_pixels, fit_split = inputs.gen.pixels, inputs.gen.split
-    params = dict(preset=cfg.preset, device=cfg.device, random_state=cfg.seed, progress=progress)
+    params = dict(preset=cfg.evaluation.preset, device=cfg.evaluation.device, random_state=cfg.evaluation.seed, progress=progress)
     X = fingerprints(str(spec.extractor), both, fit_pixels, fit_split, out / "fingerprints" / f"{spec.extractor}.npz",
                      run_dir=out / "extractors" / str(spec.extractor), **params) if spec.extractor else \
         np.zeros((len(both), 1), np.float32)
-    if spec.kind == "classifier":
-        X = X.reshape(len(X), -1)
-    est = spec.factory(cfg.seed, cfg.device, MethodOptions(preset=cfg.preset))
     if spec.uses_labels:
         dev = inputs.dev
         assert dev is not None  # AuditConfig.check: label-reading methods only come from a dev set
         d_real = where[id(dev)][dev.mask(REAL_USED, REAL_NOT_USED)]
         d_gen = where[id(dev)][dev.mask(GENERATED)]
-        est.fit(X[d_real], labels_of(dev.split[d_real - offsets[0]]), X[d_gen],
-                X[d_real] if spec.kind == "similarity" else None)
+        # as submit fits it: the dev labels and generated images, every real image known as the pool
+        view = FitView(real=d_real, y=labels_of(dev.split[d_real - offsets[0]]), gen=d_gen,
+                       pool=np.concatenate([d_real, real_rows, ref_rows]))
         notes.append(f"{spec.id} read labels: fitted on the dev set's {len(d_real)} labelled real images and its "
                      f"{len(d_gen)} generated images" + (" (its scores compare with the dev generated images)"
                                                           if spec.kind == "similarity" else ""))
     else:
         pool = np.concatenate([real_rows, ref_rows])
-        est.fit(X[pool], None, X[gen_rows], X[pool])
-    notes += [n for n in est.notes_ if n not in notes]
-    s_real = np.asarray(est.decision_function(X[real_rows]), dtype=np.float64)
-    pred = np.asarray(est.predict(X[real_rows]), dtype=np.int64)
-    s_ref = np.asarray(est.decision_function(X[ref_rows]), dtype=np.float64) if ref is not None else None
-    return s_real, pred, s_ref
+        view = FitView(real=pool, y=None, gen=gen_rows, pool=pool)
+    scored = score_images(spec, X, view, [real_rows] + ([ref_rows] if ref is not None else []), seed=cfg.evaluation.seed,
+                          device=cfg.evaluation.device, options=MethodOptions(preset=cfg.evaluation.preset))
+    notes += [n for n in scored.notes if n not in notes]
+    return scored.scores[0], scored.preds[0], scored.scores[1] if ref is not None else None
 
 
 def _sibling_groups(real: ImageSet, ref: ImageSet, cfg: AuditConfig, notes: list[str]) -> np.ndarray | None:
     """(n + r,) sibling-group labels of the audited then the reference images (``--groups``: auto
     infers them from the pixels, without labels, as ``evaluate`` does; none: every image alone)."""
     both = ImageSet.concat(real, ref)
-    groups, info = resolve_groups(cfg.groups, both.ids, both.pixels, GroupRule(), device=cfg.device)
+    groups, info = resolve_groups(cfg.evaluation.groups, both.ids, both.pixels, GroupRule(), device=cfg.evaluation.device)
     if groups is None:
         notes.append("sibling groups: none (--groups none): every image counts as independent in the global test "
                       "and the bootstrap")
@@ -291,11 +272,11 @@ def _statistics(cfg: AuditConfig, out: Path, spec: MethodSpec, selection: dict[s
         q = bh_q_values(p)
         used = q <= cfg.fdr
         g_real, g_ref = (None, None) if groups is None else (groups[:n], groups[n:])
-        gt = global_test(s_real, s_ref, g_real, g_ref, seed=cfg.seed)
+        gt = global_test(s_real, s_ref, g_real, g_ref, seed=cfg.evaluation.seed)
         verdict = EVIDENCE if gt["p_value"] < ALPHA else NO_EVIDENCE
         summary["verdict"] = verdict
         summary["test"] = {**gt, "alpha": ALPHA, "kind": "reference"}
-        summary["estimate"] = storey_members(s_real, s_ref, g_real, g_ref, seed=cfg.seed)
+        summary["estimate"] = storey_members(s_real, s_ref, g_real, g_ref, seed=cfg.evaluation.seed)
         summary["per_image"] = (f"called used at Benjamini-Hochberg q <= {cfg.fdr} on p-values against {len(s_ref)} reference "
                                 f"images (smallest possible p = 1/{len(s_ref) + 1} = {1 / (len(s_ref) + 1):.4f})")
     else:
@@ -311,7 +292,7 @@ def _statistics(cfg: AuditConfig, out: Path, spec: MethodSpec, selection: dict[s
         notes.append("probability: logistic calibration of the method's out-of-fold dev scores (fold models; the "
                      "final model is fitted on the whole dev set, so read it as approximate)")
         if s_ref is None:
-            summary["estimate"] = rogan_gladen_members(used.astype(int), y_dev, pred_dev, seed=cfg.seed)
+            summary["estimate"] = rogan_gladen_members(used.astype(int), y_dev, pred_dev, seed=cfg.evaluation.seed)
             null = selection.get("null_test") or {}
             summary["verdict"] = selection["verdict"]
             summary["test"] = {"kind": "dev", "test": null.get("test", ""), "p_value": null.get("p_value"),

@@ -48,14 +48,17 @@ def audit_cmd(
     writes audit.csv, audit.json, audit.html (and run.csv for a task test folder)."""
     from trainprint.audit import AuditConfig, audit
     from trainprint.audit.config import DEV_METHODS
+    from trainprint.evaluation.config import EvalConfig
+    from trainprint.methods import BASELINES
     from trainprint.methods import expand_methods
     from trainprint.report.audit_page import build_audit_page
 
-    cfg = AuditConfig(generated_dir=str(generated_dir), real_dir=str(real_dir),
-                      reference_dir=str(reference) if reference else None, dev_dir=str(dev) if dev else None,
-                      method=method, methods=tuple(expand_methods(methods)) if methods else DEV_METHODS, folds=folds,
-                      permutations=permutations, groups=groups, preset=preset, seed=seed, device=device, size=size,
-                      skip_bad=skip_bad, fdr=fdr)
+    shared = EvalConfig(dev_dir=str(dev) if dev else "", protocol="strict",
+                        methods=(tuple(expand_methods(methods)) if methods else DEV_METHODS) + BASELINES, folds=folds,
+                        permutations=permutations, groups=groups, preset=preset, seed=seed, device=device, size=size,
+                        skip_bad=skip_bad)
+    cfg = AuditConfig(generated_dir=str(generated_dir), real_dir=str(real_dir), evaluation=shared,
+                      reference_dir=str(reference) if reference else None, method=method, fdr=fdr)
     summary = audit(cfg, out, progress=progress, cache_dir=cache_choice(cache_dir, no_cache))
     page = build_audit_page(out)
     test, est = summary["test"], summary["estimate"]

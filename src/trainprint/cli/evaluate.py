@@ -132,15 +132,17 @@ def submit(
     """Write official run files for a test folder, their majority votes and a recommended one."""
     from trainprint.evaluation.selection import describe
     from trainprint.methods import expand_methods
+    from trainprint.evaluation.config import EvalConfig
     from trainprint.submit.pipeline import SubmitConfig, submit as run
 
-    cfg = SubmitConfig(dev_dir=str(dev_dir), test_dir=str(test_dir), methods=tuple(expand_methods(methods)),
-                       from_run=str(from_run) if from_run else None, preset=preset, epochs=epochs, folds=folds,
-                       seed=seed, device=device, size=size, skip_bad=skip_bad, groups=groups,
-                       group_space=group_space, group_z=group_z, group_k=group_k, permutations=permutations,
-                       null_refits=null_refits,
-                       include_fraction=recommend_fraction, fraction_q=fraction_q, engine=engine, search=search,
-                       candidates=candidates, real_candidates=real_candidates, chunk=chunk, workers=workers)
+    shared = EvalConfig(dev_dir=str(dev_dir), protocol="strict", methods=tuple(expand_methods(methods)), preset=preset,
+                        epochs=epochs, folds=folds, seed=seed, device=device, size=size, skip_bad=skip_bad,
+                        groups=groups, group_space=group_space, group_z=group_z, group_k=group_k,
+                        permutations=permutations, null_refits=null_refits, include_fraction=recommend_fraction,
+                        fraction_q=fraction_q)
+    cfg = SubmitConfig(test_dir=str(test_dir), evaluation=shared, from_run=str(from_run) if from_run else None,
+                       engine=engine, search=search, candidates=candidates, real_candidates=real_candidates,
+                       chunk=chunk, workers=workers)
     summary = run(cfg, out, progress=progress, cache_dir=cache_choice(cache_dir, no_cache))
     votes = ", ".join(f"{out}/{name}" for name in summary["votes"])
     typer.echo(f"wrote {len(summary['runs'])} run files to {out}/runs/, {votes}, {out}/recommended.csv "

@@ -174,3 +174,39 @@ def check_out_dir(path: str | Path, what: str = "--out") -> Path:
         raise TrainprintError(f"{what} {path}: cannot write in {probe} ({e.strerror or e}); "
                               "expected a folder you can write to") from None
     return path
+
+
+CONFIG_FILE = "config.json"
+
+
+def _flat(config: Any, prefix: str = "") -> dict[str, Any]:
+    """A config (dataclass or dict, nested) as ``{"a.b": value}``; lists become tuples."""
+    config = to_jsonable(config)
+    out: dict[str, Any] = {}
+    for k, v in config.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = tuple(v) if isinstance(v, list) else v
+    return out
+
+
+def check_resume(out: Path, command: str, config: Any, keys: tuple[str, ...] | None = None, *,
+                 what: str = "--out") -> dict[str, Any] | None:
+    """The one resume check of every command: when ``out`` holds a run, it must be a run of
+    ``command`` made with the same settings (``keys``, dotted for nested configs; None: every
+    setting), else a ``TrainprintError`` naming the first that differs (``what``: the option that
+    named ``out``, e.g. ``--from``). Returns the saved config
+    (``config.json``), or None for a new run folder. A changed setting never reuses stale results."""
+    path = out / CONFIG_FILE
+    if not path.exists():
+        return None
+    run = read_json(out / RUN_FILE) if (out / RUN_FILE).exists() else {}
+    if run.get("command", command) != command:
+        raise TrainprintError(f"{what} {out}: holds a run of `{run.get('command')}`, not `{command}`; use another {what}")
+    old, mine = _flat(read_json(path)), _flat(config)
+    for k in keys if keys is not None else tuple(mine):
+        if old.get(k, "<absent>") != mine.get(k):
+            raise TrainprintError(f"{what} {out}: its {k} is {old.get(k, '<absent>')!r}, this run's is "
+                                  f"{mine.get(k)!r}; use another {what} or the same settings")
+    return read_json(path)

@@ -134,9 +134,9 @@ def run_demo(
         result.verdict_lines = describe(record, record["groups"])
 
         with rec.stage("submit"):
-            summary = submit(SubmitConfig(dev_dir=str(data / "dev"), test_dir=str(data / "test"),
-                                          methods=DEMO_METHODS + TABLE2_METHODS, from_run=str(eval_dir),
-                                          preset=preset, folds=folds, seed=seed, device=device),
+            shared = EvalConfig(dev_dir=str(data / "dev"), methods=DEMO_METHODS + TABLE2_METHODS, preset=preset,
+                                folds=folds, seed=seed, device=device)
+            summary = submit(SubmitConfig(test_dir=str(data / "test"), evaluation=shared, from_run=str(eval_dir)),
                              submit_dir, progress=progress)
 
         tr = summary["transfer"]
@@ -192,12 +192,17 @@ def _audit(data: Path, out: Path, seed: int, device: str, result: DemoResult, pr
     """``trainprint audit data/test/generated data/test/real_unknown --reference
     data/dev/real_not_used``, its page, and its answers scored against the demo's key."""
     from trainprint.audit import AuditConfig, audit
+    from trainprint.audit.config import DEV_METHODS
+    from trainprint.evaluation.config import EvalConfig
+    from trainprint.methods import BASELINES
     from trainprint.report.audit_page import build_audit_page
     from trainprint.submit.runfiles import read_run_file, score_run
 
     summary = audit(AuditConfig(generated_dir=str(data / "test" / "generated"),
                                 real_dir=str(data / "test" / "real_unknown"),
-                                reference_dir=str(data / "dev" / "real_not_used"), seed=seed, device=device),
+                                evaluation=EvalConfig(dev_dir="", methods=DEV_METHODS + BASELINES, seed=seed,
+                                                      device=device),
+                                reference_dir=str(data / "dev" / "real_not_used")),
                     out, progress=progress)
     page = build_audit_page(out)
     key = read_run_file(data / KEY_FILE)

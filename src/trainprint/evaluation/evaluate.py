@@ -31,7 +31,7 @@ import numpy as np
 from trainprint.core import files
 from trainprint.core.errors import TrainprintError
 from trainprint.core.progress import new_progress
-from trainprint.core.runs import RunRecord, check_out_dir
+from trainprint.core.runs import RunRecord, check_out_dir, check_resume
 from trainprint.data.imageset import GENERATED, REAL_NOT_USED, REAL_USED, ImageSet, labels_of
 from trainprint.data.load import CacheDir, load_dev
 from trainprint.evaluation.config import RESUME_KEYS, EvalConfig
@@ -120,17 +120,9 @@ def _resume_config(cfg: EvalConfig, out: Path) -> EvalConfig:
     methods become the union (old ones first)."""
     groups = cfg.groups if cfg.groups in (AUTO, NONE) else str(Path(cfg.groups).resolve())
     cfg = dataclasses.replace(cfg, dev_dir=str(Path(cfg.dev_dir).resolve()), methods=tuple(cfg.methods), groups=groups)
-    path = out / "config.json"
-    if not path.exists():
+    old = check_resume(out, "evaluate", cfg, RESUME_KEYS)
+    if old is None:
         return cfg
-    old = files.read_json(path)
-    defaults = {f.name: f.default for f in dataclasses.fields(EvalConfig)}
-    for key in RESUME_KEYS:
-        if old.get(key, defaults.get(key)) != getattr(cfg, key):
-            raise TrainprintError(
-                f"{out}: holds a run with {key}={old.get(key)!r}, not {getattr(cfg, key)!r}; "
-                "use another --out or the same settings to resume"
-            )
     methods = list(old.get("methods", []))
     methods += [m for m in cfg.methods if m not in methods]
     return dataclasses.replace(cfg, methods=tuple(methods))

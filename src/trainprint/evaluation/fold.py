@@ -14,30 +14,32 @@ import numpy as np
 from trainprint.evaluation.null import FoldRefit
 from trainprint.evaluation.results import fold_row, score_rows
 from trainprint.methods import MethodOptions, MethodSpec
+from trainprint.scoring import POOLED_KINDS, FitView, label_refitter, score_images
 
-#: method kinds that get ``R_pool`` (every real image, unlabelled) besides their training images
-POOLED_KINDS = ("similarity", "mia")
+
+def fold_view(spec: MethodSpec, real_idx: np.ndarray, y: np.ndarray, train: np.ndarray, gen_idx: np.ndarray,
+              groups: np.ndarray | None = None) -> FitView:
+    """What ``spec`` may see in a fold: the training reals with their labels, every generated image,
+    and (similarity and membership-inference methods) every real image unlabelled as the pool, with
+    ``groups`` (N,) the sibling group of every image row (or None)."""
+    return FitView(real=real_idx[train], y=y[train], gen=gen_idx,
+                   pool=real_idx if spec.kind in POOLED_KINDS else None, groups=groups)
 
 
 def run_method(spec: MethodSpec, X: np.ndarray, real_idx: np.ndarray, y: np.ndarray, train: np.ndarray,
                test: np.ndarray, gen_idx: np.ndarray, seed: int, device: str,
-               options: MethodOptions = MethodOptions()) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Fit ``spec`` on the training reals of a fold and score the held-out ones.
+               options: MethodOptions = MethodOptions(), groups: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Fit ``spec`` on the training reals of a fold and score the held-out ones (``score_images``).
 
     ``X`` (N, ...) is the method's representation of every image, in image order; ``real_idx``
     (n_real,) maps real positions to image rows; ``train`` / ``test`` index ``real_idx``;
-    ``y`` (n_real,) 0/1; ``seed`` seeds the method (evaluate passes seed + fold).
-    Similarity and membership-inference methods also get ``R_pool`` = every real image, unlabelled.
+    ``y`` (n_real,) 0/1; ``seed`` seeds the method (evaluate passes seed + fold); ``groups`` (N,)
+    the sibling group of every image row, or None.
     Returns (scores (n_test,), preds (n_test,), notes)."""
-    if spec.kind == "classifier":
-        X = X.reshape(len(X), -1)  # raw (N, H, W) -> (N, H*W)
-    est = spec.factory(seed, device, options)
-    R_pool = X[real_idx] if spec.kind in POOLED_KINDS else None
-    est.fit(X[real_idx[train]], y[train], X[gen_idx], R_pool)
-    R_test = X[real_idx[test]]
-    scores = np.asarray(est.decision_function(R_test), dtype=np.float64)
-    preds = np.asarray(est.predict(R_test), dtype=np.int64)
-    return scores, preds, list(est.notes_)
+    scored = score_images(spec, X, fold_view(spec, real_idx, y, train, gen_idx, groups), [real_idx[test]],
+                          seed=seed, device=device, options=options)
+    return scored.scores[0], scored.preds[0], scored.notes
 
 
 def evaluate_fold(specs: Sequence[MethodSpec], reps: Mapping[str, np.ndarray], *, k: int, ids: np.ndarray,
@@ -64,17 +66,10 @@ def evaluate_fold(specs: Sequence[MethodSpec], reps: Mapping[str, np.ndarray], *
 
 def fold_refit(spec: MethodSpec, X: np.ndarray, real_idx: np.ndarray, y: np.ndarray, train: np.ndarray,
                test: np.ndarray, gen_idx: np.ndarray, seed: int, device: str,
-               options: MethodOptions = MethodOptions()) -> FoldRefit:
+               options: MethodOptions = MethodOptions(), groups: np.ndarray | None = None) -> FoldRefit:
     """How ``spec`` answers this fold's held-out images when fitted on other labels of its training
     images (the null test). The method is fitted once here; each refit then reruns only the part
     that reads labels (a rule on cached scores, or the classifier)."""
-    if spec.kind == "classifier":
-        X = X.reshape(len(X), -1)
-    est = spec.factory(seed, device, options)
-    R_train, R_test = X[real_idx[train]], X[real_idx[test]]
-    if spec.kind in POOLED_KINDS:
-        est.fit(R_train, y[train], X[gen_idx], X[real_idx])
-        refit = est.label_refitter(R_train, R_test)
-    else:
-        refit = est.label_refitter(R_train, R_test, X[gen_idx] if spec.strategy == "full" else None)
+    refit = label_refitter(spec, X, fold_view(spec, real_idx, y, train, gen_idx, groups), real_idx[test], seed=seed,
+                           device=device, options=options)
     return FoldRefit(train, test, refit)

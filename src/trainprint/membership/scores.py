@@ -173,60 +173,110 @@ def shares_matrix(space: str, C: np.ndarray, G: Any, backend: str = "auto") -> b
     return not (backend == "faiss" or (backend == "auto" and not needs_images(space) and faiss_available()))
 
 
-def mean_ranks(S_cg: np.ndarray, S_cc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """VCMI's ranks. ``S_cg`` (c, m): candidates x generated; ``S_cc`` (c, c): candidates x candidates.
+def siblings_of(c_groups: np.ndarray | None, c: int) -> np.ndarray:
+    """(c, c) bool: candidates i and j are one image or siblings (same group); the identity when
+    ``c_groups`` is None (every image its own group)."""
+    if c_groups is None:
+        return np.eye(c, dtype=bool)
+    g = np.asarray(c_groups)
+    return g[:, None] == g[None, :]
+
+
+def _within_group_rank(S: np.ndarray, c_groups: np.ndarray | None) -> np.ndarray:
+    """(c, L): for each candidate and list, 1 + how many of its siblings the list puts above it
+    (ties averaged): the part of its rank that its own group takes."""
+    from scipy.stats import rankdata
+
+    out = np.ones_like(S, dtype=np.float64)
+    if c_groups is None:
+        return out
+    for g in np.unique(c_groups):
+        rows = np.flatnonzero(c_groups == g)
+        if len(rows) > 1:
+            out[rows] = rankdata(-S[rows], axis=0, method="average")
+    return out
+
+
+def mean_ranks(S_cg: np.ndarray, S_cc: np.ndarray, c_groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """VCMI's ranks. ``S_cg`` (c, m): candidates x generated; ``S_cc`` (c, c): candidates x candidates;
+    ``c_groups`` (c,): sibling group of each candidate (None: each alone).
 
     Returns ``(rank_gen, rank_real)``, each (c,) float64: a candidate's mean rank (1 = most similar,
-    ties averaged) in the generated images' lists, divided by c, and in the other candidates' lists
-    (itself left out of each list), divided by c - 1 (NaN when c < 2)."""
+    ties averaged) in the generated images' lists, among itself and the candidates outside its own
+    group, divided by their number; and in the other groups' candidates' lists (each list without
+    its owner's group), each rank divided by its list's length (NaN when no other group exists).
+    With every candidate its own group these are VCMI's ranks (divided by c and by c - 1)."""
     from scipy.stats import rankdata
 
     c = S_cg.shape[0]
-    rank_gen = rankdata(-S_cg.astype(np.float64), axis=0, method="average").mean(axis=1) / c
-    if c < 2:
+    same = siblings_of(c_groups, c)
+    size = same.sum(axis=1)  # (c,) own group's size
+    rank_all = rankdata(-S_cg.astype(np.float64), axis=0, method="average")  # (c, m)
+    rank_gen = (rank_all - (_within_group_rank(S_cg.astype(np.float64), c_groups) - 1.0)).mean(axis=1) / (c - size + 1)
+    if (c - size).max() < 1:
         return rank_gen, np.full(c, np.nan)
     S = S_cc.astype(np.float64).copy()
-    np.fill_diagonal(S, np.inf)  # the list owner itself ranks first ...
-    ranks = rankdata(-S, axis=0, method="average") - 1.0  # ... and is taken out: ranks 1..c-1 for the others
-    np.fill_diagonal(ranks, 0.0)
-    rank_real = ranks.sum(axis=1) / (c - 1) / (c - 1)
+    S[same] = np.inf  # the list owner's group ranks first ...
+    ranks = rankdata(-S, axis=0, method="average") - size[None, :]  # ... and is taken out of its list
+    ranks[same] = 0.0
+    lengths = (c - size).astype(np.float64)  # list p holds the candidates outside p's group
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rank_real = (ranks / np.maximum(lengths, 1.0)[None, :]).sum(axis=1) / (c - size)
+    rank_real[c - size == 0] = np.nan
     return rank_gen, rank_real
 
 
-def first_shares(S_cg: np.ndarray, S_cc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def first_shares(S_cg: np.ndarray, S_cc: np.ndarray, c_groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Top-of-list shares, the rank statistic of VCMI's ranking rule that a near-copy dominates.
-    ``S_cg`` (c, m), ``S_cc`` (c, c) as in ``mean_ranks``.
+    ``S_cg`` (c, m), ``S_cc`` (c, c), ``c_groups`` (c,) as in ``mean_ranks``.
 
     Returns ``(first_gen, first_real)``, each (c,) float64: the share of the generated images' lists
-    that rank the candidate first, and of the other candidates' lists (the owner left out). A list
-    whose top is tied gives each tied candidate an equal part, so every list hands out exactly 1
-    (NaN for ``first_real`` when c < 2)."""
+    in which the candidate comes before every candidate of the other groups, and the share of the
+    other groups' candidates' lists (each without its owner's group) that rank it first (NaN when no
+    other group exists). A tied top is shared equally. With every candidate its own group, every
+    list hands out exactly 1."""
     c = S_cg.shape[0]
-    first_gen = top_counts(S_cg) / S_cg.shape[1]
-    if c < 2:
+    same = siblings_of(c_groups, c)
+    if c_groups is None:
+        first_gen = top_counts(S_cg) / S_cg.shape[1]
+    else:
+        first_gen = np.empty(c)
+        for g in np.unique(c_groups):
+            own = np.asarray(c_groups) == g
+            others = S_cg[~own]
+            if others.shape[0] == 0:
+                first_gen[own] = 1.0
+                continue
+            best_other = others.max(axis=0, keepdims=True)  # (1, m)
+            ties = (others == best_other).sum(axis=0, keepdims=True)  # (1, m)
+            mine = S_cg[own]
+            first_gen[own] = (np.where(mine > best_other, 1.0, np.where(mine == best_other, 1.0 / (ties + 1), 0.0))
+                              ).mean(axis=1)
+    outside = c - same.sum(axis=1)
+    if outside.max() < 1:
         return first_gen, np.full(c, np.nan)
     S = S_cc.astype(np.float64).copy()
-    np.fill_diagonal(S, -np.inf)  # the list owner is not in its own list
-    return first_gen, top_counts(S) / (c - 1)
+    S[same] = -np.inf  # the list owner's group is not in its own list
+    first_real = top_counts(S) / np.maximum(outside, 1)
+    first_real[outside == 0] = np.nan
+    return first_gen, first_real
 
 
 def top_counts(S: np.ndarray) -> np.ndarray:
     """``S`` (c, L): L lists (columns) over c candidates -> (c,) float64: how many lists have the
-    candidate's entry as their largest (a tied top shared equally among the tied)."""
+    candidate's entry as their largest (a tied top shared equally; a list of -inf entries only,
+    which has no candidate, gives nothing)."""
     S = np.asarray(S, dtype=np.float64)
-    top = S == S.max(axis=0, keepdims=True)
-    return (top / top.sum(axis=0, keepdims=True)).sum(axis=1)
+    top = (S == S.max(axis=0, keepdims=True)) & np.isfinite(S)
+    return (top / np.maximum(top.sum(axis=0, keepdims=True), 1)).sum(axis=1)
 
 
 def _row_keys(X: np.ndarray) -> list[bytes]:
     return [row.tobytes() for row in np.ascontiguousarray(X).reshape(X.shape[0], -1)]
 
 
-def union_of_reals(R: np.ndarray, R_pool: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Candidates ``C`` = the pool, then R's images not already in it (by exact content; duplicates
-    kept once), and for each image of R its row in C. Returns ``(C, r_to_c)``. The pool comes first
-    so that every fold of an evaluation, which passes the same pool, gets the same C (and the cache
-    of similarity results serves them all)."""
+def _union_rows(R: np.ndarray, R_pool: np.ndarray | None) -> tuple[np.ndarray, list[int], np.ndarray]:
+    """(stacked pool + R, rows of it kept in C, r_to_c): see ``union_of_reals``."""
     seen: dict[bytes, int] = {}
     rows: list[int] = []  # rows of the stacked (pool, R) kept in C
     stacked = R if R_pool is None else np.concatenate([R_pool.astype(R.dtype, copy=False), R])
@@ -238,7 +288,40 @@ def union_of_reals(R: np.ndarray, R_pool: np.ndarray | None) -> tuple[np.ndarray
             rows.append(i)
         if i >= offset:
             r_to_c[i - offset] = seen[key]
+    return stacked, rows, r_to_c
+
+
+def union_of_reals(R: np.ndarray, R_pool: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Candidates ``C`` = the pool, then R's images not already in it (by exact content; duplicates
+    kept once), and for each image of R its row in C. Returns ``(C, r_to_c)``. The pool comes first
+    so that every fold of an evaluation, which passes the same pool, gets the same C (and the cache
+    of similarity results serves them all)."""
+    stacked, rows, r_to_c = _union_rows(R, R_pool)
     return stacked[rows], r_to_c
+
+
+def union_groups(R: np.ndarray, R_pool: np.ndarray | None, pool_groups: np.ndarray | None) -> np.ndarray | None:
+    """(c,) str: the sibling group of each candidate of ``union_of_reals(R, R_pool)``: a pool image's
+    group from ``pool_groups`` (p,), an image of R outside the pool a group of its own. None when
+    ``pool_groups`` is None (every image its own group)."""
+    if pool_groups is None:
+        return None
+    if R_pool is None or len(pool_groups) != len(R_pool):
+        raise TrainprintError(f"membership: {0 if pool_groups is None else len(pool_groups)} pool groups for "
+                              f"{0 if R_pool is None else len(R_pool)} pool images")
+    _, rows, _ = _union_rows(R, R_pool)
+    labels = np.concatenate([np.asarray(pool_groups).astype(str),
+                             np.array([f"\x00r{i}" for i in range(R.shape[0])])])  # never a pool label
+    return labels[rows]
+
+
+def lookup_groups(X: np.ndarray, C: np.ndarray, c_groups: np.ndarray | None) -> np.ndarray | None:
+    """(len(X),) str: the group of each row of ``X`` found in ``C`` by exact content (``c_groups``
+    (len(C),)), a group of its own otherwise; None when ``c_groups`` is None."""
+    if c_groups is None:
+        return None
+    index = {k: i for i, k in enumerate(_row_keys(C))}
+    return np.array([str(c_groups[index[k]]) if k in index else f"\x00x{i}" for i, k in enumerate(_row_keys(X))])
 
 
 def membership_scores(
@@ -250,12 +333,15 @@ def membership_scores(
     k: int = 5,
     backend: str = "auto",
     ranks: bool = False,
+    pool_groups: np.ndarray | None = None,
     **opts,
 ) -> MembershipScores:
     """Scores of each real image in ``R`` (n, ...) against generated ``G`` (m, ...).
 
     ``R_pool`` (p, ...): other real images, the competitors for ``nn`` and the reference for
-    ``calibrated``; R's own images always compete too. ``ranks``: also ``rank_gen`` / ``rank_real``
+    ``calibrated``; R's own images always compete too. ``pool_groups`` (p,): the sibling group of
+    each pool image (None: each alone); an image's own group is left out of ``real_max`` (so of
+    ``calibrated``) and of the rank lists. ``ranks``: also ``rank_gen`` / ``rank_real``
     and ``first_gen`` / ``first_real`` (costs one full candidates x generated matrix). ``opts`` go to
     ``similarity.iter_blocks``.
     """
@@ -266,6 +352,7 @@ def membership_scores(
         if R_pool.shape[1:] != R.shape[1:]:
             raise TrainprintError(f"membership: R_pool items are {R_pool.shape[1:]}, R items are {R.shape[1:]}")
     C, r_to_c = union_of_reals(R, R_pool)
+    c_groups = union_groups(R, R_pool, pool_groups)
     opt_key = sorted(opts.items())
     if shares_matrix(space, C, G, backend):  # one similarity pass serves the search and every full-matrix use
         nearest = lambda: stats_from_matrix(space, C, G, cached_pairwise(space, C, G, **opts), k=k, **opts)  # noqa: E731
@@ -279,15 +366,16 @@ def membership_scores(
     if C.shape[0] > 1:
         S_cc = cached_pairwise(space, C, C, **opts)
         S_rc = S_cc[r_to_c].copy()  # (n, c)
-        S_rc[np.arange(R.shape[0]), r_to_c] = -np.inf  # never the image itself
+        S_rc[siblings_of(c_groups, C.shape[0])[r_to_c]] = -np.inf  # never the image itself, nor its siblings
         real_max = S_rc.max(axis=1).astype(np.float32)
+        real_max[~np.isfinite(real_max)] = np.nan  # no real image outside its group
     calibrated = np.where(np.isnan(real_max), best, best - real_max).astype(np.float32)
     rank_gen = rank_real = first_gen = first_real = None
     if ranks:
         S_cc = cached_pairwise(space, C, C, **opts) if C.shape[0] > 1 else np.zeros((1, 1), np.float32)
-        rg, rr, fg, fr = _cached(_digest("ranks", space, C, G, opt_key),
-                                 lambda: mean_ranks(cached_pairwise(space, C, G, **opts), S_cc)
-                                 + first_shares(cached_pairwise(space, C, G, **opts), S_cc))
+        rg, rr, fg, fr = _cached(_digest("ranks", space, C, G, opt_key, c_groups),
+                                 lambda: mean_ranks(cached_pairwise(space, C, G, **opts), S_cc, c_groups)
+                                 + first_shares(cached_pairwise(space, C, G, **opts), S_cc, c_groups))
         rank_gen, rank_real, first_gen, first_real = rg[r_to_c], rr[r_to_c], fg[r_to_c], fr[r_to_c]
     return MembershipScores(
         max=best.astype(np.float32),
@@ -304,13 +392,27 @@ def membership_scores(
     )
 
 
-def real_real_similarities(space: str, R_pool: np.ndarray, **opts) -> np.ndarray:
-    """(p (p - 1) / 2,) float64: similarities of every pair of distinct real images of the pool
-    (exact duplicates counted once). The calibration data of the label-free rules."""
+def real_real_similarities(space: str, R_pool: np.ndarray, pool_groups: np.ndarray | None = None, **opts) -> np.ndarray:
+    """(q,) float64: similarities of every pair of distinct real images of the pool from different
+    sibling groups (``pool_groups`` (p,); None: every image alone, so q = p (p - 1) / 2; exact
+    duplicates counted once). The calibration data of the label-free rules."""
+    S = real_real_matrix(space, R_pool, pool_groups, **opts)
+    iu = np.triu_indices(S.shape[0], k=1)
+    pairs = S[iu]
+    return pairs[np.isfinite(pairs)]
+
+
+def real_real_matrix(space: str, R_pool: np.ndarray, pool_groups: np.ndarray | None = None, **opts) -> np.ndarray:
+    """(c, c) float64: the similarity lists of the pool's distinct real images, -inf for an image
+    itself and its siblings (``pool_groups`` (p,)), so that each list holds the other groups only."""
     R_pool = check_representation(space, R_pool, "R_pool")
     C, _ = union_of_reals(R_pool, None)
     if C.shape[0] < 2:
         raise TrainprintError(f"membership: real-real calibration needs at least 2 distinct real images, got {C.shape[0]}")
-    S = cached_pairwise(space, C, C, **opts)
-    iu = np.triu_indices(C.shape[0], k=1)
-    return S[iu].astype(np.float64)
+    groups = None if pool_groups is None else union_groups(R_pool[:0], R_pool, pool_groups)
+    S = cached_pairwise(space, C, C, **opts).astype(np.float64)
+    S[siblings_of(groups, C.shape[0])] = -np.inf
+    if not np.isfinite(S).any():
+        raise TrainprintError(f"membership: real-real calibration needs real images of at least 2 sibling groups; "
+                              f"all {C.shape[0]} are of one")
+    return S

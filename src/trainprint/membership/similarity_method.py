@@ -21,7 +21,7 @@ from trainprint.core.errors import TrainprintError
 from trainprint.extractors.registry import EXTRACTORS
 from trainprint.membership.rules import OBJECTIVES, RULES, Rule, RuleContext
 from trainprint.membership.scores import (SCORE_NAMES, MembershipScores, cached_pairwise, in_one_pass, membership_scores,
-                                         real_real_similarities, union_of_reals)
+                                         real_real_matrix, union_groups, union_of_reals)
 from trainprint.similarity import PIXEL_SPACES, check_representation
 
 
@@ -95,15 +95,19 @@ class SimilarityMethod(BaseEstimator):
 
     # ----------------------------------------------------------------- public, checked
     @in_one_pass
-    def fit(self, R: np.ndarray, y: np.ndarray | None, G: np.ndarray, R_pool: np.ndarray | None = None) -> "SimilarityMethod":
+    def fit(self, R: np.ndarray, y: np.ndarray | None, G: np.ndarray, R_pool: np.ndarray | None = None,
+            pool_groups: np.ndarray | None = None) -> "SimilarityMethod":
         """R (n, ...) labelled reals, y (n,) 0/1 (may be None for label-free rules), G (m, ...)
-        generated, R_pool (p, ...) every real image known without labels."""
+        generated, R_pool (p, ...) every real image known without labels, ``pool_groups`` (p,) their
+        sibling groups (None: each alone): an image's own group is left out wherever it is compared
+        with other real images."""
         rule = self._make_rule()
         R = check_representation(self.space, R, "R")
         self.G_ = check_representation(self.space, G, "G")
         if R_pool is not None:
             R_pool = check_representation(self.space, R_pool, "R_pool")
         self.pool_, _ = union_of_reals(R, R_pool)
+        self.pool_groups_ = union_groups(R, R_pool, pool_groups)  # (len(pool_),) or None: each image alone
         self._cache: tuple[bytes, MembershipScores] | None = None
         y_arr = None
         if y is not None:
@@ -113,7 +117,7 @@ class SimilarityMethod(BaseEstimator):
         if rule.uses_labels and y_arr is None:
             raise TrainprintError(f"{self.method_id}: rule {self.rule!r} needs labels y")
         ctx = RuleContext(self.method_id, lambda: self._scores(R), y_arr if rule.uses_labels else None,
-                          lambda: real_real_similarities(self.space, self.pool_, device=self.device),
+                          lambda: real_real_matrix(self.space, self.pool_, self.pool_groups_, device=self.device),
                           lambda: cached_pairwise(self.space, union_of_reals(self.pool_, None)[0], self.G_,
                                                   device=self.device))
         rule.fit(ctx)
@@ -152,7 +156,7 @@ class SimilarityMethod(BaseEstimator):
         computed once, here; only the rule is refitted per call."""
         check_is_fitted(self, "rule_")
         ms_train, ms_test = self.membership(R_train), self.membership(R_test)
-        real_real = lambda: real_real_similarities(self.space, self.pool_, device=self.device)  # noqa: E731
+        real_real = lambda: real_real_matrix(self.space, self.pool_, self.pool_groups_, device=self.device)  # noqa: E731
         real_gen = lambda: cached_pairwise(self.space, union_of_reals(self.pool_, None)[0], self.G_,  # noqa: E731
                                            device=self.device)
 
@@ -187,7 +191,7 @@ class SimilarityMethod(BaseEstimator):
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         ms = membership_scores(self.space, R, self.G_, self.pool_, k=int(self.k), device=self.device,
-                               backend=self.backend, ranks=self.rule_cls_.needs_ranks)
+                               backend=self.backend, ranks=self.rule_cls_.needs_ranks, pool_groups=self.pool_groups_)
         self._cache = (key, ms)
         return ms
 

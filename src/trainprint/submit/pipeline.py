@@ -41,11 +41,8 @@ from typing import Any
 import numpy as np
 
 from trainprint.core import files
-from trainprint.core.config import PRESET_NAMES
-from trainprint.core.device import resolve_device
 from trainprint.core.errors import TrainprintError
-from trainprint.core.runs import RunRecord, check_out_dir
-from trainprint.core.seeding import check_seed
+from trainprint.core.runs import CONFIG_FILE, RunRecord, check_out_dir, check_resume
 from trainprint.data.imageset import GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REAL_USED, ImageSet, labels_of
 from trainprint.data.load import CacheDir, load_dev, load_test, open_cache, read_folder
 from trainprint.data.shards import ShardStore
@@ -55,7 +52,6 @@ from trainprint.evaluation.config import EvalConfig
 from trainprint.evaluation.evaluate import evaluate_images
 from trainprint.evaluation.fingerprint_cache import fingerprints
 from trainprint.evaluation.groups import AUTO, NONE, resolve_groups
-from trainprint.evaluation.fold import POOLED_KINDS
 from trainprint.evaluation.folds import make_folds
 from trainprint.evaluation.null import PERMUTATIONS
 from trainprint.evaluation.protocol import label_free_view
@@ -65,6 +61,7 @@ from trainprint.extractors.registry import make_extractor, run_params
 from trainprint.similarity.generated import GeneratedSet, SearchPlan
 from trainprint.similarity.generated import DEFAULT_CANDIDATES, DEFAULT_REAL_CANDIDATES, SEARCHES
 from trainprint.methods import BASELINES, DEFAULT_METHODS, TABLE2_METHODS, MethodOptions, MethodSpec, parse_method
+from trainprint.scoring import FitView, score_images
 from trainprint.submit.runfiles import majority_vote, real_unknown_ids, write_run_file
 
 #: ways to run submit: all in memory (the smaller test sets), or streaming the generated test images
@@ -79,27 +76,13 @@ FROM_KEYS = ("dev_dir", "preset", "seed", "size", "epochs", "groups", "group_spa
 
 @dataclass(frozen=True)
 class SubmitConfig:
-    """Settings of one ``submit`` run (saved in ``run.json``)."""
+    """Settings of one ``submit`` run (saved as ``config.json``). ``evaluation`` holds what it shares
+    with ``evaluate``: the dev folder, the submitted methods, preset, seed, folds and groups of the
+    strict CV that picks the recommended method, the null test."""
 
-    dev_dir: str  # the dev folder the methods are fitted on
     test_dir: str  # the test folder (generated/, real_unknown/) the run files answer
-    methods: tuple[str, ...] = DEFAULT_METHODS  # method ids, one run file each
+    evaluation: EvalConfig  # dev folder, submitted methods (one run file each) and every shared setting
     from_run: str | None = None  # an evaluate run folder (strict) to pick the recommended method
-    preset: str = "fast"  # preset of every trained extractor
-    epochs: int | None = None  # overrides the preset's epochs
-    folds: int = 10  # K of the strict CV made when there is no --from
-    seed: int = 0  # the one seed
-    device: str = "auto"  # auto | cpu | cuda
-    size: int | None = None  # resize images to size x size when loading
-    skip_bad: bool = False  # skip unreadable image files (listed in the log) instead of stopping
-    groups: str = AUTO  # folds of the recommendation's CV: auto | none | a CSV (as evaluate --groups)
-    group_space: str = "pixel"  # similarity space of --groups auto
-    group_z: float | None = None  # link threshold of --groups auto; None: from the number of images
-    group_k: int = 2  # nearest neighbours a link may join (--groups auto)
-    permutations: int = PERMUTATIONS  # label permutations of the null test
-    null_refits: int = 0  # permutations that retrain label-reading extractors (0: those are not recommended)
-    include_fraction: bool = False  # let the recommendation pick a fraction rule
-    fraction_q: float = 0.5  # share of images the fraction rules call used
     engine: str = "auto"  # memory | local | ray | auto (memory up to STREAM_MIN generated test images)
     search: str = "auto"  # exhaustive | two-stage | auto (two-stage for ssim/ncc when streaming)
     candidates: int = DEFAULT_CANDIDATES  # two-stage: generated candidates per real image
@@ -107,24 +90,21 @@ class SubmitConfig:
     chunk: int = DEFAULT_CHUNK  # generated images decoded and embedded at once when streaming
     workers: int = 2  # Ray actors (--engine ray)
 
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The submitted methods, one run file each."""
+        return self.evaluation.methods
+
     def eval_config(self) -> EvalConfig:
         """The strict evaluation that picks the recommended method (when there is no ``--from``)."""
-        return EvalConfig(dev_dir=self.dev_dir, protocol="strict", preset=self.preset,
-                          methods=tuple(m for m in self.methods if m not in BASELINES) + BASELINES,
-                          folds=self.folds, seed=self.seed, epochs=self.epochs, device=self.device, size=self.size,
-                          groups=self.groups, group_space=self.group_space, group_z=self.group_z, group_k=self.group_k,
-                          skip_bad=self.skip_bad, permutations=self.permutations, null_refits=self.null_refits,
-                          include_fraction=self.include_fraction, fraction_q=self.fraction_q)
+        return dataclasses.replace(self.evaluation, protocol="strict",
+                                   methods=tuple(m for m in self.methods if m not in BASELINES) + BASELINES)
 
     def check(self) -> "SubmitConfig":
         """Every setting checked (errors name the value), before anything is read or written."""
-        check_seed(self.seed)
-        resolve_device(self.device)
-        if self.preset not in PRESET_NAMES:
-            raise TrainprintError(f"--preset {self.preset!r}: expected one of {', '.join(PRESET_NAMES)}")
         if not self.methods:
             raise TrainprintError("--methods: no method to submit")
-        if not candidates(self.methods, include_fraction=self.include_fraction):
+        if not candidates(self.methods, include_fraction=self.evaluation.include_fraction):
             raise TrainprintError("--methods: only baselines (or fraction rules); a recommendation needs a method")
         self.eval_config().check()
         if self.engine not in SUBMIT_ENGINES:
@@ -171,14 +151,14 @@ def submit(cfg: SubmitConfig, out: str | Path, *, progress: bool = False,
     (``trainprint.data``; ``False`` turns it off)."""
     cfg.check()
     check_out_dir(out)
-    stream = GeneratedStream(Path(cfg.test_dir) / GENERATED, size=cfg.size, chunk=cfg.chunk, skip_bad=cfg.skip_bad,
+    stream = GeneratedStream(Path(cfg.test_dir) / GENERATED, size=cfg.evaluation.size, chunk=cfg.chunk, skip_bad=cfg.evaluation.skip_bad,
                              cache=open_cache(cache_dir))
     engine = cfg.engine_for(len(stream))
-    dev = load_dev(cfg.dev_dir, size=cfg.size, skip_bad=cfg.skip_bad, cache_dir=cache_dir, progress=progress)
+    dev = load_dev(cfg.evaluation.dev_dir, size=cfg.evaluation.size, skip_bad=cfg.evaluation.skip_bad, cache_dir=cache_dir, progress=progress)
     if engine == "memory":
-        test = load_test(cfg.test_dir, size=cfg.size, skip_bad=cfg.skip_bad, cache_dir=cache_dir, progress=progress)
+        test = load_test(cfg.test_dir, size=cfg.evaluation.size, skip_bad=cfg.evaluation.skip_bad, cache_dir=cache_dir, progress=progress)
         return submit_images(dev, test, cfg, out, progress=progress)
-    test_real, _ = read_folder(cfg.test_dir, "test", size=cfg.size, skip_bad=cfg.skip_bad, cache_dir=cache_dir,
+    test_real, _ = read_folder(cfg.test_dir, "test", size=cfg.evaluation.size, skip_bad=cfg.evaluation.skip_bad, cache_dir=cache_dir,
                                progress=progress, splits=(REAL_UNKNOWN,))
     return submit_stream(dev, test_real, stream, cfg, out, engine=engine, progress=progress)
 
@@ -197,12 +177,14 @@ def submit_stream(dev: ImageSet, test_real: ImageSet, stream: GeneratedStream, c
     if not cfg.from_run:
         real = dev.mask(REAL_USED, REAL_NOT_USED)
         ecfg = cfg.eval_config()
-        groups, _ = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=cfg.device)
-        make_folds(labels_of(dev.split[real]), cfg.folds, cfg.seed, groups)
+        groups, _ = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=cfg.evaluation.device)
+        make_folds(labels_of(dev.split[real]), cfg.evaluation.folds, cfg.evaluation.seed, groups)
     if (stream.side, stream.side) != dev.pixels.shape[1:]:
         raise TrainprintError(f"{stream.folder}: generated images are {stream.side}x{stream.side} px, dev images "
                               f"{dev.pixels.shape[1]}x{dev.pixels.shape[2]}; use --size")
-    with RunRecord(out, command="submit", config=cfg, seed=cfg.seed) as record:
+    check_resume(out, "submit", cfg)
+    with RunRecord(out, command="submit", config=cfg, seed=cfg.evaluation.seed) as record:
+        files.write_json(out / CONFIG_FILE, dataclasses.asdict(cfg))
         with record.stage("decode generated"):
             pixels = write_pixel_shards(stream, out / "generated" / "pixels", progress=progress)
         with record.stage("recommend"):
@@ -224,7 +206,7 @@ def _answer_test_stream(dev: ImageSet, test_real: ImageSet, pixels: ShardStore, 
     """``_answer_test`` with the generated test images as shard stores."""
     small = ImageSet.concat(dev, test_real)  # (N_dev + N_test_real, H, W); rows of dev first
     source = np.array(["dev"] * len(dev) + ["test"] * len(test_real))
-    params = dict(preset=cfg.preset, epochs=cfg.epochs, device=cfg.device, random_state=cfg.seed,
+    params = dict(preset=cfg.evaluation.preset, epochs=cfg.evaluation.epochs, device=cfg.evaluation.device, random_state=cfg.evaluation.seed,
                   progress=progress)
     reps: dict[str, np.ndarray] = {}
     gen: dict[str, ShardStore] = {}
@@ -262,9 +244,11 @@ def submit_images(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, out: str | P
     if not cfg.from_run:  # the CV that picks recommended.csv must be possible: checked before writing
         real = dev.mask(REAL_USED, REAL_NOT_USED)
         ecfg = cfg.eval_config()
-        groups, _ = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=cfg.device)
-        make_folds(labels_of(dev.split[real]), cfg.folds, cfg.seed, groups)
-    with RunRecord(out, command="submit", config=cfg, seed=cfg.seed) as record:
+        groups, _ = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=cfg.evaluation.device)
+        make_folds(labels_of(dev.split[real]), cfg.evaluation.folds, cfg.evaluation.seed, groups)
+    check_resume(out, "submit", cfg)
+    with RunRecord(out, command="submit", config=cfg, seed=cfg.evaluation.seed) as record:
+        files.write_json(out / CONFIG_FILE, dataclasses.asdict(cfg))
         with record.stage("recommend"):
             selection = _selection(dev, cfg, out, progress)
         answers, scored = _answer_test(dev, test, cfg, specs, out, record, expected, progress)
@@ -280,7 +264,7 @@ def _answer_test(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, specs: list[M
     """One run file per method; returns each method's answers in sorted-id order."""
     both = ImageSet.concat(dev, test)  # (N_dev + N_test, H, W); rows of dev first
     source = np.array(["dev"] * len(dev) + ["test"] * len(test))
-    params = dict(preset=cfg.preset, epochs=cfg.epochs, device=cfg.device, random_state=cfg.seed,
+    params = dict(preset=cfg.evaluation.preset, epochs=cfg.evaluation.epochs, device=cfg.evaluation.device, random_state=cfg.evaluation.seed,
                   progress=progress)
     reps: dict[str, np.ndarray] = {}
     with record.stage("fingerprints"):
@@ -301,12 +285,12 @@ def _answer_methods(specs: list[MethodSpec], rows: "_Rows", reps: dict[str, np.n
     answers in sorted-id order and the number of test images answered."""
     answers: dict[str, np.ndarray] = {}
     score_rows: list[dict[str, Any]] = []
-    options = MethodOptions(fraction_q=cfg.fraction_q, preset=cfg.preset)
+    options = cfg.evaluation.options
     with record.stage("methods"):
         for spec in specs:
             X = reps[spec.extractor] if spec.extractor else np.zeros((n_rows, 1), np.float32)
             G = g_test(spec) if g_test is not None else None
-            scores, preds = rows.answer(spec, X, cfg.seed, cfg.device, options, G_test=G)
+            scores, preds = rows.answer(spec, X, cfg.evaluation.seed, cfg.evaluation.device, options, G_test=G)
             order = np.argsort(rows.test_ids)
             ids, preds, scores = rows.test_ids[order], preds[order], scores[order]
             write_run_file(out / "runs" / run_file_name(spec.id), list(ids), preds, expected)
@@ -395,24 +379,25 @@ class _Rows:
         if len(self.test_real) == 0:
             raise TrainprintError("test folder: no real_unknown images")
 
-    def answer(self, spec: MethodSpec, X: np.ndarray, seed: int, device: str, options: MethodOptions,
-               G_test: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, preds) of ``spec`` for the test real images, each (n_test,). ``G_test``: the test
-        generated images' representations when they are not rows of ``X`` (streaming)."""
-        if spec.kind == "classifier":
-            X = X.reshape(len(X), -1)
-        est = spec.factory(seed, device, options)
+    def view(self, spec: MethodSpec, groups: np.ndarray | None = None) -> FitView:
+        """What ``spec`` may see. A label-reading method: the dev labels and generated images, and
+        every real image known (dev and test, unlabelled) as its pool, as in strict CV, where the
+        held-out fold (siblings included) is in the pool. A label-free one: the test folder's
+        generated images (dev's where the test folder has none) and its real images as the pool."""
         if spec.uses_labels:
-            # The pool is every real image known, unlabelled, as in strict CV, where the held-out
-            # fold (siblings included) is in the pool: the dev reals and the test reals.
-            pool = X[np.concatenate([self.dev_real, self.test_real])] if spec.kind in POOLED_KINDS else None
-            est.fit(X[self.dev_real], self.y, X[self.dev_gen], pool)
-        else:  # label-free: the test generator's images and the test real pool
-            R = X[self.test_real]
-            G = G_test if G_test is not None else X[self.test_gen] if len(self.test_gen) else X[self.dev_gen]
-            est.fit(R, None, G, R)
-        R = X[self.test_real]
-        return (np.asarray(est.decision_function(R), dtype=np.float64), np.asarray(est.predict(R), dtype=np.int64))
+            return FitView(real=self.dev_real, y=self.y, gen=self.dev_gen,
+                           pool=np.concatenate([self.dev_real, self.test_real]), groups=groups)
+        return FitView(real=self.test_real, y=None, gen=self.test_gen if len(self.test_gen) else self.dev_gen,
+                       pool=self.test_real, groups=groups)
+
+    def answer(self, spec: MethodSpec, X: np.ndarray, seed: int, device: str, options: MethodOptions,
+               G_test: Any = None, groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, preds) of ``spec`` for the test real images, each (n_test,). ``G_test``: the test
+        generated images' representations when they are not rows of ``X`` (streaming); ``groups``
+        (N,): the sibling group of every row, or None."""
+        scored = score_images(spec, X, self.view(spec, groups), [self.test_real], seed=seed, device=device,
+                              options=options, G=None if spec.uses_labels else G_test)
+        return scored.scores[0], scored.preds[0]
 
 
 def _from_config(cfg: SubmitConfig) -> EvalConfig:
@@ -434,11 +419,7 @@ def _from_config(cfg: SubmitConfig) -> EvalConfig:
     mine = cfg.eval_config()
     mine = dataclasses.replace(mine, dev_dir=str(Path(mine.dev_dir).resolve()),
                                groups=mine.groups if mine.groups in (AUTO, NONE) else str(Path(mine.groups).resolve()))
-    differ = [k for k in FROM_KEYS if getattr(old, k) != getattr(mine, k)]
-    if differ:
-        k = differ[0]
-        raise TrainprintError(f"--from {run}: its {k} is {getattr(old, k)!r}, this submit's is {getattr(mine, k)!r}; "
-                              "use an evaluate run made with the same settings, or drop --from")
+    check_resume(run, "evaluate", mine, FROM_KEYS, what="--from")
     return old
 
 
@@ -452,10 +433,10 @@ def _selection(dev: ImageSet, cfg: SubmitConfig, out: Path, progress: bool) -> d
                                                                                  "made by submit)"}
     old = _from_config(cfg)
     submitted = [m for m in cfg.methods if m in old.methods and m not in BASELINES]
-    if not candidates(submitted, include_fraction=cfg.include_fraction):
+    if not candidates(submitted, include_fraction=cfg.evaluation.include_fraction):
         raise TrainprintError(f"--from {cfg.from_run}: none of the submitted methods was evaluated there")
-    ecfg = dataclasses.replace(old, methods=tuple(submitted), permutations=cfg.permutations,
-                               null_refits=cfg.null_refits, include_fraction=cfg.include_fraction)
+    ecfg = dataclasses.replace(old, methods=tuple(submitted), permutations=cfg.evaluation.permutations,
+                               null_refits=cfg.evaluation.null_refits, include_fraction=cfg.evaluation.include_fraction)
     selection = selection_of_run(Path(cfg.from_run), dev, ecfg)
     not_evaluated = [m for m in cfg.methods if m not in old.methods and m not in BASELINES]
     return {**selection, "source": str(cfg.from_run),

@@ -37,7 +37,7 @@ from trainprint.core.errors import TrainprintError
 from trainprint.core.seeding import torch_seeded
 from trainprint.core.torchstate import plain
 from trainprint.membership.mia.crossfit import pool_folds
-from trainprint.membership.scores import union_of_reals
+from trainprint.membership.scores import union_groups, union_of_reals
 from trainprint.nets.discriminator import Discriminator, DiscriminatorArch
 from trainprint.similarity import check_representation
 from trainprint.training import TrainConfig, train
@@ -134,9 +134,11 @@ class DiscriminatorMethod(BaseEstimator):
             return int(self.epochs)
         return max(1, math.ceil(cfg.steps / math.ceil(n_real / cfg.train.batch_size)))
 
-    def fit(self, R: np.ndarray, y: np.ndarray | None, G: np.ndarray, R_pool: np.ndarray | None = None
-            ) -> "DiscriminatorMethod":
-        """R (n, N, N) and R_pool (p, N, N) real images in [0, 1] (their union is the real side), G (m, N, N)."""
+    def fit(self, R: np.ndarray, y: np.ndarray | None, G: np.ndarray, R_pool: np.ndarray | None = None,
+            pool_groups: np.ndarray | None = None) -> "DiscriminatorMethod":
+        """R (n, N, N) and R_pool (p, N, N) real images in [0, 1] (their union is the real side), G (m, N, N);
+        ``pool_groups`` (p,): sibling groups of the pool, which then share a cross-fitting fold (no
+        image is scored by a discriminator that saw its siblings as real)."""
         cfg = self.config()
         R = check_representation("pixel", R, "R")
         G = check_representation("pixel", G, "G")
@@ -145,7 +147,7 @@ class DiscriminatorMethod(BaseEstimator):
         side = min(self.ref_.shape[1:])
         if (min(side, cfg.arch.max_side) if cfg.arch.max_side > 0 else side) < 2**cfg.arch.blocks:
             raise TrainprintError(f"mia-disc: images of {self.ref_.shape[1:]} px; needs at least {2**cfg.arch.blocks}")
-        self.folds_ = pool_folds(len(self.ref_), self.n_folds, self.random_state)
+        self.folds_ = pool_folds(len(self.ref_), self.n_folds, self.random_state, union_groups(R, pool, pool_groups))
         device = resolve_device(self.device)
         real, gen = torch.from_numpy(self.ref_), torch.from_numpy(G)
         self.models_: list[nn.Module] = []

@@ -43,7 +43,7 @@ from trainprint.data.imageset import GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REA
 from trainprint.extractors.registry import EXTRACTORS, make_extractor, run_params
 from trainprint.membership.mia.geometry import NO_VECTORS
 from trainprint.membership.mia.method import MIA_SCORES, VECTOR_SCORES, MiaMethod
-from trainprint.membership.scores import SCORE_NAMES, in_one_pass, membership_scores, union_of_reals
+from trainprint.membership.scores import SCORE_NAMES, in_one_pass, membership_scores, union_groups, union_of_reals
 from trainprint.similarity import PIXEL_SPACES, check_representation
 
 FUSION_RULES = ("rank", "features")
@@ -118,9 +118,11 @@ class FusionMethod(BaseEstimator):
         return self.rule == "features" or any(extractor_reads_labels(e) for e in self.extractors)
 
     @in_one_pass
-    def fit(self, R: np.ndarray, y: np.ndarray | None, G: np.ndarray, R_pool: np.ndarray | None = None) -> "FusionMethod":
+    def fit(self, R: np.ndarray, y: np.ndarray | None, G: np.ndarray, R_pool: np.ndarray | None = None,
+            pool_groups: np.ndarray | None = None) -> "FusionMethod":
         """R (n, N, N), G (m, N, N), R_pool (p, N, N) images in [0, 1] (the ``raw`` representation);
-        ``y`` (n,) 0/1 for ``features`` or when an extractor reads labels."""
+        ``y`` (n,) 0/1 for ``features`` or when an extractor reads labels; ``pool_groups`` (p,) the
+        pool's sibling groups (None: each alone), passed to every component score."""
         if self.rule not in FUSION_RULES:
             raise TrainprintError(f"mia-fusion rule {self.rule!r}: expected one of {', '.join(FUSION_RULES)}")
         check_extractors(tuple(self.extractors), self.method_id)
@@ -128,6 +130,7 @@ class FusionMethod(BaseEstimator):
         self.G_ = check_representation("pixel", G, "G")
         pool = None if R_pool is None else check_representation("pixel", R_pool, "R_pool")
         self.pool_, _ = union_of_reals(R, pool)
+        self.pool_groups_ = union_groups(R, pool, pool_groups)  # (len(pool_),) or None
         y_arr = None
         if self.uses_labels:
             if y is None:
@@ -140,7 +143,8 @@ class FusionMethod(BaseEstimator):
                     for e, ext in self.extractors_.items()}  # name -> (pool (p, D), G (m, D)) fingerprints
         self.components_ = component_list(self.spaces)
         self.mia_ = {(sp, sc): MiaMethod(sp, sc, device=self.device, random_state=self.random_state)
-                     .fit(self._rep(sp, "pool"), None, self._rep(sp, "G")) for sp, sc in self.components_
+                     .fit(self._rep(sp, "pool"), None, self._rep(sp, "G"), self._rep(sp, "pool"), self.pool_groups_)
+                     for sp, sc in self.components_
                      if sc in MIA_SCORES}
         self.pool_scores_ = self.components(self.pool_)
         self.notes_: list[str] = [f"{self.method_id}: {len(self.components_)} label-free scores of the "
@@ -204,7 +208,7 @@ class FusionMethod(BaseEstimator):
                 continue
             if space not in cache:
                 cache[space] = membership_scores(space, X, self._rep(space, "G"), self._rep(space, "pool"),
-                                                 k=int(self.k), device=self.device)
+                                                 k=int(self.k), device=self.device, pool_groups=self.pool_groups_)
             cols.append(cache[space].get(score))
         return np.stack(cols, axis=1).astype(np.float64)
 
@@ -237,10 +241,10 @@ class FusionMethod(BaseEstimator):
         on ``R_train`` under labels ``y``; the component scores are computed once, here."""
         check_is_fitted(self, "pool_scores_")
         if any(extractor_reads_labels(e) for e in self.extractors):  # its extractors are retrained on y (slow)
-            G, pool = self.G_, self.pool_
+            G, pool, groups = self.G_, self.pool_, self.pool_groups_
 
             def retrain(y: np.ndarray) -> np.ndarray:
-                return FusionMethod(**self.get_params()).fit(R_train, y, G, pool).predict(R_test)
+                return FusionMethod(**self.get_params()).fit(R_train, y, G, pool, groups).predict(R_test)
 
             return retrain
         F_train, F_test = self.components(R_train), self.components(R_test)

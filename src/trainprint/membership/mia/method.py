@@ -14,7 +14,7 @@ from trainprint.membership.mia.crossfit import pool_folds
 from trainprint.membership.mia.density import (classifier_models, gan_leaks_cal, intrinsic_dimension, kde_models,
                                                knn_log_ratio, median_gamma, project)
 from trainprint.membership.mia.geometry import NO_VECTORS, distances, vectors
-from trainprint.membership.scores import in_one_pass, union_of_reals
+from trainprint.membership.scores import in_one_pass, lookup_groups, siblings_of, union_groups, union_of_reals
 from trainprint.similarity import check_representation
 
 #: score name -> what it is (the ``<score>`` of ``mia-<space>/<score>``)
@@ -77,15 +77,20 @@ class MiaMethod(BaseEstimator):
         return f"mia-{self.space}/{self.score}" + ("" if self.reference == "pool" else f"@{self.reference}")
 
     @in_one_pass
-    def fit(self, R: np.ndarray, y: np.ndarray | None, G: np.ndarray, R_pool: np.ndarray | None = None) -> "MiaMethod":
+    def fit(self, R: np.ndarray, y: np.ndarray | None, G: np.ndarray, R_pool: np.ndarray | None = None,
+            pool_groups: np.ndarray | None = None) -> "MiaMethod":
         """R (n, ...) real images (labelled or not), y (n,) 0/1 or None (label-free), G (m, ...)
-        generated, R_pool (p, ...) every real image known without labels."""
+        generated, R_pool (p, ...) every real image known without labels, ``pool_groups`` (p,) their
+        sibling groups (None: each alone): an image's own group is left out of its reference
+        density (kNN and GAN-Leaks distances skip it; KDE and classifier folds keep it together)."""
         self._check_params()
         R = check_representation(self.space, R, "R")
         self.G_ = check_representation(self.space, G, "G")
+        pool = None if R_pool is None else check_representation(self.space, R_pool, "R_pool")
+        self.known_, _ = union_of_reals(R, pool)  # every real image seen, with its sibling group
+        self.known_groups_ = union_groups(R, pool, pool_groups)
         if self.reference == "pool":
-            pool = None if R_pool is None else check_representation(self.space, R_pool, "R_pool")
-            self.ref_, _ = union_of_reals(R, pool)
+            self.ref_, self.ref_groups_ = self.known_, self.known_groups_
         else:
             if y is None:
                 raise TrainprintError(f"{self.method_id}: reference 'not-used' needs labels y")
@@ -93,13 +98,14 @@ class MiaMethod(BaseEstimator):
             if y_arr.shape != (len(R),) or not np.isin(y_arr, (0, 1)).all():
                 raise TrainprintError(f"{self.method_id}: y must be (n,) = ({len(R)},) of 0/1")
             self.ref_, _ = union_of_reals(R[y_arr == 0], None)
+            self.ref_groups_ = lookup_groups(self.ref_, self.known_, self.known_groups_)
         if len(self.ref_) < 2:
             raise TrainprintError(f"{self.method_id}: needs at least 2 distinct reference images, got {len(self.ref_)}")
         self.notes_: list[str] = []
-        self.folds_ = pool_folds(len(self.ref_), self.n_folds, self.random_state)
+        self.folds_ = pool_folds(len(self.ref_), self.n_folds, self.random_state, self.ref_groups_)
         if self.score == "domias-knn":
             D_rr = distances(self.space, self.ref_, self.ref_, device=self.device)
-            np.fill_diagonal(D_rr, np.inf)
+            D_rr[siblings_of(self.ref_groups_, len(self.ref_))] = np.inf
             dim = intrinsic_dimension(D_rr, k=max(int(self.k), 10))
             self.dim_ = dim if np.isfinite(dim) else 1.0
             self.notes_.append(f"{self.method_id}: intrinsic dimension {self.dim_:.3g} (Levina-Bickel) of "
@@ -132,7 +138,10 @@ class MiaMethod(BaseEstimator):
         D_qg = distances(self.space, C, self.G_, device=self.device)[r_to_c]
         D_qref = distances(self.space, C, C, device=self.device)[r_to_c][:, :n_ref].copy()
         rows = np.flatnonzero(in_ref >= 0)
-        D_qref[rows, in_ref[rows]] = np.inf  # never an image's own row
+        D_qref[rows] = np.where(siblings_of(self.ref_groups_, n_ref)[in_ref[rows]], np.inf, D_qref[rows])  # never
+        # an image's own row, nor its siblings'
+        if not np.isfinite(D_qref).any(axis=1).all():
+            raise TrainprintError(f"{self.method_id}: an image has no reference image outside its sibling group")
         if self.score == "gan-leaks-cal":
             return gan_leaks_cal(D_qg, D_qref)
         return knn_log_ratio(D_qg, D_qref, int(self.k), float(self.dim_))
@@ -148,8 +157,10 @@ class MiaMethod(BaseEstimator):
         check_is_fitted(self, "ref_")
         G = self.G_
 
+        pool, groups = self.known_, self.known_groups_
+
         def refit(y: np.ndarray) -> np.ndarray:
-            return clone_of(self).fit(R_train, np.asarray(y, dtype=np.int64), G).predict(R_test)
+            return clone_of(self).fit(R_train, np.asarray(y, dtype=np.int64), G, pool, groups).predict(R_test)
 
         return refit
 

@@ -32,8 +32,10 @@ class RuleContext:
         scores: returns the membership scores of the training real images (n images); computed
             only when a rule asks for them.
         y: (n,) int64 0/1 labels of those images, or ``None`` when the fit is label-free.
-        real_real: returns the similarities of every pair of distinct real images of the pool
-            ((p (p - 1) / 2,) float64); computed only when a rule asks for it.
+        real_real: returns the (c, c) float64 similarity lists of the pool's distinct real images,
+            -inf for an image itself and for its siblings (its sibling group), so that each list
+            holds the other groups only (``scores.real_real_matrix``); ``real_pairs`` gives its
+            distinct pairs. Computed only when a rule asks for it.
         real_gen: returns the (p, m) similarities of the pool's real images to every generated
             image, or is None where the caller cannot give them (the ``clustering`` rule needs them).
     """
@@ -43,6 +45,14 @@ class RuleContext:
     y: np.ndarray | None
     real_real: Callable[[], np.ndarray]
     real_gen: Callable[[], np.ndarray] | None = None
+
+
+def real_pairs(S: np.ndarray) -> np.ndarray:
+    """(q,) float64: the similarities of every pair of the pool from different sibling groups, from
+    ``RuleContext.real_real``'s (c, c) lists (each pair once)."""
+    iu = np.triu_indices(S.shape[0], k=1)
+    pairs = np.asarray(S, dtype=np.float64)[iu]
+    return pairs[np.isfinite(pairs)]
 
 
 class Rule:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from trainprint.core.errors import TrainprintError
-from trainprint.membership.rules.base import Rule, RuleContext
+from trainprint.membership.rules.base import Rule, RuleContext, real_pairs
 from trainprint.membership.scores import MembershipScores
 
 
@@ -27,7 +27,7 @@ class Clustering(Rule):
     def fit(self, ctx: RuleContext) -> None:
         if ctx.real_gen is None:
             raise TrainprintError(f"{ctx.method_id}: the clustering rule needs the real x generated similarities")
-        rr, rg = ctx.real_real(), np.asarray(ctx.real_gen(), dtype=np.float64).ravel()
+        rr, rg = real_pairs(ctx.real_real()), np.asarray(ctx.real_gen(), dtype=np.float64).ravel()
         n = rr.size + rg.size
         mean = (rr.sum() + rg.sum()) / n
         var = (((rr - mean) ** 2).sum() + ((rg - mean) ** 2).sum()) / n

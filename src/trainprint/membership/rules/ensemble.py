@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainprint.membership.rules.base import RuleContext
+from trainprint.membership.rules.base import RuleContext, real_pairs
 from trainprint.membership.rules.ranking import Ranking
 from trainprint.membership.scores import MembershipScores
 
@@ -25,7 +25,7 @@ class Ensemble(Ranking):
 
     def fit(self, ctx: RuleContext) -> None:
         super().fit(ctx)
-        rr = ctx.real_real()
+        rr = real_pairs(ctx.real_real())
         self.threshold_ = float(rr.max())
         self.notes.append(f"{ctx.method_id}: realmax threshold {self.threshold_:.6g} = max real-real similarity "
                           f"over {rr.size} pairs")

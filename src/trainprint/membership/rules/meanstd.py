@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainprint.membership.rules.base import Rule, RuleContext
+from trainprint.membership.rules.base import Rule, RuleContext, real_pairs
 from trainprint.membership.scores import MembershipScores
 
 
@@ -19,7 +19,7 @@ class MeanStd(Rule):
     std_k: float
 
     def fit(self, ctx: RuleContext) -> None:
-        rr = ctx.real_real()
+        rr = real_pairs(ctx.real_real())
         self.threshold_ = float(rr.mean() + self.std_k * rr.std())
         self.notes.append(f"{ctx.method_id}: threshold {self.threshold_:.6g} = mean + {self.std_k:g} std of "
                           f"real-real similarities over {rr.size} pairs")

@@ -12,20 +12,6 @@ from trainprint.membership.scores import MembershipScores, top_counts
 RANK_STATS = ("first", "mean")
 
 
-def pool_matrix(pairs: np.ndarray) -> np.ndarray:
-    """``pairs`` (c (c - 1) / 2,): the upper triangle of a symmetric c x c similarity matrix, row by
-    row (``RuleContext.real_real``) -> the (c, c) float64 matrix, -inf on the diagonal."""
-    pairs = np.asarray(pairs, dtype=np.float64)
-    c = int(round((1 + np.sqrt(1 + 8 * pairs.size)) / 2))
-    if c * (c - 1) // 2 != pairs.size:
-        raise TrainprintError(f"ranking: {pairs.size} real-real similarities are not the pairs of any pool")
-    S = np.full((c, c), -np.inf)
-    iu = np.triu_indices(c, k=1)
-    S[iu] = pairs
-    S[iu[1], iu[0]] = pairs
-    return S
-
-
 def hubness_shrinkage(first_real: np.ndarray) -> tuple[float, float]:
     """Empirical-Bayes estimate of how often each image is ranked first, from the pool's real lists.
 
@@ -76,8 +62,9 @@ class Ranking(Rule):
         if self.rank_stat not in RANK_STATS:
             raise TrainprintError(f"{ctx.method_id}: rank_stat={self.rank_stat!r}; expected one of {', '.join(RANK_STATS)}")
         if self.rank_stat == "first":
-            S = pool_matrix(ctx.real_real())  # (c, c), -inf on the diagonal: each list without its owner
-            first_real = top_counts(S) / (len(S) - 1)
+            S = ctx.real_real()  # (c, c), -inf for the owner and its siblings: each list holds other groups only
+            lists = np.isfinite(S).sum(axis=0)  # (c,) lists an image appears in: those outside its group
+            first_real = top_counts(S) / np.maximum(lists, 1)
             self.n_candidates_ = first_real.size
             self.base_, self.shrink_ = hubness_shrinkage(first_real)
             self.notes.append(f"{ctx.method_id}: ranked-first shares; real-list share shrunk toward "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainprint.membership.rules.base import Rule, RuleContext
+from trainprint.membership.rules.base import Rule, RuleContext, real_pairs
 from trainprint.membership.scores import MembershipScores
 
 
@@ -17,7 +17,7 @@ class RealMax(Rule):
     default_score = "max"
 
     def fit(self, ctx: RuleContext) -> None:
-        rr = ctx.real_real()
+        rr = real_pairs(ctx.real_real())
         self.threshold_ = float(rr.max())
         self.notes.append(f"{ctx.method_id}: threshold {self.threshold_:.6g} = max real-real similarity "
                           f"over {rr.size} pairs")
