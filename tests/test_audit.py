@@ -144,19 +144,40 @@ def test_audit_with_reference_finds_the_copied_images(folders: dict[str, Path], 
     assert "evidence of membership" in html and "id='g-used'" in html
 
 
-def test_audit_without_reference_or_dev_tests_nothing(folders: dict[str, Path], tmp_path: Path) -> None:
+def test_audit_without_reference_or_dev_calls_only_what_a_mixture_justifies(folders: dict[str, Path],
+                                                                            tmp_path: Path) -> None:
+    """No reference, no dev set: no test, and patients are called used only where a two-component
+    mixture on the patient scores justifies a cut: here (copies of 9 of the 12 members) it does, and
+    every call is a member; the rule's own cut stays in method_pred."""
     out = tmp_path / "run"
     t = folders["test"]
     assert _run(folders, out, t / "generated", t / "real_unknown", "--method", "sim-pixel/realmax") == 0
     s = read_json(out / "audit.json")
     assert s["verdict"] == "not tested" and s["test"]["p_value"] is None
-    assert s["estimate"]["members"] is None and "--reference" in s["estimate"]["why"]
+    est = s["estimate"]
+    assert est["unit"] == "patients" and est["members"] == s["patients"]["called"]["used"] > 0
+    assert est["ci95"][0] <= est["members"] <= est["ci95"][1]
     rows = read_csv(out / "audit.csv")
     assert all(r["p_value"] == "" and r["probability"] == "" for r in rows)
-    assert {r["verdict"] for r in rows} <= {"used", "borderline", "not flagged"}
-    assert sum(r["verdict"] == "used" for r in rows) == s["called"]["used"] == sum(int(r["method_pred"]) for r in rows)
-    assert s["called"]["used"] > 0  # the copies beat every real-real similarity
+    members = {f"t{i:03d}" for i in range(40, 52)}
+    used = {r["id"] for r in rows if r["verdict"] == "used"}
+    assert used and used <= members
+    assert all(r["verdict"] == "used" for r in rows if r["patient_verdict"] == "used")  # a slice has its patient's call
+    assert sum(int(r["method_pred"]) for r in rows) > 0  # the rule's own cut is kept beside it
     assert "Read these calls with care" in (out / "audit.html").read_text()  # untested calls carry a warning
+
+
+def test_audit_without_reference_of_a_generator_that_copied_nothing_calls_nothing(folders: dict[str, Path],
+                                                                                   tmp_path: Path) -> None:
+    """Signal-free data and no reference: the rule's own cut still calls images (method_pred), but no
+    cut can be justified, so nothing is called used."""
+    b = folders["blank"]
+    out = tmp_path / "run"
+    assert _run(folders, out, b / "generated", b / "real_unknown", "--method", "sim-pixel/calibrated") == 0
+    s = read_json(out / "audit.json")
+    assert s["estimate"]["members"] is None and "no cut can be justified" in s["estimate"]["why"]
+    assert s["called"]["used"] == 0 and s["patients"]["called"]["used"] == 0
+    assert set((out / "run.csv").read_text().split()) == {f"b{i:03d},0" for i in range(2, 26)}
 
 
 def test_audit_of_a_generator_that_copied_nothing_finds_no_evidence(folders: dict[str, Path], tmp_path: Path) -> None:
@@ -227,7 +248,7 @@ def test_a_folder_of_another_audit_is_refused(folders: dict[str, Path], tmp_path
     assert _run(folders, out, t / "generated", t / "real_unknown", "--method", "sim-pixel/realmax") == 0
     before = (out / "audit.csv").read_bytes()
     assert _run(folders, out, t / "generated", t / "real_unknown", "--method", "sim-pixel/calibrated") == 2
-    assert "method='sim-pixel/realmax'" in capsys.readouterr().err
+    assert "its method is 'sim-pixel/realmax'" in capsys.readouterr().err
     assert (out / "audit.csv").read_bytes() == before
     # the same settings again: the run is redone in place and gives the same rows
     assert _run(folders, out, t / "generated", t / "real_unknown", "--method", "sim-pixel/realmax") == 0

@@ -7,21 +7,28 @@ Steps (each timed in ``run.json``):
     evaluate    with a dev set: strict, sibling-aware CV of the candidates (``evaluation``), the
                 recommended method, its selection-aware estimate and the label-permutation verdict
                 -> ``evaluate/``
-    scores      the method's score and answer for every audited (and reference) image
+    groups      sibling groups (patients) of the audited images and of the reference, each set on its
+                own: inferred from the pixels without labels (``--groups auto``) or read from a CSV;
+                a real image is never compared with its own group, and a group is one unit of evidence
+    scores      the method's score and answer for every audited (and reference) image, sibling-aware
     neighbours  the 5 most similar generated images of every audited image, in the evidence space
-    groups      with a reference: sibling groups of the audited and reference images, inferred from
-                the pixels without labels (``--groups``), so near-duplicate slices count as one unit
-    statistics  p-values against the reference, Benjamini-Hochberg q-values, the global test, the
-                estimated number of members with its interval (``audit.stats``)
+    statistics  per image and per patient: p-values against the reference (patients against
+                reference patients of the same size), Benjamini-Hochberg q-values, the global test,
+                the estimated number of members with its interval (``audit.stats``); without a
+                reference or a dev set, a two-component mixture on the patient scores decides
+                whether any cut can be justified
 
 Files of an audit run folder:
 
-    audit.csv          one row per audited image, most suspicious first (``CSV_FIELDS``)
+    audit.csv          one row per audited image, most suspicious first (``CSV_FIELDS``): its own
+                       verdict and its patient's
+    patients.csv       one row per patient (sibling group), most suspicious first (``PATIENT_FIELDS``)
+    groups.csv         set, id, group of every audited and reference image (the groups used)
     audit.json         the summary: mode, method, verdict and its test, estimate, confidence, notes
     audit_images.npz   the audited images and their neighbours, at most 64 px (for audit.html)
     reference_scores.csv  id, score of every reference image (with --reference)
-    run.csv            the official run file (1 = used), when REAL_DIR is a task test folder's
-                       real_unknown/ beside its generated/
+    run.csv            the official run file (1 = its patient is called used), when REAL_DIR is a
+                       task test folder's real_unknown/ beside its generated/
     config.json, run.json, evaluate/ (with a dev set)
 
 Which images each kind of method is fitted on: a label-free method on the generated images and
@@ -34,14 +41,15 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from trainprint.audit.config import DEFAULT_LABEL_FREE_METHOD, AuditConfig
 from trainprint.audit.folders import load_image_folder, same_size
-from trainprint.audit.stats import (bh_q_values, conformal_p_values, global_test, rogan_gladen_members,
-                                    storey_members)
+from trainprint.audit.stats import (bh_q_values, conformal_p_values, global_test, mixture_members,
+                                    patient_p_values, reference_allows, rogan_gladen_members, storey_members,
+                                    storey_patients)
 from trainprint.core import files
 from trainprint.core.errors import TrainprintError
 from trainprint.core.runs import CONFIG_FILE, RunRecord, check_out_dir, check_resume
@@ -55,7 +63,7 @@ from trainprint.evaluation.null import ALPHA, EVIDENCE, NO_EVIDENCE, NOT_TESTED
 from trainprint.evaluation.verdict import SELECTION_FILE
 from trainprint.membership.scores import MembershipScores, membership_scores
 from trainprint.methods import MethodOptions, MethodSpec, parse_method
-from trainprint.scoring import FitView, score_images
+from trainprint.scoring import FitView, PatientScores, patient_scores, score_images
 from trainprint.similarity import PIXEL_SPACES
 from trainprint.submit.runfiles import real_unknown_ids, write_run_file
 
@@ -63,10 +71,14 @@ NEIGHBOURS = 5  # nearest generated images listed per audited image
 BORDERLINE_ROWS = 20  # the most suspicious images not called used, shown as borderline
 IMAGE_PX = 64  # audit_images.npz keeps images at most this size
 USED, BORDERLINE, NOT_FLAGGED = "used", "borderline", "not flagged"
-CSV_FIELDS = (["rank", "id", "verdict", "score", "p_value", "q_value", "probability", "method_pred", "group"]
+CSV_FIELDS = (["rank", "id", "verdict", "score", "p_value", "q_value", "probability", "method_pred", "group",
+               "patient_verdict", "patient_score", "patient_q"]
               + [f"neighbour_{i}" for i in range(1, NEIGHBOURS + 1)]
               + [f"similarity_{i}" for i in range(1, NEIGHBOURS + 1)])
+PATIENT_FIELDS = ["rank", "group", "slices", "score", "p_value", "q_value", "verdict", "slices_called", "slice_ids"]
 AUDIT_FILE, CSV_FILE, IMAGES_FILE, RUN_FILE_NAME = "audit.json", "audit.csv", "audit_images.npz", "run.csv"
+PATIENTS_FILE, GROUPS_FILE = "patients.csv", "groups.csv"
+REF_PREFIX = "reference:"  # reference groups are labelled apart from the audited ones
 REFERENCE_FILE = "reference_scores.csv"
 
 
@@ -81,7 +93,8 @@ class Inputs:
     dev: ImageSet | None
 
 
-def audit(cfg: AuditConfig, out: str | Path, *, progress: bool = False, cache_dir: CacheDir = None) -> dict[str, Any]:
+def audit(cfg: AuditConfig, out: str | Path, *, progress: bool = False, cache_dir: CacheDir = None,
+          say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Load the folders of ``cfg`` and run ``audit_images``; returns the summary (``audit.json``)."""
     cfg.check()
     out = check_out_dir(out)
@@ -95,7 +108,7 @@ def audit(cfg: AuditConfig, out: str | Path, *, progress: bool = False, cache_di
     sets = {"GENERATED_DIR": gen, "REAL_DIR": real, **({"--reference": ref} if ref else {}),
             **({"--dev": dev} if dev else {})}
     same_size(sets)  # type: ignore[arg-type]
-    return audit_images(Inputs(gen, real, ref, dev), cfg, out, expected=expected, progress=progress)
+    return audit_images(Inputs(gen, real, ref, dev), cfg, out, expected=expected, progress=progress, say=say)
 
 
 def task_test_ids(cfg: AuditConfig) -> list[str] | None:
@@ -108,8 +121,9 @@ def task_test_ids(cfg: AuditConfig) -> list[str] | None:
 
 
 def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected: list[str] | None = None,
-                 progress: bool = False) -> dict[str, Any]:
-    """Audit ``inputs.real`` and write the run folder ``out`` (see the module docstring)."""
+                 progress: bool = False, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Audit ``inputs.real`` and write the run folder ``out`` (see the module docstring); ``say``
+    receives the lines stated before scoring (what the reference allows)."""
     cfg = cfg.check()
     out = check_out_dir(out)
     with RunRecord(out, command="audit", config=cfg, seed=cfg.evaluation.seed) as record:
@@ -127,29 +141,37 @@ def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected:
         else:
             method = cfg.method or DEFAULT_LABEL_FREE_METHOD
         spec = parse_method(method)
+        ref = _usable_reference(inputs, spec, notes)
+        with record.stage("groups"):
+            g_real, g_ref = _sibling_groups(inputs.real, ref, cfg, notes)
+            _write_groups(out / GROUPS_FILE, inputs.real, g_real, ref, g_ref)
+        allows = None
+        if ref is not None:
+            allows = reference_allows(len(set(g_real)), len(set(g_ref)), cfg.fdr)
+            notes.append(allows["statement"])
+            if say is not None:
+                say(("warning: " if not allows["can_call"] else "") + allows["statement"])
         with record.stage("scores"):
-            ref = _usable_reference(inputs, spec, notes)
-            s_real, pred, s_ref = _score(spec, inputs, ref, cfg, out, progress, notes)
+            s_real, pred, s_ref = _score(spec, inputs, ref, g_real, g_ref, cfg, out, progress, notes)
         with record.stage("neighbours"):
             space = spec.space if spec.kind == "similarity" and spec.space in PIXEL_SPACES else "pixel"
             pool = inputs.real.pixels if ref is None else np.concatenate([inputs.real.pixels, ref.pixels])
             ms = membership_scores(space, inputs.real.pixels / np.float32(255.0), inputs.gen.pixels / np.float32(255.0),
                                    pool / np.float32(255.0), k=min(NEIGHBOURS, len(inputs.gen)), device=cfg.evaluation.device)
-        groups = None
-        if ref is not None:
-            with record.stage("groups"):
-                groups = _sibling_groups(inputs.real, ref, cfg, notes)
         with record.stage("statistics"):
-            stats = _statistics(cfg, out, spec, selection, s_real, pred, s_ref, groups, notes)
-        rows, order = _rows(inputs, s_real, pred, stats, ms, None if groups is None else groups[:len(inputs.real)])
+            stats = _statistics(cfg, out, spec, selection, s_real, pred, s_ref, g_real, g_ref, notes)
+            stats["summary"]["reference_allows"] = allows
+        rows, order = _rows(inputs, s_real, pred, stats, ms, g_real)
+        patient_rows = _patient_rows(inputs, stats)
         files.write_csv(out / CSV_FILE, rows, CSV_FIELDS)
+        files.write_csv(out / PATIENTS_FILE, patient_rows, PATIENT_FIELDS)
         if ref is not None and s_ref is not None:
             files.write_csv(out / REFERENCE_FILE, [{"id": i, "score": _r(v)} for i, v in zip(ref.ids, s_ref)],
                             ["id", "score"])
         _save_images(out / IMAGES_FILE, inputs, ms, order)
         run_file = None
         if expected is not None:
-            used = np.array([1 if r["verdict"] == USED else 0 for r in rows])
+            used = np.array([1 if r["patient_verdict"] == USED else 0 for r in rows])
             write_run_file(out / RUN_FILE_NAME, [r["id"] for r in rows], used, expected)
             run_file = RUN_FILE_NAME
         summary = {
@@ -161,13 +183,20 @@ def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected:
                        "reference": 0 if ref is None else len(ref),
                        "dev": None if inputs.dev is None else inputs.dev.counts()},
             "called": {v: int(sum(r["verdict"] == v for r in rows)) for v in (USED, BORDERLINE, NOT_FLAGGED)},
+            "patients": {"n": len(patient_rows), "slices_per_patient": _sizes(stats["patients"]),
+                         "called": {v: int(sum(r["verdict"] == v for r in patient_rows))
+                                    for v in (USED, BORDERLINE, NOT_FLAGGED)},
+                         "slices_in_called_patients": int(sum(r["slices"] for r in patient_rows
+                                                              if r["verdict"] == USED)),
+                         "rule": stats["patient_rule"], "estimate": stats["patient_estimate"]},
             "evidence_space": space, "neighbours": NEIGHBOURS, "borderline_rows": BORDERLINE_ROWS,
             "run_file": run_file, "notes": notes, **stats["summary"],
             "folders": {"generated": cfg.generated_dir, "real": cfg.real_dir, "reference": cfg.reference_dir,
                         "dev": cfg.dev_dir},
         }
         files.write_json(out / AUDIT_FILE, summary)
-        record.finish(**{k: summary[k] for k in ("mode", "method", "verdict", "called", "estimate")})
+        record.finish(**{k: summary[k] for k in ("mode", "method", "verdict", "called", "estimate")},
+                      patients_called=summary["patients"]["called"])
         return summary
 
 
@@ -205,15 +234,23 @@ def _extractor_reads_labels(spec: MethodSpec) -> bool:
     return bool(spec.extractor) and uses_labels(str(spec.extractor))
 
 
-def _score(spec: MethodSpec, inputs: Inputs, ref: ImageSet | None, cfg: AuditConfig, out: Path, progress: bool,
+def _score(spec: MethodSpec, inputs: Inputs, ref: ImageSet | None, g_real: np.ndarray, g_ref: np.ndarray | None,
+           cfg: AuditConfig, out: Path, progress: bool,
            notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(scores (n,), answers (n,) 0/1 of the audited images, scores (r,) of the reference or None)."""
+    """(scores (n,), answers (n,) 0/1 of the audited images, scores (r,) of the reference or None).
+    ``g_real`` (n,) / ``g_ref`` (r,): the sibling groups; a real image's own group is left out of the
+    real images it is compared with."""
     parts = [p for p in (inputs.dev, inputs.gen, inputs.real, ref) if p is not None]
     both = ImageSet.concat(*parts) if len(parts) > 1 else parts[0]
     offsets = np.cumsum([0] + [len(p) for p in parts])
     where = {id(p): np.arange(offsets[i], offsets[i + 1]) for i, p in enumerate(parts)}
     gen_rows, real_rows = where[id(inputs.gen)], where[id(inputs.real)]
     ref_rows = where[id(ref)] if ref is not None else np.zeros(0, dtype=np.int64)
+    groups = np.array([f"#{i}" for i in range(len(both))], dtype=object)  # (N,) every other image alone
+    groups[real_rows] = g_real
+    if ref is not None and g_ref is not None:
+        groups[ref_rows] = g_ref
+    groups = groups.astype(str)
     if inputs.dev is not None:
         fit_pixels, fit_split = inputs.dev.pixels, inputs.dev.split
     else:
@@ -229,60 +266,96 @@ def _score(spec: MethodSpec, inputs: Inputs, ref: ImageSet | None, cfg: AuditCon
         d_gen = where[id(dev)][dev.mask(GENERATED)]
         # as submit fits it: the dev labels and generated images, every real image known as the pool
         view = FitView(real=d_real, y=labels_of(dev.split[d_real - offsets[0]]), gen=d_gen,
-                       pool=np.concatenate([d_real, real_rows, ref_rows]))
+                       pool=np.concatenate([d_real, real_rows, ref_rows]), groups=groups)
         notes.append(f"{spec.id} read labels: fitted on the dev set's {len(d_real)} labelled real images and its "
                      f"{len(d_gen)} generated images" + (" (its scores compare with the dev generated images)"
                                                           if spec.kind == "similarity" else ""))
     else:
         pool = np.concatenate([real_rows, ref_rows])
-        view = FitView(real=pool, y=None, gen=gen_rows, pool=pool)
+        view = FitView(real=pool, y=None, gen=gen_rows, pool=pool, groups=groups)
     scored = score_images(spec, X, view, [real_rows] + ([ref_rows] if ref is not None else []), seed=cfg.evaluation.seed,
                           device=cfg.evaluation.device, options=MethodOptions(preset=cfg.evaluation.preset))
     notes += [n for n in scored.notes if n not in notes]
     return scored.scores[0], scored.preds[0], scored.scores[1] if ref is not None else None
 
 
-def _sibling_groups(real: ImageSet, ref: ImageSet, cfg: AuditConfig, notes: list[str]) -> np.ndarray | None:
-    """(n + r,) sibling-group labels of the audited then the reference images (``--groups``: auto
-    infers them from the pixels, without labels, as ``evaluate`` does; none: every image alone)."""
-    both = ImageSet.concat(real, ref)
-    groups, info = resolve_groups(cfg.evaluation.groups, both.ids, both.pixels, GroupRule(), device=cfg.evaluation.device)
-    if groups is None:
-        notes.append("sibling groups: none (--groups none): every image counts as independent in the global test "
-                      "and the bootstrap")
-        return None
-    labels = np.asarray(groups).astype(str)
-    n = len(real)
-    spanning = len(set(labels[:n]) & set(labels[n:]))
-    notes.append(f"sibling groups ({info.get('source')}): {info.get('n_groups')} among {len(both)} audited and "
-                 f"reference images; the global test moves whole groups and the bootstrap resamples them"
-                 + (f"; {spanning} groups span both sets and are split by set" if spanning else ""))
-    return labels
+def _sibling_groups(real: ImageSet, ref: ImageSet | None, cfg: AuditConfig,
+                    notes: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Sibling groups (patients) of the audited images (n,) and of the reference (r,) or None, each set
+    on its own (``--groups``: auto infers them from the pixels without labels, as ``evaluate`` does; a
+    CSV names them; none: every image alone). Reference groups are labelled ``reference:<group>``."""
+    out: list[np.ndarray] = []
+    for images, prefix in ((real, ""), (ref, REF_PREFIX)):
+        if images is None:
+            continue
+        groups, info = resolve_groups(cfg.evaluation.groups, images.ids, images.pixels, GroupRule(),
+                                      device=cfg.evaluation.device)
+        labels = np.asarray(images.ids if groups is None else groups).astype(str)
+        out.append(np.char.add(prefix, labels) if prefix else labels)
+        what = "reference" if prefix else "audited"
+        notes.append(f"sibling groups of the {len(images)} {what} images: "
+                     + (f"none (--groups none): every image is its own patient" if groups is None else
+                        f"{info.get('n_groups')} ({info.get('source')}; {info.get('rule')})"))
+    return out[0], (out[1] if len(out) > 1 else None)
+
+
+def _write_groups(path: Path, real: ImageSet, g_real: np.ndarray, ref: ImageSet | None,
+                  g_ref: np.ndarray | None) -> None:
+    """``groups.csv``: set (audited / reference), id, group of every image the audit grouped."""
+    rows = [{"set": "audited", "id": i, "group": g} for i, g in zip(real.ids, g_real)]
+    if ref is not None and g_ref is not None:
+        rows += [{"set": "reference", "id": i, "group": g} for i, g in zip(ref.ids, g_ref)]
+    files.write_csv(path, rows, ["set", "id", "group"])
 
 
 def _statistics(cfg: AuditConfig, out: Path, spec: MethodSpec, selection: dict[str, Any] | None,
-                s_real: np.ndarray, pred: np.ndarray, s_ref: np.ndarray | None, groups: np.ndarray | None,
-                notes: list[str]) -> dict[str, Any]:
-    """Per-image p / q / probability / verdict and the summary (verdict, estimate, confidence)."""
+                s_real: np.ndarray, pred: np.ndarray, s_ref: np.ndarray | None, g_real: np.ndarray,
+                g_ref: np.ndarray | None, notes: list[str]) -> dict[str, Any]:
+    """Per-image and per-patient p / q / verdict, the probability, and the summary (verdict, test,
+    estimate, confidence). A patient (sibling group) is called used: with a reference, at BH q <= fdr
+    over patients; with a dev set and no reference, when at least half of its slices are; with
+    neither, when a two-component mixture on the patient scores justifies a cut and puts it above."""
     n = len(s_real)
     p = q = prob = None
     summary: dict[str, Any] = {}
+    seed = cfg.evaluation.seed
+    pats = patient_scores(s_real, g_real)
+    pat_p = pat_q = None
+    pat_estimate: dict[str, Any] | None = None
     if s_ref is not None:
         p = conformal_p_values(s_real, s_ref)
         q = bh_q_values(p)
         used = q <= cfg.fdr
-        g_real, g_ref = (None, None) if groups is None else (groups[:n], groups[n:])
+        pat_p = patient_p_values(pats.score, pats.size, s_ref, g_ref, seed=seed)
+        pat_q = bh_q_values(pat_p)
+        pat_used = pat_q <= cfg.fdr
+        pat_rule = (f"called used at Benjamini-Hochberg q <= {cfg.fdr} over patients; a patient's p-value compares "
+                    "its mean slice score with the reference patients brought to its number of slices (size-matched "
+                    "draws, audit.stats.patient_p_values)")
+        pat_estimate = storey_patients(pat_p, seed=seed)
         gt = global_test(s_real, s_ref, g_real, g_ref, seed=cfg.evaluation.seed)
         verdict = EVIDENCE if gt["p_value"] < ALPHA else NO_EVIDENCE
         summary["verdict"] = verdict
         summary["test"] = {**gt, "alpha": ALPHA, "kind": "reference"}
-        summary["estimate"] = storey_members(s_real, s_ref, g_real, g_ref, seed=cfg.evaluation.seed)
+        summary["estimate"] = storey_members(s_real, s_ref, g_real, g_ref, seed=seed)
         summary["per_image"] = (f"called used at Benjamini-Hochberg q <= {cfg.fdr} on p-values against {len(s_ref)} reference "
                                 f"images (smallest possible p = 1/{len(s_ref) + 1} = {1 / (len(s_ref) + 1):.4f})")
-    else:
+    elif selection is not None:
         used = pred == 1
-        summary["per_image"] = f"called used when {spec.id} says used (its own rule; no error rate known without a dev set)" \
-            if selection is None else f"called used when {spec.id} says used (fitted as the notes say)"
+        summary["per_image"] = f"called used when {spec.id} says used (fitted as the notes say)"
+        share = np.bincount(pats.index, weights=used.astype(np.float64), minlength=len(pats.groups)) / pats.size
+        pat_used = share >= 0.5
+        pat_rule = f"called used when at least half of its slices are ({spec.id}'s answers)"
+    else:
+        mix = mixture_members(pats.score, seed=seed)
+        pat_used = np.array(mix.pop("called") or [False] * len(pats.groups), dtype=bool)
+        used = pat_used[pats.index]
+        pat_estimate = mix
+        pat_rule = ("called used only when a two-component mixture on the patient scores justifies a cut and puts "
+                    "the patient above it (no reference, no dev set); " + ("it does" if mix["members"] is not None
+                                                                           else "it does not: nothing is called"))
+        summary["per_image"] = f"its patient's call ({spec.id}'s own cut, kept as method_pred, has no error rate " \
+                               "without a reference or a dev set)"
     if selection is not None:
         rec = selection["recommended"]
         summary["confidence"] = {k: selection.get(k) for k in ("recommended", "selection_aware", "null_test",
@@ -304,13 +377,13 @@ def _statistics(cfg: AuditConfig, out: Path, spec: MethodSpec, selection: dict[s
         summary["test"] = {"kind": "none", "p_value": None,
                            "why": "no reference (known non-members) and no labelled dev set: there is no sample of "
                                   "the null to test against. The ranking still orders the images from most to least "
-                                  "like the generated ones, and the rule's calls are listed, but neither their "
-                                  "error rate nor the number of members can be estimated."}
-        summary["estimate"] = {"members": None, "ci95": None, "called_used": int(used.sum()), "n": n,
-                               "why": "needs a reference (--reference) or a labelled dev set (--dev)"}
+                                  "like the generated ones; patients are called used only where a mixture on their "
+                                  "scores justifies a cut (see the estimate)."}
+        summary["estimate"] = pat_estimate
     if selection is None:
         summary["confidence"] = None
-    return {"summary": summary, "p": p, "q": q, "prob": prob, "used": used}
+    return {"summary": summary, "p": p, "q": q, "prob": prob, "used": used, "patients": pats, "patient_p": pat_p,
+            "patient_q": pat_q, "patient_used": pat_used, "patient_rule": pat_rule, "patient_estimate": pat_estimate}
 
 
 def _out_of_fold(run: Path, method: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -330,7 +403,7 @@ def _platt(s_dev: np.ndarray, y_dev: np.ndarray, s: np.ndarray) -> np.ndarray:
 
 
 def _rows(inputs: Inputs, s_real: np.ndarray, pred: np.ndarray, stats: dict[str, Any],
-          ms: MembershipScores, groups: np.ndarray | None) -> tuple[list[dict[str, Any]], np.ndarray]:
+          ms: MembershipScores, groups: np.ndarray) -> tuple[list[dict[str, Any]], np.ndarray]:
     """The audit.csv rows, most suspicious first (highest score; ties by id), and that order."""
     ids = inputs.real.ids
     order = np.lexsort((ids, -np.nan_to_num(s_real, nan=-np.inf)))
@@ -338,12 +411,16 @@ def _rows(inputs: Inputs, s_real: np.ndarray, pred: np.ndarray, stats: dict[str,
     borderline = np.zeros(len(ids), dtype=bool)
     borderline[[i for i in order if not used[i]][:BORDERLINE_ROWS]] = True
     gen_ids = inputs.gen.ids
+    pats: PatientScores = stats["patients"]
+    pat_verdict = _patient_verdicts(stats)
     rows = []
     for rank, i in enumerate(order, start=1):
         row: dict[str, Any] = {"rank": rank, "id": ids[i],
                                "verdict": USED if used[i] else BORDERLINE if borderline[i] else NOT_FLAGGED,
                                "score": _r(s_real[i]), "method_pred": int(pred[i]),
-                               "group": "" if groups is None else groups[i]}
+                               "group": groups[i], "patient_verdict": pat_verdict[pats.index[i]],
+                               "patient_score": _r(pats.score[pats.index[i]]),
+                               "patient_q": "" if stats["patient_q"] is None else _r(stats["patient_q"][pats.index[i]])}
         for key, arr in (("p_value", stats["p"]), ("q_value", stats["q"]), ("probability", stats["prob"])):
             row[key] = "" if arr is None else _r(arr[i])
         for j in range(NEIGHBOURS):
@@ -352,6 +429,41 @@ def _rows(inputs: Inputs, s_real: np.ndarray, pred: np.ndarray, stats: dict[str,
             row[f"similarity_{j + 1}"] = _r(ms.topk_sim[i, j]) if has else ""
         rows.append(row)
     return rows, order
+
+
+def _patient_verdicts(stats: dict[str, Any]) -> np.ndarray:
+    """(g,) verdict of each patient: used, borderline (the most suspicious ``BORDERLINE_ROWS`` patients
+    not called used) or not flagged."""
+    pats: PatientScores = stats["patients"]
+    used = stats["patient_used"]
+    order = np.lexsort((pats.groups, -np.nan_to_num(pats.score, nan=-np.inf)))
+    verdict = np.full(len(pats.groups), NOT_FLAGGED, dtype=object)
+    verdict[[g for g in order if not used[g]][:BORDERLINE_ROWS]] = BORDERLINE
+    verdict[used] = USED
+    return verdict
+
+
+def _patient_rows(inputs: Inputs, stats: dict[str, Any]) -> list[dict[str, Any]]:
+    """The patients.csv rows, most suspicious first (highest patient score; ties by group)."""
+    pats: PatientScores = stats["patients"]
+    verdict = _patient_verdicts(stats)
+    order = np.lexsort((pats.groups, -np.nan_to_num(pats.score, nan=-np.inf)))
+    ids = inputs.real.ids
+    used = stats["used"]
+    rows = []
+    for rank, g in enumerate(order, start=1):
+        members = np.flatnonzero(pats.index == g)
+        rows.append({"rank": rank, "group": pats.groups[g], "slices": int(pats.size[g]), "score": _r(pats.score[g]),
+                     "p_value": "" if stats["patient_p"] is None else _r(stats["patient_p"][g]),
+                     "q_value": "" if stats["patient_q"] is None else _r(stats["patient_q"][g]),
+                     "verdict": verdict[g], "slices_called": int(used[members].sum()),
+                     "slice_ids": " ".join(str(ids[i]) for i in members)})
+    return rows
+
+
+def _sizes(pats: PatientScores) -> dict[str, Any]:
+    return {"min": int(pats.size.min()), "median": float(np.median(pats.size)), "max": int(pats.size.max())} \
+        if len(pats.size) else {}
 
 
 def _r(v: float) -> float:

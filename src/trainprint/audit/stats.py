@@ -189,3 +189,142 @@ def rogan_gladen_members(called: np.ndarray, y_dev: np.ndarray, pred_dev: np.nda
     return {**base, "members": round(point, 3), "ci95": [round(float(lo), 3), round(float(hi), 3)],
             "share": round(point / len(called), 6),
             "bootstrap": {"reps": reps, "kept": len(boot), "resampled": "audited and dev images"}}
+
+
+# ------------------------------------------------------------------------------------ patients
+PATIENT_DRAWS = 256  # size-matched draws per reference patient (see ``patient_p_values``)
+
+
+def patient_p_values(scores: np.ndarray, sizes: np.ndarray, ref_scores: np.ndarray, ref_groups: np.ndarray | None,
+                     *, seed: int, draws: int = PATIENT_DRAWS) -> np.ndarray:
+    """(g,) p-values of audited patients against the reference patients, valid for any group size.
+
+    ``scores`` (g,): each audited patient's score, the mean of its ``sizes`` (g,) slice scores;
+    ``ref_scores`` (r,) the reference slices' scores, ``ref_groups`` (r,) their patients (None:
+    every slice its own patient). A patient of ``s`` slices is compared with reference patients
+    brought to the same size: each reference patient ``j`` (``m_j`` slices) gives the mean of ``s``
+    of its slice scores, drawn without replacement when ``m_j >= s`` (a random ``s``-slice patient
+    of the same kind) and with replacement when ``m_j < s`` (fewer distinct slices: a wider null,
+    so the p-value errs high). With ``P_j`` the share of ``draws`` such means at least the audited
+    score, ``p = (1 + sum_j P_j) / (R + 1)`` over the ``R`` reference patients: the conformal
+    p-value with reference patients as units, averaged over the draws. For ``s = 1`` and single-slice
+    reference patients it is ``conformal_p_values``. Smallest value ``1 / (R + 1)``. NaN scores: p = 1;
+    NaN reference slices are left out. Its level is checked by ``benchmarks/null_level.py``."""
+    s = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=np.inf)  # NaN -> p = 1 below
+    sizes = np.asarray(sizes, dtype=np.int64)
+    r = np.asarray(ref_scores, dtype=np.float64)
+    ok = np.isfinite(r)
+    units = units_of(None if ref_groups is None else np.asarray(ref_groups)[ok], int(ok.sum()))
+    r = r[ok]
+    members = [r[units == u] for u in np.unique(units)]
+    R = len(members)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x9A71]))
+    p = np.ones(len(s))
+    for size in np.unique(sizes):
+        null = np.empty((R, draws))  # (R, draws) size-matched means of each reference patient
+        for j, v in enumerate(members):
+            if len(v) == 1 or size == 1:
+                null[j] = v[rng.integers(0, len(v), draws)] if size == 1 else v[0]
+                continue
+            if len(v) >= size:
+                pick = np.argsort(rng.random((draws, len(v))), axis=1)[:, :size]
+            else:
+                pick = rng.integers(0, len(v), (draws, int(size)))
+            null[j] = v[pick].mean(axis=1)
+        rows = np.flatnonzero(sizes == size)
+        t = s[rows]
+        finite = np.isfinite(t)
+        exceed = (null[None, :, :] >= t[finite, None, None] - 1e-12).mean(axis=2).sum(axis=1)  # (k,)
+        p[rows[finite]] = (1.0 + exceed) / (R + 1.0)
+    return p
+
+
+def reference_allows(n_patients: int, n_ref_patients: int, fdr: float) -> dict[str, Any]:
+    """What a reference of ``n_ref_patients`` patients allows at ``fdr`` among ``n_patients`` audited
+    patients, before any score: the smallest possible p-value ``1 / (R + 1)``, and the fewest patients
+    that must share it for Benjamini-Hochberg to call any (``ceil(n p_min / fdr)``; none can be called
+    when that exceeds ``n``)."""
+    p_min = 1.0 / (n_ref_patients + 1.0)
+    fewest = int(np.ceil(n_patients * p_min / fdr - 1e-12)) if n_patients else 0
+    callable_ = bool(n_patients) and fewest <= n_patients
+    line = (f"the reference holds {n_ref_patients} patients: the smallest possible p-value is 1/{n_ref_patients + 1} "
+            f"= {p_min:.4f}; at --fdr {fdr} among {n_patients} audited patients, "
+            + (f"a call needs at least {fewest} patients that all beat every reference patient"
+               if callable_ else "no patient can be called used, however strong the evidence "
+                                 f"(it would take {fewest} patients; give a larger reference)"))
+    return {"reference_patients": int(n_ref_patients), "audited_patients": int(n_patients),
+            "smallest_p": round(p_min, 6), "fewest_to_call": fewest, "can_call": callable_, "fdr": fdr,
+            "statement": line}
+
+
+MIXTURE_MIN_BIC_GAIN = 10.0  # BIC(1 component) - BIC(2 components) needed ("very strong", Kass & Raftery)
+MIXTURE_MIN_SEPARATION = 2.0  # Ashman's D of the two components needed (clearly bimodal)
+MIXTURE_REPS = 200
+
+
+def _two_components(x: np.ndarray, seed: int, n_init: int = 3) -> tuple[float, float, np.ndarray] | None:
+    """A two-component Gaussian mixture on ``x`` (g,): (BIC gain over one component, Ashman's D,
+    (g,) posterior of the higher component), or None when there are too few distinct values."""
+    from sklearn.mixture import GaussianMixture
+
+    if len(np.unique(x)) < 4:
+        return None
+    z = (x - x.mean()) / (x.std() or 1.0)
+    X = z.reshape(-1, 1)
+    one = GaussianMixture(1, random_state=seed).fit(X)
+    two = GaussianMixture(2, random_state=seed, n_init=n_init, reg_covar=1e-4).fit(X)
+    mu, sd = two.means_.ravel(), np.sqrt(two.covariances_.ravel())
+    d = float(np.sqrt(2.0) * abs(mu[0] - mu[1]) / np.sqrt(sd[0] ** 2 + sd[1] ** 2))
+    post = two.predict_proba(X)[:, int(np.argmax(mu))]
+    return float(one.bic(X) - two.bic(X)), d, post
+
+
+def mixture_members(patient_scores: np.ndarray, *, seed: int, reps: int = MIXTURE_REPS) -> dict[str, Any]:
+    """Without a reference or a dev set: how many audited patients are members, from the shape of
+    their scores alone. A two-component Gaussian mixture on the patient scores; a cut is justified
+    only when two components beat one by ``MIXTURE_MIN_BIC_GAIN`` in BIC and are separated (Ashman's
+    D >= ``MIXTURE_MIN_SEPARATION``). Then the members are the patients whose posterior of the
+    higher component is > 0.5, their count the estimate, with a 95% bootstrap interval over patients;
+    otherwise ``members`` is None and nothing is called."""
+    full = np.asarray(patient_scores, dtype=np.float64)
+    finite = np.isfinite(full)
+    x = full[finite]
+    base = {"method": "two-component Gaussian mixture on the patient scores (no reference, no dev set)",
+            "n": int(len(x)), "unit": "patients", "min_bic_gain": MIXTURE_MIN_BIC_GAIN, "min_separation": MIXTURE_MIN_SEPARATION}
+    fit = _two_components(x, seed) if len(x) >= 8 else None
+    if fit is None:
+        return {**base, "members": None, "ci95": None, "called": None,
+                "why": f"{len(x)} patient scores: too few to tell one population from two; no cut can be justified"}
+    gain, d, post = fit
+    base.update(bic_gain=round(gain, 3), separation=round(d, 3))
+    if gain < MIXTURE_MIN_BIC_GAIN or d < MIXTURE_MIN_SEPARATION:
+        return {**base, "members": None, "ci95": None, "called": None,
+                "why": f"the patient scores do not split into two clear populations (BIC gain {gain:.1f}, needed "
+                       f"{MIXTURE_MIN_BIC_GAIN}; separation {d:.2f}, needed {MIXTURE_MIN_SEPARATION}): no cut can "
+                       "be justified without known non-members (--reference) or a labelled dev set (--dev)"}
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x3C1E]))
+    boot = []
+    for _ in range(reps):
+        xb = x[rng.integers(0, len(x), len(x))]
+        fb = _two_components(xb, seed, n_init=1)
+        boot.append(float((fb[2] > 0.5).sum()) if fb is not None else 0.0)
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    called = np.zeros(len(full), dtype=bool)
+    called[finite] = post > 0.5
+    return {**base, "members": int(called.sum()), "ci95": [round(float(lo), 3), round(float(hi), 3)],
+            "called": called.tolist(), "bootstrap": {"reps": reps, "resampled": "patients"}}
+
+
+def storey_patients(p: np.ndarray, *, seed: int, reps: int = BOOTSTRAP_REPS, lam: float = STOREY_LAMBDA) -> dict[str, Any]:
+    """Storey's estimate of how many audited patients are members, from their patient p-values
+    ``p`` (g,), with a 95% percentile bootstrap interval over the audited patients (the reference's
+    sampling is not resampled, so the interval is narrower than the truth by that part)."""
+    p = np.asarray(p, dtype=np.float64)
+    point = storey_count(p, lam)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x57A7]))
+    boot = np.array([storey_count(p[rng.integers(0, len(p), len(p))], lam) for _ in range(reps)]) if len(p) else [0.0]
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    return {"method": f"Storey (lambda {lam}) on the patient p-values; a lower estimate when members and non-members "
+                      "overlap", "members": round(point, 3), "ci95": [round(float(lo), 3), round(float(hi), 3)],
+            "n": int(len(p)), "unit": "patients",
+            "bootstrap": {"reps": reps, "resampled": "audited patients (p-values held fixed)"}}

@@ -59,7 +59,8 @@ def audit_cmd(
                         skip_bad=skip_bad)
     cfg = AuditConfig(generated_dir=str(generated_dir), real_dir=str(real_dir), evaluation=shared,
                       reference_dir=str(reference) if reference else None, method=method, fdr=fdr)
-    summary = audit(cfg, out, progress=progress, cache_dir=cache_choice(cache_dir, no_cache))
+    summary = audit(cfg, out, progress=progress, cache_dir=cache_choice(cache_dir, no_cache),
+                    say=lambda line: typer.echo(line, err=True))
     page = build_audit_page(out)
     test, est = summary["test"], summary["estimate"]
     p = f", p = {test['p_value']:.4g}" if test.get("p_value") is not None else ""
@@ -69,7 +70,9 @@ def audit_cmd(
                    f"{est['ci95'][1]:.1f}]")
     else:
         typer.echo(f"estimated members: not estimable ({est.get('why')})")
-    typer.echo("called: " + ", ".join(f"{v} {k}" for k, v in summary["called"].items()))
-    typer.echo(f"wrote {out}/audit.csv, {out}/audit.json" + (f", {out}/{summary['run_file']}" if summary["run_file"]
+    typer.echo("called: " + ", ".join(f"{v} {k}" for k, v in summary["called"].items()) + " images; "
+               + ", ".join(f"{v} {k}" for k, v in summary["patients"]["called"].items())
+               + f" of {summary['patients']['n']} patients")
+    typer.echo(f"wrote {out}/audit.csv, {out}/patients.csv, {out}/audit.json" + (f", {out}/{summary['run_file']}" if summary["run_file"]
                                                             else ""))
     typer.echo(str(page))

@@ -1,10 +1,11 @@
 """``audit.html``: the page a person decides from, built only from the files of an audit run folder.
 
-Reads ``audit.json`` (verdict, test, estimate, confidence, notes), ``audit.csv`` (one row per
-audited image, most suspicious first), ``audit_images.npz`` (the audited images and their
+Reads ``audit.json`` (verdict, test, estimate, confidence, notes), ``patients.csv`` (one row per
+patient, most suspicious first), ``audit.csv`` (one row per audited image), ``audit_images.npz`` (the audited images and their
 neighbours, at most 64 px), ``reference_scores.csv`` (with a reference) and ``run.json``.
 
-Order of the page: the overall verdict with its test and p-value, the estimated number of members
+Order of the page: the patients, most suspicious first, each as a strip of its slices with the
+nearest generated image under each (paged); the overall verdict with its test and p-value, the estimated number of members
 with its interval, how confident the tool is; every image called used, most suspicious first, as a
 row of thumbnails (the real image, its nearest generated images with their similarities, and the
 difference map of the closest); the borderline images; every image in a paged table; the method's
@@ -31,6 +32,8 @@ from trainprint.report.plots import fig_to_base64, image_to_base64
 from trainprint.report.sections import esc, img_tag, section_run
 
 MAX_GALLERY_ROWS = 200  # rows with thumbnails per gallery section (the rest: audit.csv and the table)
+MAX_PATIENT_STRIPS = 100  # patients drawn as strips of thumbnails (the rest: patients.csv and its table)
+STRIP_SLICES = 8  # slices drawn per patient strip (its most suspicious)
 PAGE_ROWS = 20  # gallery rows per page
 TABLE_ROWS = 50  # table rows per page
 THUMB_SCALE = 2  # thumbnails are drawn at this many times their stored size (at most 64 px stored)
@@ -50,6 +53,10 @@ table.kv th{width:170px} td.m{font-family:monospace}
 .cell{text-align:center;font-size:11px;color:#444;width:136px;overflow-wrap:anywhere}
 .cell img{display:block;margin:0 auto 2px;border:1px solid #ccc;image-rendering:pixelated;width:128px;height:128px}
 .real img{border:3px solid #d62728} .diff img{border:1px dashed #888} .meta{font-size:12px;width:170px}
+.strip{display:flex;align-items:flex-start;gap:6px;margin:6px 0;padding:6px;border-bottom:1px solid #eee;flex-wrap:wrap}
+.pair{text-align:center;font-size:10px;color:#444;width:92px;overflow-wrap:anywhere}
+.pair img{display:block;margin:0 auto 2px;border:1px solid #ccc;image-rendering:pixelated;width:88px;height:88px}
+.pair img.r{border:2px solid #d62728}
 .warn{background:#fff4e5;border-left:4px solid #e08a00;padding:6px 10px} .pager{margin:8px 0} .pager button{margin-right:6px} .tag{display:inline-block;padding:0 6px;border-radius:3px;
 color:#fff;font-size:11px} .t-used{background:#d62728} .t-borderline{background:#e08a00} .t-not{background:#888}
 """
@@ -113,6 +120,34 @@ function drawGallery(name, page) {
   pager(nav, g.length, DATA.page_rows, page, p => drawGallery(name, p));
   mark();
 }
+function drawPatients(page) {
+  const P = DATA.patients, box = document.getElementById('g-patients'), nav = document.getElementById('p-patients');
+  if (!box) return;
+  box.innerHTML = '';
+  const byId = {}; ROWS.forEach(r => { byId[col(r, 'id')] = r; });
+  for (const p of P.rows.slice(page * DATA.page_rows, (page + 1) * DATA.page_rows)) {
+    const row = document.createElement('div'); row.className = 'strip';
+    const meta = document.createElement('div'); meta.className = 'cell meta';
+    meta.innerHTML = `<b>#${p.rank}</b> patient ${esc(p.group)}<br>${p.slices} slice${p.slices === 1 ? '' : 's'}, ` +
+      `${p.slices_called} called<br>score ${fmt(p.score)}` + (p.p_value !== '' ? `<br>p ${fmt(p.p_value)}, q ${fmt(p.q_value)}` : '') +
+      `<br><span class="tag t-${p.verdict.split(' ')[0]}">${esc(p.verdict)}</span>`;
+    row.appendChild(meta);
+    for (const id of p.shown) {
+      const r = byId[id], gid = r ? col(r, 'neighbour_1') : '';
+      const d = document.createElement('div'); d.className = 'pair';
+      const a = img('r:' + id, 'slice ' + id); a.className = 'r'; d.appendChild(a);
+      const t = document.createElement('div'); t.innerHTML = esc(id) + '<br>score ' + fmt(r ? col(r, 'score') : ''); d.appendChild(t);
+      if (gid) { d.appendChild(img('g:' + gid, 'nearest generated ' + gid));
+        const u = document.createElement('div'); u.innerHTML = esc(gid) + '<br>sim ' + fmt(col(r, 'similarity_1')); d.appendChild(u); }
+      row.appendChild(d);
+    }
+    if (p.slices > p.shown.length) { const m = document.createElement('div'); m.className = 'cell meta';
+      m.textContent = `+ ${p.slices - p.shown.length} more slices (patients.csv)`; row.appendChild(m); }
+    box.appendChild(row);
+  }
+  pager(nav, P.rows.length, DATA.page_rows, page, drawPatients);
+  mark();
+}
 let tablePage = 0, tableFilter = '';
 function drawTable(page) {
   tablePage = page;
@@ -126,6 +161,7 @@ function drawTable(page) {
   pager(document.getElementById('p-table'), keep.length, DATA.table_rows, page, drawTable);
 }
 document.getElementById('t-filter').oninput = e => { tableFilter = e.target.value.trim(); drawTable(0); };
+drawPatients(0);
 for (const name of Object.keys(GAL)) if (GAL[name].length) drawGallery(name, 0);
 drawTable(0);
 document.querySelectorAll('img[data-static]').forEach(el => { pending++;
@@ -150,16 +186,20 @@ def build_audit_page(run_dir: str | Path, out: str | Path | None = None) -> Path
     ref = [csv_float(r["score"]) for r in read_csv(run / "reference_scores.csv")] \
         if (run / "reference_scores.csv").is_file() else None
 
+    patients = read_csv(run / "patients.csv") if (run / "patients.csv").is_file() else []
     galleries = {v: [i for i, r in enumerate(rows) if r["verdict"] == v][:MAX_GALLERY_ROWS]
                  for v in ("used", "borderline")}
     store, diff_mean = _image_store(rows, imgs, sorted(set(galleries["used"] + galleries["borderline"])))
+    strips = _patient_strips(patients, rows, imgs, store)
     columns = list(rows[0]) if rows else []
     data = {"columns": columns, "rows": [[r[c] for c in columns] for r in rows], "galleries": galleries,
             "neighbours": int(summary.get("neighbours", 5)), "page_rows": PAGE_ROWS, "table_rows": TABLE_ROWS,
-            "diff_mean": diff_mean,
+            "diff_mean": diff_mean, "patients": {"rows": strips},
             "table_columns": [c for c in ("rank", "id", "verdict", "score", "p_value", "q_value", "probability",
                                           "neighbour_1", "similarity_1") if c in columns]}
     sections = [
+        *([("patients", f"Patients ({len(patients)}; {sum(p['verdict'] == 'used' for p in patients)} called used)",
+            _patients_intro(summary, patients))] if patients else []),
         ("verdict", "Verdict", _verdict(summary)),
         ("used", f"Called used ({summary['called'].get('used', 0)})", _gallery_intro(summary, rows, "used")),
         ("borderline", f"Borderline ({summary['called'].get('borderline', 0)})",
@@ -214,6 +254,40 @@ def _image_store(rows: list[dict[str, str]], imgs: dict[str, np.ndarray],
     return store, diff_mean
 
 
+def _patient_strips(patients: list[dict[str, str]], rows: list[dict[str, str]], imgs: dict[str, np.ndarray],
+                    store: dict[str, str]) -> list[dict[str, Any]]:
+    """The first ``MAX_PATIENT_STRIPS`` patients with their ``STRIP_SLICES`` most suspicious slices
+    (``shown``); the slices and their nearest generated images are added to ``store``."""
+    real_row = {i: k for k, i in enumerate(imgs["real_ids"].astype(str))}
+    gen_row = {i: k for k, i in enumerate(imgs["gen_ids"].astype(str))}
+    rank = {r["id"]: int(r["rank"]) for r in rows}
+    near = {r["id"]: r.get("neighbour_1", "") for r in rows}
+    out = []
+    for p in patients[:MAX_PATIENT_STRIPS]:
+        shown = sorted(p["slice_ids"].split(), key=lambda i: rank.get(i, 0))[:STRIP_SLICES]
+        for i in shown:
+            if f"r:{i}" not in store and i in real_row:
+                store[f"r:{i}"] = image_to_base64(imgs["real_pixels"][real_row[i]], scale=1)
+            g = near.get(i, "")
+            if g and f"g:{g}" not in store and g in gen_row:
+                store[f"g:{g}"] = image_to_base64(imgs["gen_pixels"][gen_row[g]], scale=1)
+        out.append({"rank": int(p["rank"]), "group": p["group"], "slices": int(p["slices"]), "score": p["score"],
+                    "p_value": p["p_value"], "q_value": p["q_value"], "verdict": p["verdict"],
+                    "slices_called": int(p["slices_called"]), "shown": shown})
+    return out
+
+
+def _patients_intro(s: dict[str, Any], patients: list[dict[str, str]]) -> str:
+    pat = s.get("patients", {})
+    more = (f" The first {MAX_PATIENT_STRIPS} are drawn; every patient is in patients.csv."
+            if len(patients) > MAX_PATIENT_STRIPS else "")
+    return (f"<p>A generator trained on a patient or it did not: the slices of one patient (its sibling group) are "
+            f"one unit of evidence. Patients most suspicious first; each row shows up to {STRIP_SLICES} of its slices "
+            "(red frame) with the nearest generated image under each. A patient is "
+            f"{esc(pat.get('rule', ''))}. Verdict of the whole audit: <b>{esc(s['verdict'])}</b> (below).{more}</p>"
+            "<div class='pager' id='p-patients'></div><div id='g-patients'></div>")
+
+
 def _heat_png(diff: np.ndarray) -> str:
     """(h, w) absolute differences 0-255 -> base64 PNG in the magma colour map (black = equal)."""
     import base64
@@ -265,7 +339,8 @@ def _verdict(s: dict[str, Any]) -> str:
         how += (" <i>No evidence is not proof of absence: a weak method misses members that score like "
                 "non-members (see how confident the tool is).</i>")
     return (f"<div class='verdict {cls}'>{esc(verdict)}</div><p>{how}</p><div class='cards'>"
-            f"<div class='card'><h3>How many audited images were in training</h3>{e_html}</div>"
+            f"<div class='card'><h3>How many audited {esc(est.get('unit', 'images'))} were in training</h3>"
+            f"{e_html}</div>"
             f"<div class='card'><h3>How confident the tool is</h3>{c_html}</div></div>"
             f"<p><small>Per image: {esc(s.get('per_image', ''))}. Method <code>{esc(s['method'])}</code> "
             f"({esc(s['method_source'])}).</small></p>")
