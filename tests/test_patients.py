@@ -177,3 +177,27 @@ def test_a_small_reference_is_said_before_scoring(volumes, tmp_path: Path, capsy
     err = capsys.readouterr().err
     assert "warning: the reference holds" in err and "no patient can be called used" in err
     assert read_json(tmp_path / "run" / "audit.json")["patients"]["called"]["used"] == 0
+
+
+def test_group_metrics_pool_slices_per_patient() -> None:
+    from trainprint.evaluation.results import group_metrics
+
+    ids = ["a1", "a2", "b1", "c1", "c2", "c3"]
+    groups = {"a1": "A", "a2": "A", "b1": "B", "c1": "C", "c2": "C", "c3": "C"}
+    labels = np.array([1, 1, 0, 1, 1, 1])
+    scores = np.array([0.9, 0.1, 0.4, 0.3, 0.3, 0.3])  # A mean 0.5 > B 0.4 > ... C 0.3 < B
+    preds = np.array([1, 0, 0, 0, 1, 1])  # A: half -> used; B: not; C: 2 of 3 -> used
+    m = group_metrics(ids, labels, scores, preds, groups)
+    assert m["groups"] == 3 and m["group_accuracy"] == 1.0
+    assert m["group_auc"] == pytest.approx(0.5)  # A above B, C below B
+    alone = group_metrics(ids, labels, scores, preds, None)
+    assert alone["groups"] == 6 and alone["group_auc"] == alone["auc_pooled"]
+
+
+def test_patient_calls_give_each_slice_its_patients_call() -> None:
+    from trainprint.scoring import patient_calls
+
+    preds = np.array([1, 0, 0, 1, 1, 0])
+    groups = np.array(["a", "a", "b", "c", "c", "c"])
+    assert list(patient_calls(preds, groups)) == [1, 1, 0, 1, 1, 1]  # a: half -> used; c: 2 of 3
+    assert list(patient_calls(preds, None)) == list(preds)

@@ -98,6 +98,20 @@ def test_table2_vote_and_table(task, tmp_path, capsys) -> None:
     table = (out / "table2.md").read_text()
     assert "| 10 | vote (submission 10) | 0.5050 |" in table and "| 4 | vectornet-12/full/svm-2 | 0.5150 |" in table
     assert table.count("| - |") == 0
+    # a label-free method's run file gives each slice its patient's call; a label-reading one its own answer
+    groups = {r["id"]: r["group"] for r in files.read_csv(out / "groups_test.csv")}
+    scored = [r for r in files.read_csv(out / "scores_test.csv")]
+    for method in ("sim-pixel/nn", TABLE2_METHODS[0]):
+        rows = [r for r in scored if r["method"] == method]
+        by_group: dict[str, list[int]] = {}
+        for r in rows:
+            by_group.setdefault(groups[r["id"]], []).append(int(r["slice_pred"]))
+        run_file = dict(line.split(",") for line in (out / "runs" / f"{method.replace('/', '__')}.csv")
+                        .read_text().splitlines())
+        for r in rows:
+            share = np.mean(by_group[groups[r["id"]]])
+            want = int(share >= 0.5) if method == "sim-pixel/nn" else int(r["slice_pred"])
+            assert int(run_file[r["id"]]) == int(r["pred"]) == want
 
 
 def test_method_lists() -> None:

@@ -63,7 +63,7 @@ from trainprint.evaluation.null import ALPHA, EVIDENCE, NO_EVIDENCE, NOT_TESTED
 from trainprint.evaluation.verdict import SELECTION_FILE
 from trainprint.membership.scores import MembershipScores, membership_scores
 from trainprint.methods import MethodOptions, MethodSpec, parse_method
-from trainprint.scoring import FitView, PatientScores, patient_scores, score_images
+from trainprint.scoring import FitView, PatientScores, patient_calls, patient_scores, score_images
 from trainprint.similarity import PIXEL_SPACES
 from trainprint.submit.runfiles import real_unknown_ids, write_run_file
 
@@ -343,8 +343,8 @@ def _statistics(cfg: AuditConfig, out: Path, spec: MethodSpec, selection: dict[s
     elif selection is not None:
         used = pred == 1
         summary["per_image"] = f"called used when {spec.id} says used (fitted as the notes say)"
-        share = np.bincount(pats.index, weights=used.astype(np.float64), minlength=len(pats.groups)) / pats.size
-        pat_used = share >= 0.5
+        pat_used = np.zeros(len(pats.groups), dtype=bool)
+        pat_used[pats.index] = patient_calls(used.astype(np.int64), g_real) == 1
         pat_rule = f"called used when at least half of its slices are ({spec.id}'s answers)"
     else:
         mix = mixture_members(pats.score, seed=seed)

@@ -35,7 +35,7 @@ from trainprint.core.runs import RunRecord, check_out_dir, check_resume
 from trainprint.data.imageset import GENERATED, REAL_NOT_USED, REAL_USED, ImageSet, labels_of
 from trainprint.data.load import CacheDir, load_dev
 from trainprint.evaluation.config import RESUME_KEYS, EvalConfig
-from trainprint.evaluation.fold import evaluate_fold
+from trainprint.evaluation.fold import evaluate_fold, row_groups
 from trainprint.evaluation.folds import make_folds
 from trainprint.evaluation.groups import AUTO, GROUPS_FILE, NONE, resolve_groups, write_groups
 from trainprint.evaluation.protocol import uses_labels
@@ -72,6 +72,7 @@ def evaluate_images(images: ImageSet, cfg: EvalConfig, out: str | Path, *,
     groups, group_info = resolve_groups(cfg.groups, images.ids[real_idx], images.pixels[real_idx], cfg.group_rule,
                                         device=cfg.device)
     folds = make_folds(y, cfg.folds, cfg.seed, groups)  # checked before anything is written
+    rows_groups = row_groups(len(images), real_idx, groups)  # a real image is never compared with its siblings
 
     with RunRecord(out, command="evaluate", config=cfg, seed=cfg.seed) as record:
         record.data["groups"] = group_info
@@ -98,14 +99,15 @@ def evaluate_images(images: ImageSet, cfg: EvalConfig, out: str | Path, *,
                     new_folds, new_scores = evaluate_fold(todo, reps, k=k, ids=images.ids, split=images.split,
                                                           real_idx=real_idx, y=y, train=train, test=test,
                                                           gen_idx=gen_idx, seed=cfg.seed + k, device=cfg.device,
-                                                          options=cfg.options)
+                                                          options=cfg.options, groups=rows_groups)
                     fold_rows += new_folds
                     score_rows += new_scores
                 save_fold_files(out, cfg.methods, fold_rows, score_rows)  # a resume starts after this fold
                 bar.fold_done()
 
         with record.stage("summary"):
-            results = summarise(specs, fold_rows, score_rows, cfg.protocol, label_users)
+            results = summarise(specs, fold_rows, score_rows, cfg.protocol, label_users,
+                                None if groups is None else dict(zip(images.ids[real_idx], groups)))
             files.write_csv(out / "results.csv", results, RESULT_FIELDS)
             files.write_text(out / "table1.md", table1_markdown(results, cfg.protocol, cfg.folds))
         with record.stage("selection"):

@@ -17,6 +17,16 @@ from trainprint.methods import MethodOptions, MethodSpec
 from trainprint.scoring import POOLED_KINDS, FitView, label_refitter, score_images
 
 
+def row_groups(n_rows: int, real_idx: np.ndarray, groups: np.ndarray | None) -> np.ndarray | None:
+    """(N,) sibling group of every image row: ``groups`` (n_real,) at the real rows ``real_idx``, every
+    other row alone; None when there are no groups (every image alone)."""
+    if groups is None:
+        return None
+    out = np.array([f"#{i}" for i in range(n_rows)], dtype=object)
+    out[real_idx] = np.asarray(groups).astype(str)
+    return out.astype(str)
+
+
 def fold_view(spec: MethodSpec, real_idx: np.ndarray, y: np.ndarray, train: np.ndarray, gen_idx: np.ndarray,
               groups: np.ndarray | None = None) -> FitView:
     """What ``spec`` may see in a fold: the training reals with their labels, every generated image,
@@ -44,21 +54,22 @@ def run_method(spec: MethodSpec, X: np.ndarray, real_idx: np.ndarray, y: np.ndar
 
 def evaluate_fold(specs: Sequence[MethodSpec], reps: Mapping[str, np.ndarray], *, k: int, ids: np.ndarray,
                   split: np.ndarray, real_idx: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray,
-                  gen_idx: np.ndarray, seed: int, device: str, options: MethodOptions = MethodOptions()
-                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                  gen_idx: np.ndarray, seed: int, device: str, options: MethodOptions = MethodOptions(),
+                  groups: np.ndarray | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every method of ``specs`` on fold ``k``: ``(fold rows, score rows)`` for folds.csv / scores.csv.
 
     ``reps[extractor]`` (N, ...) is that extractor's representation of every image (image order);
     ``ids``, ``split`` (N,) name the images; ``real_idx`` (n_real,) maps real positions to image
     rows, ``y`` (n_real,) their 0/1 labels; ``train`` / ``test`` index ``real_idx``; ``gen_idx``
-    the generated images. Each method is seeded with ``seed``.
+    the generated images; ``groups`` (N,) the sibling group of every image row (``row_groups``) or
+    None. Each method is seeded with ``seed``.
     """
     held_out = real_idx[test]
     folds: list[dict[str, Any]] = []
     scored: list[dict[str, Any]] = []
     for spec in specs:
         X = reps[spec.extractor] if spec.extractor else np.zeros((len(ids), 1), np.float32)
-        scores, preds, notes = run_method(spec, X, real_idx, y, train, test, gen_idx, seed, device, options)
+        scores, preds, notes = run_method(spec, X, real_idx, y, train, test, gen_idx, seed, device, options, groups)
         folds.append(fold_row(spec.id, k, len(train), y[test], preds, scores, notes))
         scored += score_rows(spec.id, k, ids[held_out], split[held_out], y[test], scores, preds)
     return folds, scored

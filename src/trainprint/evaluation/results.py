@@ -2,7 +2,14 @@
 
     folds.csv    one row per (method, fold): confusion counts and every metric   FOLD_FIELDS
     scores.csv   one row per held-out real image and method                       SCORE_FIELDS
-    results.csv  one row per method: mean and std over folds, pooled TPR@FPR     RESULT_FIELDS
+    results.csv  one row per method: mean and std over folds, pooled TPR@FPR, and the patient
+                 level beside the image level                                      RESULT_FIELDS
+
+Patient level (``group_metrics``): the held-out images' out-of-fold scores pooled over folds (a
+sibling group is held out whole, so its images share a fold); a group's score is the mean of its
+images' scores, its answer "used" when at least half of its images are answered used, its label the
+majority label of its images (ties: used). ``auc_pooled`` is the image-level AUC of the same pooled
+scores, the like-for-like comparison.
 """
 
 from __future__ import annotations
@@ -16,19 +23,42 @@ import numpy as np
 from trainprint.core import files
 from trainprint.evaluation.metrics import METRICS, binary_metrics, confusion, mean_std, tpr_at_fpr
 from trainprint.methods import MethodSpec
+from trainprint.scoring import patient_scores
 
 MAX_NOTES = 2  # distinct fold notes copied into a results.csv row
 
 RESULT_FIELDS = (["method", "extractor", "strategy", "classifier", "protocol"]
                  + [f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
-                 + ["tpr_at_fpr05", "tpr_at_fpr10", "notes"])
+                 + ["tpr_at_fpr05", "tpr_at_fpr10", "auc_pooled", "group_auc", "group_accuracy", "groups", "notes"])
 FOLD_FIELDS = ["method", "fold", "n_train", "n_test", "tp", "fp", "tn", "fn", *METRICS, "notes"]
 SCORE_FIELDS = ["method", "fold", "id", "split", "label", "score", "pred"]
 
 
+def group_metrics(ids: Sequence[str], labels: np.ndarray, scores: np.ndarray, preds: np.ndarray,
+                  groups: dict[str, str] | None) -> dict[str, float]:
+    """Image-level pooled AUC and patient-level AUC / accuracy (see the module docstring) of held-out
+    images ``ids`` with ``labels``, ``scores``, ``preds`` (n,); ``groups`` id -> group (None: each
+    image its own group)."""
+    from sklearn.metrics import roc_auc_score
+
+    def auc(y: np.ndarray, s: np.ndarray) -> float:
+        ok = np.isfinite(s)
+        return float(roc_auc_score(y[ok], s[ok])) if len(np.unique(y[ok])) == 2 else float("nan")
+
+    g = np.array([groups.get(i, i) for i in ids] if groups is not None else list(ids), dtype=str)
+    ps = patient_scores(scores, g)
+    size = ps.size.astype(np.float64)
+    y_g = (np.bincount(ps.index, weights=labels, minlength=len(size)) / size >= 0.5).astype(int)
+    pred_g = (np.bincount(ps.index, weights=preds, minlength=len(size)) / size >= 0.5).astype(int)
+    return {"auc_pooled": r6(auc(labels, scores)), "group_auc": r6(auc(y_g, ps.score)),
+            "group_accuracy": r6(float(np.mean(pred_g == y_g))) if len(y_g) else float("nan"), "groups": len(y_g)}
+
+
 def summarise(specs: Sequence[MethodSpec], fold_rows: list[dict[str, Any]], scored_rows: list[dict[str, Any]],
-              protocol: str, label_users: dict[str, bool]) -> list[dict[str, Any]]:
-    """One results.csv row per method: mean and std over folds, pooled TPR at low FPR, notes."""
+              protocol: str, label_users: dict[str, bool],
+              groups: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """One results.csv row per method: mean and std over folds, pooled TPR at low FPR, the patient
+    level (``group_metrics``; ``groups`` id -> sibling group, None: by image), notes."""
     out = []
     for spec in specs:
         folds = [r for r in fold_rows if r["method"] == spec.id]
@@ -41,6 +71,9 @@ def summarise(specs: Sequence[MethodSpec], fold_rows: list[dict[str, Any]], scor
         scores = np.array([float(r["score"]) for r in scored])
         row["tpr_at_fpr05"] = tpr_at_fpr(labels, scores, 0.05) if len(labels) else float("nan")
         row["tpr_at_fpr10"] = tpr_at_fpr(labels, scores, 0.10) if len(labels) else float("nan")
+        preds = np.array([int(r["pred"]) for r in scored])
+        row.update(group_metrics([r["id"] for r in scored], labels, scores, preds, groups) if len(labels) else
+                   {"auc_pooled": float("nan"), "group_auc": float("nan"), "group_accuracy": float("nan"), "groups": 0})
         notes: list[str] = []
         for r in folds:
             notes += [n for n in str(r.get("notes", "")).split(" | ") if n and n not in notes]

@@ -19,7 +19,7 @@ import numpy as np
 from trainprint.core import files
 from trainprint.data.imageset import GENERATED, REAL_NOT_USED, REAL_USED, ImageSet, labels_of
 from trainprint.evaluation.config import EvalConfig
-from trainprint.evaluation.fold import fold_refit, run_method
+from trainprint.evaluation.fold import fold_refit, row_groups, run_method
 from trainprint.evaluation.folds import make_folds
 from trainprint.evaluation.groups import GROUPS_FILE, NONE
 from trainprint.evaluation.null import NOT_TESTED, FoldRefit, permutation_test
@@ -48,7 +48,7 @@ def selection_of_run(run: Path, images: ImageSet, cfg: EvalConfig) -> dict[str, 
     specs = [parse_method(m) for m in cfg.methods]
     params = dict(preset=cfg.preset, epochs=cfg.epochs, device=cfg.device, random_state=cfg.seed, progress=False)
     label_users = {e: uses_labels(e, **params) for e in {s.extractor for s in specs if s.extractor}}
-    refit = Refits(images, cfg, run, specs, folds, real_idx, gen_idx, y, label_users, params)
+    refit = Refits(images, cfg, run, specs, folds, real_idx, gen_idx, y, label_users, params, groups)
     return select_and_test(cfg, images.ids[real_idx], groups, read_rows(run / "folds.csv"),
                            read_rows(run / "scores.csv"), refit)
 
@@ -102,8 +102,10 @@ class Refits:
 
     def __init__(self, images: ImageSet, cfg: EvalConfig, out: Path, specs: Sequence[MethodSpec],
                  folds: list[tuple[np.ndarray, np.ndarray]], real_idx: np.ndarray, gen_idx: np.ndarray,
-                 y: np.ndarray, label_users: dict[str, bool], params: dict[str, Any]) -> None:
+                 y: np.ndarray, label_users: dict[str, bool], params: dict[str, Any],
+                 groups: np.ndarray | None = None) -> None:
         self.images, self.cfg, self.out, self.folds = images, cfg, out, folds
+        self.groups = row_groups(len(images), real_idx, groups)
         self.real_idx, self.gen_idx, self.y = real_idx, gen_idx, y
         self.label_users, self.params = label_users, params
         self.specs = {s.id: s for s in specs}
@@ -126,7 +128,7 @@ class Refits:
             for j, spec in cheap.items():
                 out.setdefault(j, []).append(fold_refit(spec, reps[spec.extractor], self.real_idx, self.y, train,
                                                         test, self.gen_idx, self.cfg.seed + k, self.cfg.device,
-                                                        self.cfg.options))
+                                                        self.cfg.options, self.groups))
             for j, spec in slow.items():
                 out.setdefault(j, []).append(FoldRefit(train, test, self._retrain(spec, k, train, test)))
         return out
@@ -152,6 +154,6 @@ class Refits:
                 memo = (key, ext.fit(pixels, fit_split).transform(self.images.pixels))
                 self._memo[(k, name)] = memo
             return run_method(spec, memo[1], self.real_idx, y, train, test, self.gen_idx, self.cfg.seed + k,
-                              self.cfg.device, self.cfg.options)[1]
+                              self.cfg.device, self.cfg.options, self.groups)[1]
 
         return refit

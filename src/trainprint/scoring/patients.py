@@ -58,3 +58,15 @@ def patient_scores(scores: np.ndarray, groups: np.ndarray | None) -> PatientScor
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
     return PatientScores(labels, mean, size, index)
+
+
+def patient_calls(preds: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """``preds`` (n,) 0/1 answers of images, ``groups`` (n,) their sibling groups -> (n,) 0/1: each
+    image's patient's call, "used" when at least half of the patient's images are answered used
+    (None: each image alone, the answers unchanged)."""
+    preds = np.asarray(preds, dtype=np.int64)
+    if groups is None:
+        return preds.copy()
+    labels, index = group_index(np.asarray(groups))
+    share = np.bincount(index, weights=preds, minlength=len(labels)) / np.bincount(index, minlength=len(labels))
+    return (share >= 0.5).astype(np.int64)[index]

@@ -52,7 +52,7 @@ from trainprint.evaluation.config import EvalConfig
 from trainprint.evaluation.evaluate import evaluate_images
 from trainprint.evaluation.fingerprint_cache import fingerprints
 from trainprint.evaluation.groups import AUTO, NONE, resolve_groups
-from trainprint.evaluation.folds import make_folds
+from trainprint.evaluation.folds import make_folds, read_groups
 from trainprint.evaluation.null import PERMUTATIONS
 from trainprint.evaluation.protocol import label_free_view
 from trainprint.evaluation.selection import candidates
@@ -61,7 +61,7 @@ from trainprint.extractors.registry import make_extractor, run_params
 from trainprint.similarity.generated import GeneratedSet, SearchPlan
 from trainprint.similarity.generated import DEFAULT_CANDIDATES, DEFAULT_REAL_CANDIDATES, SEARCHES
 from trainprint.methods import BASELINES, DEFAULT_METHODS, TABLE2_METHODS, MethodOptions, MethodSpec, parse_method
-from trainprint.scoring import FitView, score_images
+from trainprint.scoring import FitView, patient_calls, score_images
 from trainprint.submit.runfiles import majority_vote, real_unknown_ids, write_run_file
 
 #: ways to run submit: all in memory (the smaller test sets), or streaming the generated test images
@@ -286,18 +286,27 @@ def _answer_methods(specs: list[MethodSpec], rows: "_Rows", reps: dict[str, np.n
     answers: dict[str, np.ndarray] = {}
     score_rows: list[dict[str, Any]] = []
     options = cfg.evaluation.options
+    with record.stage("groups"):
+        groups = rows.groups(cfg)  # (n_rows,) sibling groups: dev reals, test reals (each set on its own)
+        test_groups = None if groups is None else groups[rows.test_real]
+        files.write_csv(out / "groups_test.csv", [{"id": i, "group": g} for i, g in
+                                                  zip(rows.test_ids, rows.test_ids if test_groups is None
+                                                      else test_groups)], ["id", "group"])
     with record.stage("methods"):
         for spec in specs:
             X = reps[spec.extractor] if spec.extractor else np.zeros((n_rows, 1), np.float32)
             G = g_test(spec) if g_test is not None else None
-            scores, preds = rows.answer(spec, X, cfg.evaluation.seed, cfg.evaluation.device, options, G_test=G)
+            scores, slice_preds = rows.answer(spec, X, cfg.evaluation.seed, cfg.evaluation.device, options, G_test=G,
+                                              groups=groups)
+            # a label-free method's run file gives each slice its patient's call (at least half its slices)
+            preds = slice_preds if spec.uses_labels else patient_calls(slice_preds, test_groups)
             order = np.argsort(rows.test_ids)
-            ids, preds, scores = rows.test_ids[order], preds[order], scores[order]
+            ids, preds, scores, slice_preds = rows.test_ids[order], preds[order], scores[order], slice_preds[order]
             write_run_file(out / "runs" / run_file_name(spec.id), list(ids), preds, expected)
             answers[spec.id] = preds
-            score_rows += [dict(method=spec.id, id=i, score=float(s), pred=int(p))
-                           for i, s, p in zip(ids, scores, preds)]
-        files.write_csv(out / "scores_test.csv", score_rows, ["method", "id", "score", "pred"])
+            score_rows += [dict(method=spec.id, id=i, score=float(s), pred=int(p), slice_pred=int(q))
+                           for i, s, p, q in zip(ids, scores, preds, slice_preds)]
+        files.write_csv(out / "scores_test.csv", score_rows, ["method", "id", "score", "pred", "slice_pred"])
     return answers, len(rows.test_ids)
 
 
@@ -376,8 +385,31 @@ class _Rows:
         self.test_gen = n + np.flatnonzero(test.mask(GENERATED))
         self.y = labels_of(dev.split[self.dev_real])
         self.test_ids = test.ids[self.test_real - n]
+        self.n = n + len(test)
+        self.dev_pixels, self.test_pixels = dev.pixels[self.dev_real], test.pixels[self.test_real - n]
+        self.dev_ids = dev.ids[self.dev_real]
         if len(self.test_real) == 0:
             raise TrainprintError("test folder: no real_unknown images")
+
+    def groups(self, cfg: SubmitConfig) -> np.ndarray | None:
+        """(N,) sibling group of every row: the dev real images' as evaluate makes them, the test real
+        images' inferred on their own (or read from the ``--groups`` CSV when it names them), every
+        generated image alone; None with ``--groups none``."""
+        ecfg = cfg.eval_config()
+        if ecfg.groups == NONE:
+            return None
+        out = np.array([f"#{i}" for i in range(self.n)], dtype=object)
+        dev, _ = resolve_groups(ecfg.groups, self.dev_ids, self.dev_pixels, ecfg.group_rule, device=ecfg.device)
+        choice = ecfg.groups
+        if choice != AUTO:
+            try:
+                read_groups(choice, self.test_ids)
+            except TrainprintError:
+                choice = AUTO  # the CSV names the dev images only: the test images' groups are inferred
+        test, _ = resolve_groups(choice, self.test_ids, self.test_pixels, ecfg.group_rule, device=ecfg.device)
+        out[self.dev_real] = np.char.add("dev:", np.asarray(dev).astype(str))
+        out[self.test_real] = np.asarray(test).astype(str)
+        return out.astype(str)
 
     def view(self, spec: MethodSpec, groups: np.ndarray | None = None) -> FitView:
         """What ``spec`` may see. A label-reading method: the dev labels and generated images, and
