@@ -144,7 +144,11 @@ def _to_gray8(im: Image.Image) -> tuple[np.ndarray, tuple[str, ...]]:
     return gray, tuple(conversions)
 
 
-def _short(e: Exception) -> str:
-    """An exception as a short single line (messages stay one line)."""
+def one_line(e: Exception, limit: int = 80) -> str:
+    """An exception as a short single line of at most ``limit`` characters (messages stay one line)."""
     text = " ".join(str(e).split()) or type(e).__name__
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _short(e: Exception) -> str:
+    return one_line(e)

@@ -128,6 +128,15 @@ def decode_file(path: Path, *, size: int | None) -> FileResult:
     return FileResult(item)
 
 
+def map_files(
+    fn: Callable[[T], R], items: list[T], workers: int | None, pool: str, progress: bool, desc: str
+) -> Iterator[R]:
+    """``map(fn, items)`` in order, on the pool ``read_files`` uses (``fn`` module-level, picklable)."""
+    if pool not in POOLS:
+        raise TrainprintError(f"pool {pool!r}: expected one of {', '.join(POOLS)}")
+    return _map(fn, items, workers, pool, progress, desc)
+
+
 def _map(
     fn: Callable[[T], R], items: list[T], workers: int | None, pool: str, progress: bool, desc: str
 ) -> Iterator[R]:
