@@ -1,0 +1,273 @@
+"""DICOM series and NIfTI volumes, written here with pydicom and nibabel, read back to the same
+pixels and ids as their PNG export; patients, windows, slicing, bad input, the audit."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pydicom")
+pytest.importorskip("nibabel")
+
+from helpers_data import gray, save, tree  # noqa: E402
+from helpers_eval import make_images  # noqa: E402
+from helpers_medical import write_nifti, write_series  # noqa: E402
+
+from trainprint.cli.main import main  # noqa: E402
+from trainprint.core.errors import TrainprintError  # noqa: E402
+from trainprint.core.files import read_csv  # noqa: E402
+from trainprint.data import ImageSet, Reading, known_groups, load_dev, read_folder, use_reading  # noqa: E402
+from trainprint.data.intensity import PRESETS, Window, parse_window, to_uint8  # noqa: E402
+from trainprint.data.load import load_volume_folder, read_volume_folder  # noqa: E402
+from trainprint.data.volume import slices_of, volume_from_slices  # noqa: E402
+
+#: a window that maps HU = 4 p - 1024 back to p exactly (p = 0..255)
+EXACT = "-514,1020"
+
+
+def hu(pixels: np.ndarray) -> np.ndarray:
+    return pixels.astype(np.float64) * 4 - 1024
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def slices(seed: int, n: int = 4) -> np.ndarray:
+    return np.stack([gray(seed * 10 + k) for k in range(n)])  # (n, 64, 64) uint8
+
+
+def dicom_dev(root: Path) -> dict[str, np.ndarray]:
+    """A dev folder: generated/ as PNGs, real_used/ and real_not_used/ as DICOM trees of two
+    patients each (slope 1 and 2, one series written in shuffled file order). Returns id -> pixels."""
+    expected: dict[str, np.ndarray] = {}
+    for i in range(3):
+        save(root / "generated" / f"g{i}.png", gray(100 + i))
+    for split, patients in (("real_used", ("A-1", "B 2")), ("real_not_used", ("C3", "D4"))):
+        for j, patient in enumerate(patients):
+            px = slices(len(expected) + j)
+            order = [2, 0, 3, 1] if j == 0 else None
+            write_series(root / split / patient / "study" / "series", hu(px), patient=patient, series_number=j + 1,
+                         slope=float(j + 1), intercept=-1024.0, order=order)
+            case = f"{patient.replace(' ', '-')}_series{j + 1}"
+            expected.update({f"{case}:{k:03d}": px[k] for k in range(len(px))})
+    return expected
+
+
+def test_dicom_tree_reads_to_the_pixels_ids_and_patients_of_its_png_export(tmp_path: Path) -> None:
+    expected = dicom_dev(tmp_path / "dev")
+    images, report = read_folder(tmp_path / "dev", reading=Reading(window=parse_window(EXACT)), cache_dir=False)
+    real = images.where("real_used", "real_not_used")
+    assert sorted(real.ids.tolist()) == sorted(expected)
+    for i, image_id in enumerate(real.ids):
+        assert np.array_equal(real.pixels[i], expected[image_id]), image_id
+    assert real.patients is not None and set(real.patients.tolist()) == {"A-1", "B-2", "C3", "D4"}
+    assert images.where("generated").patients is None  # the PNGs name no patient
+    assert known_groups(images.where("generated")) is None
+    groups = known_groups(real)
+    assert groups is not None and len(set(groups.tolist())) == 4
+    assert (groups[:4] == groups[0]).all()  # the 4 slices of A-1 are one group
+    assert report.patients == 4 and report.formats == {"PNG": 3, "DICOM": 16}
+    assert any("one scale for every volume" in n for n in report.notes)
+    # the same images through their PNG export (ids with ':' are file names too)
+    for i, image_id in enumerate(real.ids):
+        save(tmp_path / "png" / str(real.split[i]) / f"{image_id}.png", real.pixels[i])
+    for i in range(3):
+        save(tmp_path / "png" / "generated" / f"g{i}.png", gray(100 + i))
+    png = load_dev(tmp_path / "png", cache_dir=False)
+    assert png.ids.tolist() == images.ids.tolist() and np.array_equal(png.pixels, images.pixels)
+
+
+def test_dicom_slices_follow_their_positions_then_instance_numbers(tmp_path: Path) -> None:
+    px = slices(7, 5)
+    write_series(tmp_path / "pos", hu(px), patient="P", slope=1.0, intercept=-1024.0, order=[4, 1, 3, 0, 2])
+    write_series(tmp_path / "inst", hu(px), patient="Q", slope=1.0, intercept=-1024.0, positions=False)
+    with use_reading(Reading(window=parse_window(EXACT))):
+        by_pos = load_volume_folder(tmp_path / "pos", "real_unknown", "REAL_DIR")
+        by_inst = load_volume_folder(tmp_path / "inst", "real_unknown", "REAL_DIR")
+    assert np.array_equal(by_pos.pixels, px)
+    assert np.array_equal(by_inst.pixels, px[::-1])  # write_series numbers instances against the positions
+
+
+def test_signed_data_and_the_folders_range(tmp_path: Path) -> None:
+    """Signed 16-bit values (no intercept) are kept signed; without --window the folder's range
+    sets one scale for every series: a slice of another patient keeps its relative brightness."""
+    a = np.full((2, 64, 64), -1000.0)
+    a[:, 16:48, 16:48] = 1000.0
+    b = np.full((2, 64, 64), -1000.0)
+    b[:, 16:48, 16:48] = 0.0
+    write_series(tmp_path / "a", a, patient="A", bits=16, signed=True)
+    write_series(tmp_path / "b", b, patient="B", bits=16, signed=True)
+    images, report = read_volume_folder(tmp_path, "real_unknown", "REAL_DIR")
+    assert images.pixels[0, 32, 32] == 255 and images.pixels[0, 0, 0] == 0
+    assert images.pixels[2, 32, 32] == 128  # 0 HU in -1000..1000, not stretched to 255 for B alone
+    assert report.modes == {"int16": 4}
+    assert "the folder's range -1000..1000 -> 0..255" in report.notes[0]
+
+
+def test_windows_and_presets() -> None:
+    assert parse_window("lung") == PRESETS["lung"] and (PRESETS["lung"].lo, PRESETS["lung"].hi) == (-1350, 150)
+    assert (PRESETS["brain"].lo, PRESETS["brain"].hi) == (0, 80)
+    assert parse_window("40,80") == Window(40.0, 80.0)
+    assert to_uint8(np.array([-100.0, 0.0, 40.0, 80.0, 500.0]), parse_window("brain")).tolist() == [0, 0, 128, 255, 255]
+    for bad in ("", "lungs", "40", "40,0", "a,b", "1,2,3", "40,-5"):
+        with pytest.raises(TrainprintError, match="--window"):
+            parse_window(bad)
+
+
+def test_nifti_volumes_read_to_their_slices_drop_empty_ones_and_keep_ids(tmp_path: Path) -> None:
+    a, b = slices(1), slices(2, 6)
+    write_nifti(tmp_path / "vols" / "case_a.nii.gz", a)
+    write_nifti(tmp_path / "vols" / "sub" / "case_b.nii", np.concatenate([np.zeros((1, 64, 64), np.uint8), b]))
+    images, report = read_volume_folder(tmp_path / "vols", "real_unknown", "REAL_DIR")
+    assert images.ids.tolist() == [f"case_a:{k:03d}" for k in range(4)] + [f"case_b:{k:03d}" for k in range(1, 7)]
+    assert np.array_equal(images.pixels, np.concatenate([a, b]))
+    assert images.patients is not None and images.patients.tolist() == ["case_a"] * 4 + ["case_b"] * 6
+    assert "1 empty dropped" in " ".join(report.notes) and "8-bit values used as is" in report.notes[0]
+    stepped, _ = read_volume_folder(tmp_path / "vols", "real_unknown", "REAL_DIR", reading=Reading(slice_step=2))
+    assert stepped.ids.tolist() == ["case_a:000", "case_a:002", "case_b:002", "case_b:004", "case_b:006"]
+    assert np.array_equal(stepped.pixels[1], a[2])
+
+
+def test_nifti_in_hu_is_windowed_and_sliced_along_each_axis(tmp_path: Path) -> None:
+    cube = np.stack([gray(k) for k in range(64)])  # (64, 64, 64) axial slices
+    write_nifti(tmp_path / "ct.nii.gz", hu(cube), dtype=np.int16)
+    vol = volume_from_slices(cube)
+    for axis in ("axial", "coronal", "sagittal"):
+        images, _ = read_volume_folder(tmp_path, "real_unknown", "R", reading=Reading(axis=axis, window=parse_window(EXACT)))
+        assert np.array_equal(images.pixels, slices_of(vol, axis)), axis
+    assert np.array_equal(slices_of(vol, "axial"), cube)
+    assert np.array_equal(slices_of(vol, "coronal")[5], vol[::-1, 5, ::-1].T)
+
+
+def test_patients_survive_take_and_concat() -> None:
+    a = ImageSet(np.array(["x:000", "x:001", "y:000"]), np.array(["real_used"] * 3), np.zeros((3, 64, 64), np.uint8),
+                 "dev", np.array(["x", "x", "y"]))
+    b = ImageSet(np.array(["g"]), np.array(["generated"]), np.zeros((1, 64, 64), np.uint8), "dev")
+    both = ImageSet.concat(b, a)
+    assert both.patients is not None and both.patients.tolist() == ["", "x", "x", "y"]
+    assert both.take(np.array([2, 3])).patients.tolist() == ["x", "y"]  # type: ignore[union-attr]
+    assert both.where("generated").patients is None and b.patients is None
+    assert known_groups(both) is None and known_groups(a).tolist() == [0, 0, 1]  # type: ignore[union-attr]
+
+
+def _bad_nifti_4d(root: Path) -> Path:
+    import nibabel as nib
+
+    (root / "real_used").mkdir(parents=True)
+    nib.save(nib.Nifti1Image(np.zeros((64, 64, 4, 3), np.int16), np.eye(4)), str(root / "real_used" / "fmri.nii.gz"))
+    return root / "real_used" / "fmri.nii.gz"
+
+
+def _bad_not_dicom(root: Path) -> Path:
+    write_series(root / "real_used" / "p", hu(slices(1)), patient="P")
+    (root / "real_used" / "p" / "notes.dcm").write_text("not a dicom file\n")
+    return root / "real_used" / "p" / "notes.dcm"
+
+
+def _bad_mixed_sizes(root: Path) -> Path:
+    write_series(root / "real_used" / "p", hu(slices(1)), patient="P", study="1.2.3")
+    import pydicom
+
+    ds = pydicom.dcmread(root / "real_used" / "p" / "IM0002.dcm")
+    ds.Rows, ds.Columns = 32, 128
+    ds.save_as(root / "real_used" / "p" / "IM0002.dcm")
+    return root / "real_used" / "p" / "IM0002.dcm"
+
+
+def _bad_png_and_dicom(root: Path) -> Path:
+    write_series(root / "real_used", hu(slices(1)), patient="P")
+    save(root / "real_used" / "extra.png", gray(3))
+    return root / "real_used" / "extra.png"
+
+
+@pytest.mark.parametrize("make, message", [
+    (_bad_nifti_4d, "4-D volume of shape 64x64x4x3; expected a 3-D volume"),
+    (_bad_not_dicom, "not a DICOM file (no DICM header)"),
+    (_bad_mixed_sizes, "slice is 128x32 px but IM0000.dcm of its series is 64x64"),
+    (_bad_png_and_dicom, "holds both DICOM and 2-D image files"),
+])
+def test_bad_volumes_are_one_error_line_naming_the_file_and_write_nothing(make, message: str, tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    dev = tmp_path / "dev"
+    for split, seed in (("generated", 1), ("real_not_used", 2)):
+        save(dev / split / f"{split}.png", gray(seed))
+    bad = make(dev)
+    out = tmp_path / "out"
+    before = tree(tmp_path)
+    code, stdout, err = run(capsys, "fit", "vectornet-1", dev, "--out", out, "--preset", "smoke", "--quiet")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
+    assert message in lines[0] and bad.name in lines[0] and "Traceback" not in err
+    assert not out.exists() and tree(tmp_path) == before
+
+
+def test_cli_options_set_the_reading_and_inspect_says_what_it_does(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    write_nifti(tmp_path / "v" / "ct.nii.gz", hu(slices(3, 6)), dtype=np.int16)
+    code, out, err = run(capsys, "inspect", tmp_path / "v", "--window", "lung", "--slice-step", "3")
+    assert code == 0, err
+    assert "intensities: window lung (C -600, W 1500: -1350..150) -> 0..255, one scale for every volume" in out
+    assert "1 NIfTI volume of 1 patient, axial slices, every 3rd: 2 kept" in out
+    assert "formats:     NIfTI 2   pixel modes: int16 (16-bit signed) 2" in out
+    code, out, err = run(capsys, "inspect", tmp_path / "v")  # the next command starts from the defaults
+    assert code == 0 and "the folder's range" in out and ": 6 kept" in out
+    code, out, err = run(capsys, "inspect", tmp_path / "v", "--axis", "oblique")
+    assert code == 2 and "--axis" in err and len(err.strip().splitlines()) == 1
+
+
+def test_volumes_are_not_cached_and_cache_folders_are_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("TRAINPRINT_CACHE", raising=False)
+    dicom_dev(tmp_path / "dev")
+    read_folder(tmp_path / "dev", reading=Reading(window=parse_window(EXACT)))
+    written = tree(tmp_path / "home")
+    assert len(written) == 1 and "decoded-v" in written[0]  # the PNG split only: no pack of patient slices
+    cache = tmp_path / "home" / ".cache" / "trainprint"
+    assert os.stat(cache).st_mode & 0o777 == 0o700
+    assert b"A-1" not in (cache / written[0].split("/", 2)[-1]).read_bytes()
+
+
+def test_audit_of_dicom_folders_equals_the_audit_of_their_png_export(tmp_path: Path) -> None:
+    """REAL_DIR and --reference as DICOM trees (6 and 4 patients of 4 slices), generated images as
+    PNGs: the audit's scores, p-values and calls per id are those of the PNG export."""
+    from trainprint.audit.config import AuditConfig
+    from trainprint.audit.folders import load_image_folder
+    from trainprint.audit.pipeline import Inputs, audit_images
+
+    test, _ = make_images(12, 12, 40, seed=11, source="t", unknown=True)
+    ref, _ = make_images(2, 16, 2, seed=12, source="ref")
+    gen = test.where("generated")
+    for name, real in (("real", test.where("real_unknown")), ("ref", ref.where("real_not_used"))):
+        for p in range(len(real) // 4):
+            write_series(tmp_path / "dicom" / name / f"p{p}", hu(real.pixels[4 * p: 4 * p + 4]),
+                         patient=f"{name}{p:02d}", slope=float(1 + p % 2), intercept=-1024.0,
+                         order=[3, 1, 0, 2] if p == 0 else None)
+    with use_reading(Reading(window=parse_window(EXACT))):
+        d_real = load_volume_folder(tmp_path / "dicom" / "real", "real_unknown", "REAL_DIR")
+        d_ref = load_volume_folder(tmp_path / "dicom" / "ref", "real_not_used", "--reference")
+    for name, s in (("real", d_real), ("ref", d_ref)):
+        for i, p in zip(s.ids, s.pixels):
+            save(tmp_path / "png" / name / f"{i}.png", p)
+    p_real = load_image_folder(tmp_path / "png" / "real", "real_unknown", "REAL_DIR", cache_dir=False)
+    p_ref = load_image_folder(tmp_path / "png" / "ref", "real_not_used", "--reference", cache_dir=False)
+    assert p_real.ids.tolist() == d_real.ids.tolist() and np.array_equal(p_real.pixels, d_real.pixels)
+    cfg = AuditConfig(generated_dir="g", real_dir="r", reference_dir="ref", method="sim-pixel/realmax", device="cpu")
+    rows = {}
+    for name, real, reference in (("dicom", d_real, d_ref), ("png", p_real, p_ref)):
+        audit_images(Inputs(gen, real, reference, None), cfg, tmp_path / f"run-{name}")
+        rows[name] = {r["id"]: r for r in read_csv(tmp_path / f"run-{name}" / "audit.csv")}
+    assert set(rows["dicom"]) == set(d_real.ids.tolist()) and all(":" in i for i in rows["dicom"])
+    for image_id, r in rows["dicom"].items():
+        q = rows["png"][image_id]
+        assert (r["score"], r["p_value"], r["verdict"], r["neighbour_1"]) == (
+            q["score"], q["p_value"], q["verdict"], q["neighbour_1"])
