@@ -3,6 +3,7 @@ pixels and ids as their PNG export; patients, windows, slicing, bad input, the a
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from helpers_medical import write_nifti, write_series  # noqa: E402
 from trainprint.cli.main import main  # noqa: E402
 from trainprint.core.errors import TrainprintError  # noqa: E402
 from trainprint.core.files import read_csv  # noqa: E402
-from trainprint.data import ImageSet, Reading, known_groups, load_dev, read_folder, use_reading  # noqa: E402
+from trainprint.data import (ImageSet, Reading, known_groups, load_dev, patients_of, read_folder,  # noqa: E402
+                             use_reading)
 from trainprint.data.intensity import PRESETS, Window, parse_window, to_uint8  # noqa: E402
 from trainprint.data.load import load_volume_folder, read_volume_folder  # noqa: E402
 from trainprint.data.volume import slices_of, volume_from_slices  # noqa: E402
@@ -237,37 +239,81 @@ def test_volumes_are_not_cached_and_cache_folders_are_private(tmp_path: Path, mo
     assert b"A-1" not in (cache / written[0].split("/", 2)[-1]).read_bytes()
 
 
-def test_audit_of_dicom_folders_equals_the_audit_of_their_png_export(tmp_path: Path) -> None:
-    """REAL_DIR and --reference as DICOM trees (6 and 4 patients of 4 slices), generated images as
-    PNGs: the audit's scores, p-values and calls per id are those of the PNG export."""
-    from trainprint.audit.config import AuditConfig
-    from trainprint.audit.folders import load_image_folder
-    from trainprint.audit.pipeline import Inputs, audit_images
-
+def test_audit_of_volume_folders_equals_the_audit_of_their_png_export(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """``trainprint audit`` with GENERATED_DIR as NIfTI volumes (a 3-D generator's output), REAL_DIR
+    and --reference as DICOM trees (6 and 4 patients of 4 slices, slopes 1 and 2, one series in
+    shuffled file order), in HU windowed by --window: its audit.csv and audit.json equal those of
+    the PNG export audited with the patients as a --groups CSV; --groups auto took the patients."""
     test, _ = make_images(12, 12, 40, seed=11, source="t", unknown=True)
     ref, _ = make_images(2, 16, 2, seed=12, source="ref")
     gen = test.where("generated")
+    for v in range(4):
+        write_nifti(tmp_path / "vol" / "gen" / f"sample{v}.nii.gz", hu(gen.pixels[10 * v: 10 * v + 10]), dtype=np.int16)
     for name, real in (("real", test.where("real_unknown")), ("ref", ref.where("real_not_used"))):
         for p in range(len(real) // 4):
-            write_series(tmp_path / "dicom" / name / f"p{p}", hu(real.pixels[4 * p: 4 * p + 4]),
+            write_series(tmp_path / "vol" / name / f"p{p}" / "study" / "series", hu(real.pixels[4 * p: 4 * p + 4]),
                          patient=f"{name}{p:02d}", slope=float(1 + p % 2), intercept=-1024.0,
                          order=[3, 1, 0, 2] if p == 0 else None)
+    common = ["--method", "sim-pixel/realmax", "--device", "cpu", "--no-progress", "--no-cache", "--permutations", "50"]
+    vol = tmp_path / "vol"
+    code, out, err = run(capsys, "audit", vol / "gen", vol / "real", "--reference", vol / "ref", "--out",
+                         tmp_path / "run-vol", "--window", EXACT, *common)
+    assert code == 0, err
+    rows = {name: read_csv(tmp_path / name / "audit.csv") for name in ("run-vol",)}
+    got = rows["run-vol"]
+    assert len(got) == 24 and all(":" in r["id"] for r in got)
+    patient = {r["id"]: r["group"] for r in got}
+    assert patient["real00_series1:000"] == patient["real00_series1:003"] == "real00"
+    assert len(set(patient.values())) == 6  # one group per patient, named by the files
+    summary = json.loads((tmp_path / "run-vol" / "audit.json").read_text())
+    assert any("patients named by the files" in n for n in summary["notes"])
+    # the PNG export: the same slices under the same ids, the patients given as a CSV
     with use_reading(Reading(window=parse_window(EXACT))):
-        d_real = load_volume_folder(tmp_path / "dicom" / "real", "real_unknown", "REAL_DIR")
-        d_ref = load_volume_folder(tmp_path / "dicom" / "ref", "real_not_used", "--reference")
-    for name, s in (("real", d_real), ("ref", d_ref)):
-        for i, p in zip(s.ids, s.pixels):
-            save(tmp_path / "png" / name / f"{i}.png", p)
-    p_real = load_image_folder(tmp_path / "png" / "real", "real_unknown", "REAL_DIR", cache_dir=False)
-    p_ref = load_image_folder(tmp_path / "png" / "ref", "real_not_used", "--reference", cache_dir=False)
-    assert p_real.ids.tolist() == d_real.ids.tolist() and np.array_equal(p_real.pixels, d_real.pixels)
-    cfg = AuditConfig(generated_dir="g", real_dir="r", reference_dir="ref", method="sim-pixel/realmax", device="cpu")
-    rows = {}
-    for name, real, reference in (("dicom", d_real, d_ref), ("png", p_real, p_ref)):
-        audit_images(Inputs(gen, real, reference, None), cfg, tmp_path / f"run-{name}")
-        rows[name] = {r["id"]: r for r in read_csv(tmp_path / f"run-{name}" / "audit.csv")}
-    assert set(rows["dicom"]) == set(d_real.ids.tolist()) and all(":" in i for i in rows["dicom"])
-    for image_id, r in rows["dicom"].items():
-        q = rows["png"][image_id]
-        assert (r["score"], r["p_value"], r["verdict"], r["neighbour_1"]) == (
-            q["score"], q["p_value"], q["verdict"], q["neighbour_1"])
+        sets = {n: load_volume_folder(vol / n, "real_unknown", n) for n in ("gen", "real", "ref")}
+    assert np.array_equal(sets["gen"].pixels, gen.pixels)
+    lines = ["id,patient"]
+    for n, s in sets.items():
+        for i, px in zip(s.ids, s.pixels):
+            save(tmp_path / "png" / n / f"{i}.png", px)
+        if n != "gen":
+            lines += [f"{i},{p}" for i, p in zip(s.ids, s.patients)]  # type: ignore[arg-type]
+    (tmp_path / "patients.csv").write_text("\n".join(lines) + "\n")
+    png = tmp_path / "png"
+    code, out, err = run(capsys, "audit", png / "gen", png / "real", "--reference", png / "ref", "--out",
+                         tmp_path / "run-png", "--groups", tmp_path / "patients.csv", *common)
+    assert code == 0, err
+    assert read_csv(tmp_path / "run-png" / "audit.csv") == got
+    expected = json.loads((tmp_path / "run-png" / "audit.json").read_text())
+    for key in ("verdict", "test", "estimate", "called"):
+        assert summary[key] == expected[key], key
+
+
+def test_groups_auto_takes_the_patients_only_when_every_image_is_named() -> None:
+    from trainprint.evaluation.groups import PATIENTS, GroupRule, resolve_groups
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 255, (4, 64, 64)).astype(np.uint8)
+    ids = np.array(["a:000", "a:001", "b:000", "b:001"])
+    groups, info = resolve_groups("auto", ids, pixels, GroupRule(), patients=np.array(["a", "a", "b", "b"]))
+    assert groups.tolist() == ["a", "a", "b", "b"] and info["source"] == PATIENTS and info["n_groups"] == 2
+    inferred, info = resolve_groups("auto", ids, pixels, GroupRule())  # 2-D files: inferred from the pixels
+    assert info["source"] == "auto" and inferred is not None and len(set(inferred.tolist())) == 4
+    none, _ = resolve_groups("none", ids, pixels, GroupRule(), patients=np.array(["a", "a", "b", "b"]))
+    assert none is None
+    images = ImageSet(ids, np.array(["real_unknown"] * 4), pixels, "", np.array(["a", "a", "", ""]))
+    assert patients_of(images) is None and patients_of(images, np.array([0, 1])).tolist() == ["a", "a"]
+
+
+def test_validate_takes_the_slice_ids_of_a_volume_real_unknown(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    test = tmp_path / "test"
+    save(test / "generated" / "g0.png", gray(1))
+    write_series(test / "real_unknown" / "P7" / "s", hu(slices(5, 3)), patient="P7", intercept=-1024.0)
+    run_file = tmp_path / "run.csv"
+    run_file.write_text("".join(f"P7_series1:{k:03d},{k % 2}\n" for k in range(3)))
+    code, out, err = run(capsys, "validate", run_file, test, "--window", EXACT)
+    assert code == 0 and out.strip() == "valid", (out, err)
+    run_file.write_text("P7_series1:000,1\n")
+    code, out, err = run(capsys, "validate", run_file, test, "--window", EXACT)
+    assert code == 2 and "P7_series1:001" in out

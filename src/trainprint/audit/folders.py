@@ -6,6 +6,7 @@ The data layer reads task folders (``dev/``, ``test/``); an auditor usually has 
 ``read_files``, the content-keyed decode cache), and the same rules: image id = file name without
 its extension, hidden files and nested folders ignored, images square and of one size unless
 ``size`` is given, at least 64 px, bad files an error naming the file unless ``skip_bad``.
+A folder of DICOM series or NIfTI volumes (a tree of any depth) is read by the data layer as slices.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from trainprint.data.cache import DecodeCache, default_cache_dir
 from trainprint.data.decode import MIN_SIDE
 from trainprint.data.imageset import ImageSet
 from trainprint.data.layout import ImageFile
-from trainprint.data.load import CacheDir
+from trainprint.data.load import CacheDir, is_volume_folder, load_volume_folder
 from trainprint.data.read import read_files, write_packs
 
 log = logging.getLogger("trainprint.data")
@@ -57,7 +58,10 @@ def list_folder(path: str | Path, split: str, what: str) -> list[ImageFile]:
 def load_image_folder(path: str | Path, split: str, what: str, *, size: int | None = None, skip_bad: bool = False,
                       cache_dir: CacheDir = None, progress: bool = False) -> ImageSet:
     """Every image of the bare folder ``path`` as an ``ImageSet`` whose split is ``split``:
-    ``(N, S, S)`` uint8 pixels, ids sorted."""
+    ``(N, S, S)`` uint8 pixels, ids sorted. A folder (or tree) of DICOM series or NIfTI volumes
+    is read as slices ``<case>:<slice>`` with their patients (``data.load_volume_folder``)."""
+    if is_volume_folder(path):
+        return load_volume_folder(path, split, what, size=size, skip_bad=skip_bad, progress=progress)
     if size is not None and (not isinstance(size, int) or size < MIN_SIDE):
         raise TrainprintError(f"--size {size}: expected a whole number of pixels >= {MIN_SIDE}")
     files = list_folder(path, split, what)

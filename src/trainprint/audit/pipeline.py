@@ -45,7 +45,8 @@ from trainprint.audit.stats import (bh_q_values, conformal_p_values, global_test
 from trainprint.core import files
 from trainprint.core.errors import TrainprintError
 from trainprint.core.runs import RunRecord, check_out_dir
-from trainprint.data.imageset import (GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REAL_USED, ImageSet, labels_of)
+from trainprint.data.imageset import (GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REAL_USED, ImageSet, labels_of,
+                                      patients_of)
 from trainprint.data.load import CacheDir, load_dev
 from trainprint.evaluation.evaluate import evaluate_images
 from trainprint.evaluation.fingerprint_cache import fingerprints
@@ -265,7 +266,8 @@ def _sibling_groups(real: ImageSet, ref: ImageSet, cfg: AuditConfig, notes: list
     """(n + r,) sibling-group labels of the audited then the reference images (``--groups``: auto
     infers them from the pixels, without labels, as ``evaluate`` does; none: every image alone)."""
     both = ImageSet.concat(real, ref)
-    groups, info = resolve_groups(cfg.groups, both.ids, both.pixels, GroupRule(), device=cfg.device)
+    groups, info = resolve_groups(cfg.groups, both.ids, both.pixels, GroupRule(), device=cfg.device,
+                                  patients=patients_of(both))
     if groups is None:
         notes.append("sibling groups: none (--groups none): every image counts as independent in the global test "
                       "and the bootstrap")

@@ -12,10 +12,11 @@
     volume.py      a scan as slices; slice orientation
 """
 
-from trainprint.data.imageset import ImageSet, known_groups
+from trainprint.data.imageset import ImageSet, known_groups, patients_of
 from trainprint.data.load import (CacheDir, LoadReport, is_volume_folder, load_dev, load_folder, load_test,
                                   load_volume_folder, read_folder)
 from trainprint.data.reading import Reading, current_reading, use_reading
 
 __all__ = ["CacheDir", "ImageSet", "LoadReport", "Reading", "current_reading", "is_volume_folder", "known_groups",
-           "load_dev", "load_folder", "load_test", "load_volume_folder", "read_folder", "use_reading"]
+           "load_dev", "load_folder", "load_test", "load_volume_folder", "patients_of", "read_folder",
+           "use_reading"]

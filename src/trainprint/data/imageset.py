@@ -98,6 +98,16 @@ class ImageSet:
         )
 
 
+def patients_of(images: ImageSet, index: np.ndarray | None = None) -> np.ndarray | None:
+    """The patients of the images at ``index`` (all when ``None``) as ``(n,)`` unicode, when the
+    files name the patient of *every* one of them (DICOM series, NIfTI volumes); ``None``
+    otherwise (2-D image files, or a mix), where groups must be inferred from the pixels."""
+    if images.patients is None:
+        return None
+    patients = images.patients if index is None else images.patients[index]
+    return None if len(patients) == 0 or (patients == "").any() else patients
+
+
 def known_groups(images: ImageSet) -> np.ndarray | None:
     """The patient of every image as ``(N,)`` int64 group labels (0, 1, ... in order of first
     appearance), when the files name the patient of *every* image; ``None`` otherwise (2-D image

@@ -46,7 +46,8 @@ from trainprint.core.device import resolve_device
 from trainprint.core.errors import TrainprintError
 from trainprint.core.runs import RunRecord, check_out_dir
 from trainprint.core.seeding import check_seed
-from trainprint.data.imageset import GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REAL_USED, ImageSet, labels_of
+from trainprint.data.imageset import (GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REAL_USED, ImageSet, labels_of,
+                                      patients_of)
 from trainprint.data.load import CacheDir, load_dev, load_test, open_cache, read_folder
 from trainprint.data.shards import ShardStore
 from trainprint.data.stream import DEFAULT_CHUNK, GeneratedStream, write_pixel_shards
@@ -197,7 +198,8 @@ def submit_stream(dev: ImageSet, test_real: ImageSet, stream: GeneratedStream, c
     if not cfg.from_run:
         real = dev.mask(REAL_USED, REAL_NOT_USED)
         ecfg = cfg.eval_config()
-        groups, _ = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=cfg.device)
+        groups, _ = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=cfg.device,
+                                   patients=patients_of(dev, real))
         make_folds(labels_of(dev.split[real]), cfg.folds, cfg.seed, groups)
     if (stream.side, stream.side) != dev.pixels.shape[1:]:
         raise TrainprintError(f"{stream.folder}: generated images are {stream.side}x{stream.side} px, dev images "
@@ -262,7 +264,8 @@ def submit_images(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, out: str | P
     if not cfg.from_run:  # the CV that picks recommended.csv must be possible: checked before writing
         real = dev.mask(REAL_USED, REAL_NOT_USED)
         ecfg = cfg.eval_config()
-        groups, _ = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=cfg.device)
+        groups, _ = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=cfg.device,
+                                   patients=patients_of(dev, real))
         make_folds(labels_of(dev.split[real]), cfg.folds, cfg.seed, groups)
     with RunRecord(out, command="submit", config=cfg, seed=cfg.seed) as record:
         with record.stage("recommend"):
