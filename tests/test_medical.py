@@ -192,7 +192,23 @@ def _bad_png_and_dicom(root: Path) -> Path:
     return root / "real_used" / "extra.png"
 
 
+def _bad_compressed(root: Path) -> Path:
+    """A JPEG-LS series: no handler for it is installed with the medical extra (pylibjpeg is not)."""
+    import pydicom
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEGLSLossless
+
+    path = write_series(root / "real_used" / "p", hu(slices(1, 1)), patient="P")[0]
+    ds = pydicom.dcmread(path)
+    ds.file_meta.TransferSyntaxUID = JPEGLSLossless
+    ds.PixelData = encapsulate([b"\xff\xd8\xff\xf7" + bytes(64)])
+    ds.save_as(path)
+    return path
+
+
 @pytest.mark.parametrize("make, message", [
+    (_bad_compressed, "pixel data compressed as JPEG-LS Lossless Image Compression (1.2.840.10008.1.2.4.80) and no "
+                      "installed pydicom handler could decode it"),
     (_bad_nifti_4d, "4-D volume of shape 64x64x4x3; expected a 3-D volume"),
     (_bad_not_dicom, "not a DICOM file (no DICM header)"),
     (_bad_mixed_sizes, "slice is 128x32 px but IM0000.dcm of its series is 64x64"),
@@ -210,6 +226,8 @@ def test_bad_volumes_are_one_error_line_naming_the_file_and_write_nothing(make, 
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
     assert message in lines[0] and bad.name in lines[0] and "Traceback" not in err
+    if make is _bad_compressed:
+        assert "install one: pip install pylibjpeg" in lines[0]
     assert not out.exists() and tree(tmp_path) == before
 
 
@@ -317,3 +335,40 @@ def test_validate_takes_the_slice_ids_of_a_volume_real_unknown(tmp_path: Path,
     run_file.write_text("P7_series1:000,1\n")
     code, out, err = run(capsys, "validate", run_file, test, "--window", EXACT)
     assert code == 2 and "P7_series1:001" in out
+
+
+def test_16_bit_2d_files_get_one_scale_per_folder_never_one_per_file(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Two slices of one scan as 16-bit PNGs, one reaching 4095 (12 bits), one only 1023 (10 bits):
+    both are scaled by 4095 (the folder's), cold and from a warm cache; --window maps the stored
+    values of every 16-bit file through the window."""
+    from PIL import Image
+
+    ramp = np.tile(np.linspace(0, 1, 64), (64, 1))
+    bright, dim = np.rint(ramp * 4095).astype(np.uint16), np.rint(ramp * 1023).astype(np.uint16)
+    dev = tmp_path / "dev"
+    for split, a in (("generated", bright), ("real_used", dim), ("real_not_used", bright)):
+        (dev / split).mkdir(parents=True)
+        Image.fromarray(a).save(dev / split / f"{split}.png")
+    expect_dim = ((dim.astype(np.int64) * 255 + 2047) // 4095).astype(np.uint8)
+    assert expect_dim.max() == 64  # not 255: one scale for the folder
+    for _ in range(2):  # cold, then from the cache (which keeps each file decoded alone)
+        images, report = read_folder(dev, cache_dir=tmp_path / "cache")
+        assert np.array_equal(images.where("real_used").pixels[0], expect_dim)
+        assert images.where("generated").pixels[0].max() == 255
+        assert any("one scale for the folder: 12-bit values -> 8-bit (v * 255 / 4095)" in n for n in report.notes)
+    images, report = read_folder(dev, cache_dir=tmp_path / "cache", reading=Reading(window=Window(512.0, 1024.0)))
+    assert np.array_equal(images.where("real_used").pixels[0], to_uint8(dim, Window(512.0, 1024.0)))
+    assert images.where("generated").pixels[0].max() == 255 and images.where("generated").pixels[0][0, 20] == 255
+    code, out, err = run(capsys, "inspect", dev, "--no-cache", "--window", "512,1024")
+    assert code == 0, err
+    assert "intensities: 3 16-bit files, one scale for the folder: window (C 512, W 1024: 0..1024) -> 0..255" in out
+
+
+def test_a_commands_window_ends_with_the_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from trainprint.data import current_reading
+
+    write_nifti(tmp_path / "v" / "ct.nii.gz", hu(slices(3, 2)), dtype=np.int16)
+    code, _, err = run(capsys, "inspect", tmp_path / "v", "--window", "lung", "--slice-step", "2")
+    assert code == 0, err
+    assert current_reading() == Reading()

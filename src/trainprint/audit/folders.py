@@ -25,6 +25,8 @@ from trainprint.data.imageset import ImageSet
 from trainprint.data.layout import ImageFile
 from trainprint.data.load import CacheDir, is_volume_folder, load_volume_folder
 from trainprint.data.read import read_files, write_packs
+from trainprint.data.reading import current_reading
+from trainprint.data.scale16 import one_scale
 
 log = logging.getLogger("trainprint.data")
 
@@ -68,6 +70,11 @@ def load_image_folder(path: str | Path, split: str, what: str, *, size: int | No
     cache = None if cache_dir is False else DecodeCache(default_cache_dir() if cache_dir in (None, True)
                                                          else Path(str(cache_dir)))
     results, pending = read_files(files, size=size, cache=cache, progress=progress, desc=str(path))
+    cached = results  # each file decoded alone; 16-bit files then get one scale for the folder
+    results, note = one_scale(files, results, size=size, window=current_reading().window, progress=progress,
+                              desc=str(path))
+    if note:
+        log.info("%s: %s", path, note)
     bad = [(f, r) for f, r in zip(files, results) if r.item is None]
     if bad and not skip_bad:
         more = f" ({len(bad) - 1} more bad files; --skip-bad skips them)" if len(bad) > 1 else ""
@@ -90,7 +97,7 @@ def load_image_folder(path: str | Path, split: str, what: str, *, size: int | No
                                   "to N x N")
     pixels = np.stack([item.pixels for _, item in good]).astype(np.uint8)  # (N, S, S)
     if cache is not None and pending and not bad:
-        for line in write_packs(cache, files, results, pending):
+        for line in write_packs(cache, files, cached, pending):
             log.warning("decode cache not written: %s", line)
     return ImageSet(np.array([f.id for f, _ in good], dtype=str), np.full(len(good), split), pixels, "")
 

@@ -94,8 +94,8 @@ def read_dicom_file(path: Path) -> DicomSlice | NoImage:
     except Exception as e:  # noqa: BLE001 - each pixel handler raises its own types
         syntax = ds.file_meta.get("TransferSyntaxUID")
         if syntax is not None and syntax.is_compressed:
-            raise BadImage(f"pixel data compressed as {syntax.name} ({syntax}) and no installed pydicom handler "
-                           f"decodes it ({one_line(e, 120)}); install one: {HANDLERS_HINT}") from None
+            raise BadImage(f"pixel data compressed as {syntax.name} ({syntax}) and no installed pydicom handler could "
+                           f"decode it ({one_line(e, 120)}); install one: {HANDLERS_HINT}") from None
         raise BadImage(f"cannot decode its pixel data ({one_line(e, 120)}); expected a DICOM image") from None
     if stored.ndim != 2:
         raise BadImage(f"pixel data of shape {stored.shape}; expected one gray slice (rows x columns)")

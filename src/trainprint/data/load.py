@@ -37,6 +37,7 @@ from trainprint.data.layout import LAYOUTS, ImageFile, detect_kind, list_images
 from trainprint.data.medical import MedicalRead, folder_format, read_medical
 from trainprint.data.read import FileResult, read_files, write_packs
 from trainprint.data.reading import Reading, current_reading
+from trainprint.data.scale16 import one_scale
 from trainprint.core.errors import TrainprintError
 from trainprint.data.imageset import ImageSet
 
@@ -165,6 +166,7 @@ def read_folder(
     t0 = time.perf_counter()
     path = Path(path)
     _check_size(size)
+    reading = (reading or current_reading()).check()
     kind = kind or detect_kind(path)
     wanted = tuple(s for s in LAYOUTS[kind] if splits is None or s in splits)
     formats = {s: folder_format(path / s) for s in wanted}
@@ -174,20 +176,29 @@ def read_folder(
     results, pending = read_files(
         files, size=size, cache=cache, workers=workers, pool=pool, progress=progress, desc=str(path)
     )
+    scaled, scale_note = one_scale(files, results, size=size, window=reading.window, workers=workers, pool=pool,
+                                   progress=progress, desc=str(path))
     med = None
     if volume_folders:
-        med = read_medical(volume_folders, reading=reading or current_reading(), size=size, skip_bad=skip_bad,
+        med = read_medical(volume_folders, reading=reading, size=size, skip_bad=skip_bad,
                            workers=workers, pool=pool, progress=progress, where=path)
-        order = {s: i for i, s in enumerate(LAYOUTS[kind])}
-        both = sorted(zip(files + med.files, results + med.results), key=lambda p: (order[p[0].split], p[0].id))
-        files, results = [f for f, _ in both], [r for _, r in both]
-    images, good, bad = _assemble(path, kind, files, results, size, skip_bad)
-    if cache is not None and pending:
+    images, good, bad = _assemble(path, kind, *_with_volumes(kind, files, scaled, med), size, skip_bad)
+    if cache is not None and pending:  # the cache keeps each file decoded alone (data_scale16)
         failed = write_packs(cache, files, results, pending)
         if failed:
             log.warning("decode cache not written (%d packs), e.g. %s", len(failed), failed[0])
-    report = _report(path, kind, images, good, bad, ignored, size, cache, time.perf_counter() - t0, med)
+    report = _report(path, kind, images, good, bad, ignored, size, cache, time.perf_counter() - t0, med, scale_note)
     return images, report
+
+
+def _with_volumes(kind: str, files: list[ImageFile], results: list[FileResult],
+                  med: MedicalRead | None) -> tuple[list[ImageFile], list[FileResult]]:
+    """The 2-D files and the volumes' slices together, by split (layout order) then id."""
+    if med is None:
+        return files, results
+    order = {s: i for i, s in enumerate(LAYOUTS[kind])}
+    both = sorted(zip(files + med.files, results + med.results), key=lambda p: (order[p[0].split], p[0].id))
+    return [f for f, _ in both], [r for _, r in both]
 
 
 def load_volume_folder(
@@ -303,6 +314,7 @@ def _check_sizes(path: Path, good: list[Pair], size: int | None) -> int:
 def _report(
     path: Path, kind: str, images: ImageSet, good: list[Pair], bad: list[Pair], ignored: list[str],
     size: int | None, cache: DecodeCache | None, seconds: float, med: MedicalRead | None = None,
+    scale_note: str | None = None,
 ) -> LoadReport:
     items = [(f, r.item) for f, r in good if r.item is not None]
     if med is not None:
@@ -329,9 +341,8 @@ def _report(
     depths = {c: n for c, n in conversions.items() if c in BIT_DEPTH_CONVERSIONS}
     for name, n in depths.items():
         notes.append(f"{path}: {_n(n, 'image')}: {name}")
-    if len(depths) > 1:
-        warnings.append(f"{path}: 16-bit images of {len(depths)} different bit depths, each scaled by its own "
-                        "(their brightness may not be comparable); convert them to one depth first")
+    if scale_note:
+        notes.append(f"{path}: {scale_note}")
     if med is not None:
         notes += med.notes
     if ignored:
