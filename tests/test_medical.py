@@ -264,8 +264,11 @@ def test_audit_of_volume_folders_equals_the_audit_of_their_png_export(tmp_path: 
     shuffled file order), in HU windowed by --window: its audit.csv and audit.json equal those of
     the PNG export audited with the patients as a --groups CSV; --groups auto took the patients."""
     test, _ = make_images(12, 12, 40, seed=11, source="t", unknown=True)
+    import pydicom
+
     ref, _ = make_images(2, 16, 2, seed=12, source="ref")
     gen = test.where("generated")
+    vol = tmp_path / "vol"
     for v in range(4):
         write_nifti(tmp_path / "vol" / "gen" / f"sample{v}.nii.gz", hu(gen.pixels[10 * v: 10 * v + 10]), dtype=np.int16)
     for name, real in (("real", test.where("real_unknown")), ("ref", ref.where("real_not_used"))):
@@ -273,8 +276,11 @@ def test_audit_of_volume_folders_equals_the_audit_of_their_png_export(tmp_path: 
             write_series(tmp_path / "vol" / name / f"p{p}" / "study" / "series", hu(real.pixels[4 * p: 4 * p + 4]),
                          patient=f"{name}{p:02d}", slope=float(1 + p % 2), intercept=-1024.0,
                          order=[3, 1, 0, 2] if p == 0 else None)
+    for f in (vol / "real" / "p0").rglob("*.dcm"):  # a name and a place the outputs must not hold
+        ds = pydicom.dcmread(f)
+        ds.PatientName, ds.InstitutionName = "Doe^Jane", "St Example Hospital"
+        ds.save_as(f)
     common = ["--method", "sim-pixel/realmax", "--device", "cpu", "--no-progress", "--no-cache", "--permutations", "50"]
-    vol = tmp_path / "vol"
     code, out, err = run(capsys, "audit", vol / "gen", vol / "real", "--reference", vol / "ref", "--out",
                          tmp_path / "run-vol", "--window", EXACT, *common)
     assert code == 0, err
@@ -286,6 +292,17 @@ def test_audit_of_volume_folders_equals_the_audit_of_their_png_export(tmp_path: 
     assert len(set(patient.values())) == 6  # one group per patient, named by the files
     summary = json.loads((tmp_path / "run-vol" / "audit.json").read_text())
     assert any("patients named by the files" in n for n in summary["notes"])
+    assert "This file embeds image thumbnails" in (tmp_path / "run-vol" / "audit.html").read_text()
+    # no output copies a DICOM tag but the ids (PatientID, in the case names): not a UID, not a name
+    tags = set()
+    for f in sorted((vol / "real").rglob("*.dcm")) + sorted((vol / "ref").rglob("*.dcm")):
+        ds = pydicom.dcmread(f)
+        tags |= {ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID}
+    tags |= {"Doe^Jane", "Doe", "St Example"}
+    for f in sorted((tmp_path / "run-vol").rglob("*")):
+        if f.is_file():
+            data = f.read_bytes()
+            assert not [t for t in tags if t.encode() in data], f
     # the PNG export: the same slices under the same ids, the patients given as a CSV
     with use_reading(Reading(window=parse_window(EXACT))):
         sets = {n: load_volume_folder(vol / n, "real_unknown", n) for n in ("gen", "real", "ref")}
@@ -372,3 +389,29 @@ def test_a_commands_window_ends_with_the_command(capsys: pytest.CaptureFixture[s
     code, _, err = run(capsys, "inspect", tmp_path / "v", "--window", "lung", "--slice-step", "2")
     assert code == 0, err
     assert current_reading() == Reading()
+
+
+def test_make_demo_writes_real_patients_as_nifti_volumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``make-demo --format nifti``: the same slices as the PNG demo of the seed, one volume per
+    patient, ids ``<case>:<slice>`` in patients.csv and the key, the patients as groups."""
+    for fmt in ("png", "nifti"):
+        code, _, err = run(capsys, "make-demo", tmp_path / fmt, "--preset", "smoke", "--format", fmt)
+        assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "nifti" / "dev" / "real_used").iterdir())[0] == "real_used_001.nii.gz"
+    pixels, rows = {}, {}
+    for fmt in ("png", "nifti"):
+        dev = load_dev(tmp_path / fmt / "dev", cache_dir=False)
+        test = read_folder(tmp_path / fmt / "test", cache_dir=False)[0]
+        rows[fmt] = read_csv(tmp_path / fmt / "patients.csv")
+        by_id = {i: p for s in (dev, test) for i, p in zip(s.ids, s.pixels)}
+        pixels[fmt] = {(r["patient"], r["slice"]): by_id[r["id"]] for r in rows[fmt]}
+        if fmt == "nifti":
+            real = dev.where("real_used", "real_not_used")
+            assert real.patients is not None and known_groups(real).max() + 1 == len({r["patient"] for r in rows[fmt]
+                                                                                       if r["folder"] == "dev"})
+            key = (tmp_path / fmt / "test_key.csv").read_text().split()
+            assert sorted(k.split(",")[0] for k in key) == sorted(test.where("real_unknown").ids.tolist())
+    assert pixels["png"].keys() == pixels["nifti"].keys()
+    assert all(np.array_equal(pixels["png"][k], pixels["nifti"][k]) for k in pixels["png"])
+    code, _, err = run(capsys, "make-demo", tmp_path / "x", "--format", "dicom")
+    assert code == 2 and "--format 'dicom': expected one of png, nifti" in err
