@@ -415,3 +415,42 @@ def test_make_demo_writes_real_patients_as_nifti_volumes(tmp_path: Path, capsys:
     assert all(np.array_equal(pixels["png"][k], pixels["nifti"][k]) for k in pixels["png"])
     code, _, err = run(capsys, "make-demo", tmp_path / "x", "--format", "dicom")
     assert code == 2 and "--format 'dicom': expected one of png, nifti" in err
+
+
+def test_evaluate_and_submit_on_dicom_task_folders_fold_by_patient(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A dev and a test folder whose real splits are DICOM trees (4 slices per patient): evaluate's
+    --groups auto folds by the patients the files name and says so; submit writes run files over
+    the slice ids that validate accepts."""
+    dev_set, _ = make_images(12, 12, 30, seed=3)
+    test_set, _ = make_images(8, 8, 30, seed=4, source="t", unknown=True)
+    for root, images in ((tmp_path / "dev", dev_set), (tmp_path / "test", test_set)):
+        for i, p in zip(images.where("generated").ids, images.where("generated").pixels):
+            save(root / "generated" / f"{i}.png", p)
+        for split in ("real_used", "real_not_used", "real_unknown"):
+            real = images.where(split)
+            for p in range(len(real) // 4):
+                write_series(root / split / f"{split}{p}" / "series", hu(real.pixels[4 * p: 4 * p + 4]),
+                             patient=f"{root.name}-{split}-{p}", slope=2.0, intercept=-1024.0)
+    common = ["--device", "cpu", "--no-progress", "--window", EXACT]
+    code, out, err = run(capsys, "evaluate", tmp_path / "dev", "--out", tmp_path / "eval", "--methods",
+                         "sim-pixel/realmax", "--folds", "2", "--permutations", "0", *common)
+    assert code == 0, err
+    assert "patients named by the files" in out
+    groups = read_csv(tmp_path / "eval" / "groups.csv")
+    assert len(groups) == 24 and all(g["group"] == g["id"].split("_series")[0] for g in groups)
+    record = json.loads((tmp_path / "eval" / "run.json").read_text())
+    assert record["groups"]["source"] == "patients named by the files" and record["groups"]["n_groups"] == 6
+    folds = read_csv(tmp_path / "eval" / "scores.csv")
+    fold_of = {}
+    for r in folds:
+        if r["method"] == "sim-pixel/realmax":
+            fold_of.setdefault(r["id"].split("_series")[0], set()).add(r["fold"])
+    assert len(fold_of) == 6 and all(len(f) == 1 for f in fold_of.values())  # a patient never spans two folds
+    code, out, err = run(capsys, "submit", tmp_path / "dev", tmp_path / "test", "--out", tmp_path / "sub",
+                         "--methods", "sim-pixel/realmax,baseline/all-used", "--from", tmp_path / "eval", *common)
+    assert code == 0, err
+    for f in sorted((tmp_path / "sub" / "runs").iterdir()):
+        lines = f.read_text().split()
+        assert len(lines) == 16 and all(":" in ln for ln in lines)
+        assert run(capsys, "validate", f, tmp_path / "test", "--window", EXACT) == (0, "valid\n", "")
