@@ -10,6 +10,7 @@
     medical.py     folders of DICOM series (dicom.py) and NIfTI volumes (nifti.py) as slices
     reading.py     --axis, --slice-step, --window (intensity.py: windows, presets, to 8 bits)
     volume.py      a scan as slices; slice orientation
+    scale16.py     16-bit 2-D files: one scale per folder (their largest bit depth, or --window)
 """
 
 from trainprint.data.imageset import ImageSet, known_groups, patients_of
