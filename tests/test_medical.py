@@ -454,3 +454,19 @@ def test_evaluate_and_submit_on_dicom_task_folders_fold_by_patient(tmp_path: Pat
         lines = f.read_text().split()
         assert len(lines) == 16 and all(":" in ln for ln in lines)
         assert run(capsys, "validate", f, tmp_path / "test", "--window", EXACT) == (0, "valid\n", "")
+
+
+def test_compressed_series_are_read_by_pydicoms_handlers(tmp_path: Path) -> None:
+    """RLE Lossless (decoded by pydicom itself) reads back to the pixels of the uncompressed series."""
+    import pydicom
+    from pydicom.uid import RLELossless
+
+    px = slices(9, 3)
+    for f in write_series(tmp_path / "rle", hu(px), patient="R", slope=2.0, intercept=-1024.0, order=[1, 2, 0]):
+        ds = pydicom.dcmread(f)
+        ds.compress(RLELossless)
+        ds.save_as(f)
+    assert pydicom.dcmread(tmp_path / "rle" / "IM0000.dcm").file_meta.TransferSyntaxUID == RLELossless
+    with use_reading(Reading(window=parse_window(EXACT))):
+        images = load_volume_folder(tmp_path / "rle", "real_unknown", "REAL_DIR")
+    assert np.array_equal(images.pixels, px) and images.ids.tolist() == [f"R_series1:{k:03d}" for k in range(3)]
