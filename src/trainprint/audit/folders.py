@@ -6,6 +6,7 @@ The data layer reads task folders (``dev/``, ``test/``); an auditor usually has 
 ``read_files``, the content-keyed decode cache), and the same rules: image id = file name without
 its extension, hidden files and nested folders ignored, images square and of one size unless
 ``size`` is given, at least 64 px, bad files an error naming the file unless ``skip_bad``.
+A folder of DICOM series or NIfTI volumes (a tree of any depth) is read by the data layer as slices.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from trainprint.data.cache import DecodeCache, default_cache_dir
 from trainprint.data.decode import MIN_SIDE
 from trainprint.data.imageset import ImageSet
 from trainprint.data.layout import ImageFile
-from trainprint.data.load import CacheDir
+from trainprint.data.load import CacheDir, is_volume_folder, load_volume_folder
 from trainprint.data.read import read_files, write_packs
+from trainprint.data.reading import current_reading
+from trainprint.data.scale16 import one_scale
 
 log = logging.getLogger("trainprint.data")
 
@@ -57,13 +60,21 @@ def list_folder(path: str | Path, split: str, what: str) -> list[ImageFile]:
 def load_image_folder(path: str | Path, split: str, what: str, *, size: int | None = None, skip_bad: bool = False,
                       cache_dir: CacheDir = None, progress: bool = False) -> ImageSet:
     """Every image of the bare folder ``path`` as an ``ImageSet`` whose split is ``split``:
-    ``(N, S, S)`` uint8 pixels, ids sorted."""
+    ``(N, S, S)`` uint8 pixels, ids sorted. A folder (or tree) of DICOM series or NIfTI volumes
+    is read as slices ``<case>:<slice>`` with their patients (``data.load_volume_folder``)."""
+    if is_volume_folder(path):
+        return load_volume_folder(path, split, what, size=size, skip_bad=skip_bad, progress=progress)
     if size is not None and (not isinstance(size, int) or size < MIN_SIDE):
         raise TrainprintError(f"--size {size}: expected a whole number of pixels >= {MIN_SIDE}")
     files = list_folder(path, split, what)
     cache = None if cache_dir is False else DecodeCache(default_cache_dir() if cache_dir in (None, True)
                                                          else Path(str(cache_dir)))
     results, pending = read_files(files, size=size, cache=cache, progress=progress, desc=str(path))
+    cached = results  # each file decoded alone; 16-bit files then get one scale for the folder
+    results, note = one_scale(files, results, size=size, window=current_reading().window, progress=progress,
+                              desc=str(path))
+    if note:
+        log.info("%s: %s", path, note)
     bad = [(f, r) for f, r in zip(files, results) if r.item is None]
     if bad and not skip_bad:
         more = f" ({len(bad) - 1} more bad files; --skip-bad skips them)" if len(bad) > 1 else ""
@@ -86,7 +97,7 @@ def load_image_folder(path: str | Path, split: str, what: str, *, size: int | No
                                   "to N x N")
     pixels = np.stack([item.pixels for _, item in good]).astype(np.uint8)  # (N, S, S)
     if cache is not None and pending and not bad:
-        for line in write_packs(cache, files, results, pending):
+        for line in write_packs(cache, files, cached, pending):
             log.warning("decode cache not written: %s", line)
     return ImageSet(np.array([f.id for f, _ in good], dtype=str), np.full(len(good), split), pixels, "")
 

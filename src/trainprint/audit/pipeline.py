@@ -53,7 +53,8 @@ from trainprint.audit.stats import (bh_q_values, conformal_p_values, global_test
 from trainprint.core import files
 from trainprint.core.errors import TrainprintError
 from trainprint.core.runs import CONFIG_FILE, RunRecord, check_out_dir, check_resume
-from trainprint.data.imageset import (GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REAL_USED, ImageSet, labels_of)
+from trainprint.data.imageset import (GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REAL_USED, ImageSet, labels_of,
+                                      patients_of)
 from trainprint.data.load import CacheDir, load_dev
 from trainprint.evaluation.evaluate import evaluate_images
 from trainprint.evaluation.fingerprint_cache import fingerprints
@@ -289,7 +290,7 @@ def _sibling_groups(real: ImageSet, ref: ImageSet | None, cfg: AuditConfig,
         if images is None:
             continue
         groups, info = resolve_groups(cfg.evaluation.groups, images.ids, images.pixels, GroupRule(),
-                                      device=cfg.evaluation.device)
+                                      device=cfg.evaluation.device, patients=patients_of(images))
         labels = np.asarray(images.ids if groups is None else groups).astype(str)
         out.append(np.char.add(prefix, labels) if prefix else labels)
         what = "reference" if prefix else "audited"

@@ -13,6 +13,8 @@ from typing import Annotated, Optional
 import typer
 
 import trainprint
+from trainprint.data.intensity import PRESETS, parse_window
+from trainprint.data.reading import AXES, Reading, current_reading, set_reading
 
 app = typer.Typer(
     name="trainprint",
@@ -39,6 +41,7 @@ def _root(
     ] = None,
 ) -> None:
     """trainprint command line."""
+    set_reading(Reading())  # each command starts from the default reading; its options change it
 
 
 # Options shared by every command (use these so names, defaults and help stay the same).
@@ -65,3 +68,35 @@ NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor w
 def cache_choice(cache_dir: Optional[Path], no_cache: bool) -> Path | None | bool:
     """What the data layer's ``cache_dir`` gets: ``False`` (off), a folder, or ``None`` (default)."""
     return False if no_cache else cache_dir
+
+
+# How volumes are read (DICOM series, NIfTI): each option sets its part of the current reading
+# (``data_reading``) while the command's options are parsed, so every loader the command calls
+# uses it. A command that reads images adds the three on one line:
+#     axis: AxisOpt = "axial", slice_step: SliceStepOpt = 1, window: WindowOpt = None,
+def _set_axis(value: str) -> str:
+    if value not in AXES:
+        raise typer.BadParameter(f"{value!r}: expected one of {', '.join(AXES)}")
+    set_reading(Reading(value, current_reading().slice_step, current_reading().window))
+    return value
+
+
+def _set_slice_step(value: int) -> int:
+    set_reading(Reading(current_reading().axis, value, current_reading().window))
+    return value
+
+
+def _set_window(value: Optional[str]) -> Optional[str]:
+    window = parse_window(value) if value is not None else None
+    set_reading(Reading(current_reading().axis, current_reading().slice_step, window))
+    return value
+
+
+AxisOpt = Annotated[str, typer.Option(
+    "--axis", callback=_set_axis, help="Volumes (NIfTI): slice along axial (default), coronal or sagittal.")]
+SliceStepOpt = Annotated[int, typer.Option(
+    "--slice-step", min=1, callback=_set_slice_step, help="Volumes: keep every k-th slice (slice 0, k, 2k, ...).")]
+WindowOpt = Annotated[Optional[str], typer.Option(
+    "--window", callback=_set_window,
+    help=f"Volumes and 16-bit files: CENTER,WIDTH (e.g. 40,80, in HU for CT) or a preset ({', '.join(PRESETS)}) "
+    "mapped to 0..255; default: the folder's range (8-bit data as is).")]

@@ -7,14 +7,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from trainprint.cli.app import (CacheDirOpt, DeviceOpt, NoCacheOpt, OutOpt, SeedOpt, SizeOpt, SkipBadOpt, app,
-                               cache_choice)
+from trainprint.cli.app import (AxisOpt, CacheDirOpt, DeviceOpt, NoCacheOpt, OutOpt, SeedOpt, SizeOpt, SkipBadOpt,
+                               SliceStepOpt, WindowOpt, app, cache_choice)
 
 
 @app.command("audit")
 def audit_cmd(
-    generated_dir: Annotated[Path, typer.Argument(help="Folder of the generator's images.")],
-    real_dir: Annotated[Path, typer.Argument(help="Folder of the real images to audit.")],
+    generated_dir: Annotated[Path, typer.Argument(help="Folder of the generator's images (or NIfTI volumes).")],
+    real_dir: Annotated[Path, typer.Argument(help="Folder of the real images to audit, or a tree of DICOM series or "
+                                             "NIfTI volumes.")],
     out: OutOpt,
     reference: Annotated[Optional[Path], typer.Option(
         "--reference", help="Folder of real images known NOT to be in training (e.g. a dev set's real_not_used/): "
@@ -30,7 +31,8 @@ def audit_cmd(
     folds: Annotated[int, typer.Option("--folds", help="K of the dev set's strict CV.")] = 10,
     permutations: Annotated[int, typer.Option("--permutations", help="Label permutations of the dev set's null "
                                               "test.")] = 200,
-    groups: Annotated[str, typer.Option("--groups", help="Sibling groups: auto (inferred from the pixels), none or a CSV "
+    groups: Annotated[str, typer.Option("--groups", help="Sibling groups: auto (the patients DICOM / NIfTI files name, "
+                                        "else inferred from the pixels), none or a CSV "
                                         "(as evaluate); the dev set's folds and the reference test count a group once.")] = "auto",
     fdr: Annotated[float, typer.Option("--fdr", help="With --reference: call used at Benjamini-Hochberg q <= "
                                        "this.")] = 0.05,
@@ -42,6 +44,7 @@ def audit_cmd(
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
+    axis: AxisOpt = "axial", slice_step: SliceStepOpt = 1, window: WindowOpt = None,
 ) -> None:
     """Audit a folder of real images: a verdict for each (used or not), the evidence (its nearest
     generated images), p-values, the overall verdict and the estimated number of members;

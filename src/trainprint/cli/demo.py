@@ -22,6 +22,8 @@ def make_demo_cmd(
     device: DeviceOpt = "cpu",
     preset: PresetOpt = "fast",
     force: Annotated[bool, typer.Option("--force", help="Replace an earlier demo folder at FOLDER.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="png (the task's layout) or nifti (each real patient one "
+                                     "NIfTI volume; generated images stay PNGs).")] = "png",
 ) -> None:
     """Make demo task data: procedural chest-CT slices, a small GAN trained on the used ones.
 
@@ -29,7 +31,7 @@ def make_demo_cmd(
     """
     from trainprint.demo.make import make_demo
 
-    out = make_demo(folder, seed=seed, size=size, device=device, preset=preset, force=force, progress=True)
+    out = make_demo(folder, seed=seed, size=size, device=device, preset=preset, force=force, progress=True, fmt=fmt)
     typer.echo(f"demo data written to {out} (answer key: {out / 'test_key.csv'})")
 
 

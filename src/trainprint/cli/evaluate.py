@@ -9,8 +9,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from trainprint.cli.app import (CacheDirOpt, DeviceOpt, NoCacheOpt, OutOpt, SeedOpt, SizeOpt, SkipBadOpt, app,
-                               cache_choice)
+from trainprint.cli.app import (AxisOpt, CacheDirOpt, DeviceOpt, NoCacheOpt, OutOpt, SeedOpt, SizeOpt, SkipBadOpt,
+                               SliceStepOpt, WindowOpt, app, cache_choice)
 
 PresetOpt = Annotated[str, typer.Option("--preset", help="Extractor preset: fast (CPU), paper or smoke.")]
 MethodsOpt = Annotated[
@@ -21,8 +21,8 @@ MethodsOpt = Annotated[
                  "--methods is not given)."),
 ]
 GroupsOpt = Annotated[str, typer.Option(
-    "--groups", help="Which real images share a fold: auto (siblings inferred from the images, no labels; the "
-    "default), none (by image), or a CSV with columns id and group (or patient).")]
+    "--groups", help="Which real images share a fold: auto (the default: the patients DICOM / NIfTI files name, "
+    "else siblings inferred from the images, no labels), none (by image), or a CSV with columns id and group (or patient).")]
 GroupSpaceOpt = Annotated[str, typer.Option("--group-space", help="Similarity of --groups auto: pixel, ncc or ssim.")]
 GroupZOpt = Annotated[Optional[float], typer.Option(
     "--group-z", help="Robust z two images need to be linked (--groups auto; default: what the best of n unrelated "
@@ -69,6 +69,7 @@ def evaluate(
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
     progress: ProgressOpt = True,
+    axis: AxisOpt = "axial", slice_step: SliceStepOpt = 1, window: WindowOpt = None,
 ) -> None:
     """Cross-validate membership methods on a dev set (the paper's Table 1 and more)."""
     from trainprint.evaluation.evaluate import EvalConfig, evaluate as run
@@ -128,6 +129,7 @@ def submit(
     chunk: Annotated[int, typer.Option(
         "--chunk", help="Streaming: generated images decoded and embedded at once.")] = 4096,
     workers: Annotated[int, typer.Option("--workers", help="Ray actors (--engine ray).")] = 2,
+    axis: AxisOpt = "axial", slice_step: SliceStepOpt = 1, window: WindowOpt = None,
 ) -> None:
     """Write official run files for a test folder, their majority votes and a recommended one."""
     from trainprint.evaluation.selection import describe
@@ -158,6 +160,7 @@ def submit(
 def validate(
     run_file: Annotated[Path, typer.Argument(help="Run file: <id>,<0|1> per line.")],
     test_dir: Annotated[Path, typer.Argument(help="Test folder whose real_unknown/ ids the file must cover.")],
+    axis: AxisOpt = "axial", slice_step: SliceStepOpt = 1, window: WindowOpt = None,
 ) -> None:
     """Check a run file as the official validator does; one line per problem, exit 2 if any."""
     from trainprint.submit.runfiles import real_unknown_ids, validate_file

@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from trainprint.cli.app import (CacheDirOpt, DeviceOpt, NoCacheOpt, OutOpt, SeedOpt, SizeOpt, SkipBadOpt, app,
-                               cache_choice)
+from trainprint.cli.app import (AxisOpt, CacheDirOpt, DeviceOpt, NoCacheOpt, OutOpt, SeedOpt, SizeOpt, SkipBadOpt,
+                               SliceStepOpt, WindowOpt, app, cache_choice)
 
 
 @app.command("fit")
@@ -28,6 +28,7 @@ def fit_cmd(
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    axis: AxisOpt = "axial", slice_step: SliceStepOpt = 1, window: WindowOpt = None,
 ) -> None:
     """Train NAME on DEV_DIR; write checkpoint, training curve, run.json and fingerprints.npz to --out.
 

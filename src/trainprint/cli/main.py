@@ -22,6 +22,7 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from trainprint.cli.app import app
 from trainprint.core import runs
 from trainprint.core.errors import Interrupted, TrainprintError
+from trainprint.data.reading import Reading, use_reading
 
 # Each module registers its commands on ``app`` when imported.
 from trainprint.cli import data as _data  # noqa: E402,F401  inspect
@@ -36,8 +37,10 @@ EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; always ends in ``SystemExit`` with the command's exit code."""
-    with _signals_raise_interrupted(), _stage_lines_when_not_a_terminal():
-        sys.exit(_run(argv))
+    # the command's --axis / --slice-step / --window set the current reading; it ends with the command
+    with _signals_raise_interrupted(), _stage_lines_when_not_a_terminal(), use_reading(Reading()):
+        code = _run(argv)
+    sys.exit(code)
 
 
 def _run(argv: list[str] | None) -> int:

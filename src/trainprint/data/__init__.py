@@ -6,10 +6,18 @@
     cache.py       the content-keyed decode cache on disk
     load.py        load_dev / load_test / load_folder / read_folder (checks across a folder)
     inspection.py  ``trainprint inspect``
-    imageset.py    ImageSet: ids, split, uint8 pixels, the currency every later stage passes on
+    imageset.py    ImageSet: ids, split, uint8 pixels, patients, the currency every later stage passes on
+    medical.py     folders of DICOM series (dicom.py) and NIfTI volumes (nifti.py) as slices
+    reading.py     --axis, --slice-step, --window (intensity.py: windows, presets, to 8 bits)
+    volume.py      a scan as slices; slice orientation
+    scale16.py     16-bit 2-D files: one scale per folder (their largest bit depth, or --window)
 """
 
-from trainprint.data.imageset import ImageSet
-from trainprint.data.load import CacheDir, LoadReport, load_dev, load_folder, load_test, read_folder
+from trainprint.data.imageset import ImageSet, known_groups, patients_of
+from trainprint.data.load import (CacheDir, LoadReport, is_volume_folder, load_dev, load_folder, load_test,
+                                  load_volume_folder, read_folder)
+from trainprint.data.reading import Reading, current_reading, use_reading
 
-__all__ = ["CacheDir", "ImageSet", "LoadReport", "load_dev", "load_folder", "load_test", "read_folder"]
+__all__ = ["CacheDir", "ImageSet", "LoadReport", "Reading", "current_reading", "is_volume_folder", "known_groups",
+           "load_dev", "load_folder", "load_test", "load_volume_folder", "patients_of", "read_folder",
+           "use_reading"]

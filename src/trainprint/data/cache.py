@@ -17,7 +17,8 @@ JSON, wrong length or CRC, other ids) counts as missing and is rebuilt.
 The cache is bounded on disk: after each write, the least recently used packs (by modification
 time, which a hit refreshes) are deleted until the packs fit in ``max_bytes`` (default
 ``$TRAINPRINT_CACHE_MAX_GB`` GB, else ``DEFAULT_MAX_GB``; the pack just written is always kept).
-``--no-cache`` turns the cache off.
+``--no-cache`` turns the cache off. The cache folder and its ``decoded-v*`` folder are created
+readable by their owner only (0700). DICOM series and NIfTI volumes are never cached.
 """
 
 from __future__ import annotations
@@ -124,6 +125,10 @@ class DecodeCache:
         header = json.dumps(
             {"ids": list(pack.ids), "entries": [_meta(it) for it in pack.items], "shape": shape, "crc": crc}
         ).encode("utf-8")
+        for folder in (self.root, self.dir):  # created readable by its owner only (docs/data.md)
+            if not folder.exists():
+                folder.mkdir(parents=True, mode=0o700, exist_ok=True)
+                os.chmod(folder, 0o700)
         with atomic_path(self.path(key)) as tmp, open(tmp, "wb") as f:
             f.write(MAGIC + struct.pack("<I", len(header)) + header)
             for it in good:

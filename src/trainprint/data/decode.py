@@ -13,7 +13,9 @@ Conversions (each is recorded by name in ``Decoded.conversions``, see ``CONVERSI
     alpha that is not opaque       dropped (pixels kept as if opaque), a warning
     16-bit gray                    -> 8-bit by its bit depth d: round(v * 255 / (2^d - 1)), where d is
                                    the smallest of 8, 10, 12, 14, 16 that holds the file's largest
-                                   value (a 12-bit CT stored in 16 bits: 4095 -> 255, not 16)
+                                   value (a 12-bit CT stored in 16 bits: 4095 -> 255, not 16); a folder
+                                   whose files need different depths is then scaled by its largest,
+                                   or by --window (``data_scale16``)
     1-bit                          -> 0 / 255
 """
 
@@ -25,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from trainprint.data.intensity import Window, to_uint8
 
 # PIL warns about odd metadata (EXIF, ICC) while decoding; the data layer reports its own problems.
 warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
@@ -50,6 +54,20 @@ BIT_DEPTHS = (8, 10, 12, 14, 16)
 def from_16bit(bits: int) -> str:
     """Name of the conversion of a 16-bit file whose values use ``bits`` bits."""
     return f"16-bit file, {bits}-bit values -> 8-bit (v * 255 / {2**bits - 1})"
+
+
+#: the conversion of a 16-bit file scaled at ``bits`` -> ``bits``
+DEPTH_OF = {from_16bit(b): b for b in BIT_DEPTHS}
+
+
+def is_16bit(mode: str) -> bool:
+    """Whether a file of PIL ``mode`` is decoded from 16-bit (or 32-bit int) gray values."""
+    return mode.startswith("I;16") or mode == "I"
+
+
+def windowed_16bit(window: Window) -> str:
+    """Name of the conversion of a 16-bit file through ``--window`` (its values as stored)."""
+    return f"16-bit file -> 8-bit by {window.describe()}"
 
 
 FROM_16BIT = from_16bit(16)
@@ -80,8 +98,11 @@ class Decoded:
     conversions: tuple[str, ...] = ()
 
 
-def decode_image(data: bytes) -> Decoded:
-    """Decode image file bytes to an 8-bit gray ``(H, W)`` array. Raises ``BadImage``."""
+def decode_image(data: bytes, scale: int | Window | None = None) -> Decoded:
+    """Decode image file bytes to an 8-bit gray ``(H, W)`` array. Raises ``BadImage``.
+
+    ``scale``: how a 16-bit file becomes 8-bit: ``None`` by its own bit depth, a number of bits
+    (at least its own) for one scale across a folder (``data_scale16``), or a ``Window``."""
     try:
         im = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
@@ -96,7 +117,7 @@ def decode_image(data: bytes) -> Decoded:
     except Exception as e:  # noqa: BLE001
         raise BadImage(f"truncated or corrupt {fmt} image ({_short(e)}); expected a complete file") from None
     mode = im.mode
-    pixels, conversions = _to_gray8(im)
+    pixels, conversions = _to_gray8(im, scale)
     h, w = pixels.shape
     if min(h, w) < MIN_SIDE:
         raise BadImage(f"image is {w}x{h} pixels; expected at least {MIN_SIDE} px on each side")
@@ -111,7 +132,7 @@ def resize_square(pixels: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(im.resize((size, size), Image.Resampling.LANCZOS), dtype=np.uint8)
 
 
-def _to_gray8(im: Image.Image) -> tuple[np.ndarray, tuple[str, ...]]:
+def _to_gray8(im: Image.Image, scale: int | Window | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
     mode = im.mode
     if mode == "L":
         return np.asarray(im, dtype=np.uint8), ()
@@ -121,7 +142,10 @@ def _to_gray8(im: Image.Image) -> tuple[np.ndarray, tuple[str, ...]]:
         a = np.asarray(im).astype(np.int64)
         if a.size and (a.min() < 0 or a.max() > 65535):
             raise BadImage(f"{mode} image has values outside 0..65535; expected 8- or 16-bit gray")
+        if isinstance(scale, Window):
+            return to_uint8(a, scale), (windowed_16bit(scale),)
         bits = next(b for b in BIT_DEPTHS if int(a.max(initial=0)) <= 2**b - 1)
+        bits = bits if scale is None else max(bits, int(scale))
         top = 2**bits - 1
         return ((a * 255 + top // 2) // top).astype(np.uint8), (from_16bit(bits),)
     conversions: list[str] = []
@@ -144,7 +168,11 @@ def _to_gray8(im: Image.Image) -> tuple[np.ndarray, tuple[str, ...]]:
     return gray, tuple(conversions)
 
 
-def _short(e: Exception) -> str:
-    """An exception as a short single line (messages stay one line)."""
+def one_line(e: Exception, limit: int = 80) -> str:
+    """An exception as a short single line of at most ``limit`` characters (messages stay one line)."""
     text = " ".join(str(e).split()) or type(e).__name__
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _short(e: Exception) -> str:
+    return one_line(e)

@@ -2,8 +2,9 @@
 
 It reads the folder through the data layer (so it also fills the decode cache for the run that
 follows) and returns an ``InspectReport``; ``InspectReport.lines()`` is what
-``trainprint inspect`` prints. ``path`` may be a dev folder, a test folder, or a folder holding
-``dev/`` and/or ``test/`` (the layout ``trainprint make-demo`` writes).
+``trainprint inspect`` prints. ``path`` may be a dev folder, a test folder, a folder holding
+``dev/`` and/or ``test/`` (the layout ``trainprint make-demo`` writes), or a bare folder (or tree)
+of DICOM series or NIfTI volumes.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainprint.data.load import CacheDir, LoadReport, read_folder
+from trainprint.data.imageset import REAL_UNKNOWN
+from trainprint.data.load import CacheDir, LoadReport, is_volume_folder, read_folder, read_volume_folder
 from trainprint.data.layout import describe, is_task_folder
+from trainprint.data.reading import Reading
 from trainprint.core.errors import TrainprintError
 
 
@@ -20,6 +23,9 @@ MODE_NAMES = {
     "L": "8-bit gray", "1": "1-bit", "P": "palette", "PA": "palette + alpha", "LA": "gray + alpha",
     "RGB": "color", "RGBA": "color + alpha", "RGBX": "color", "CMYK": "CMYK", "YCbCr": "YCbCr",
     "I;16": "16-bit gray", "I;16B": "16-bit gray", "I;16L": "16-bit gray", "I": "32-bit int",
+    # stored types of DICOM and NIfTI volumes
+    "uint8": "8-bit", "int8": "8-bit signed", "uint16": "16-bit", "int16": "16-bit signed", "int32": "32-bit signed",
+    "uint32": "32-bit", "float32": "32-bit float", "float64": "64-bit float",
 }
 
 
@@ -62,15 +68,21 @@ def inspect_folder(
     cache_dir: CacheDir = None,
     workers: int | None = None,
     progress: bool = False,
+    reading: Reading | None = None,
 ) -> InspectReport:
     """Read every task folder at ``path``; raises ``TrainprintError`` when one is not usable."""
     path = Path(path)
-    options = dict(size=size, skip_bad=skip_bad, cache_dir=cache_dir, workers=workers, progress=progress)
+    if is_volume_folder(path) and not is_task_folder(path):
+        _, report = read_volume_folder(path, REAL_UNKNOWN, "folder", size=size, skip_bad=skip_bad, workers=workers,
+                                       progress=progress, reading=reading)
+        return InspectReport(path, (report,))
+    options = dict(size=size, skip_bad=skip_bad, cache_dir=cache_dir, workers=workers, progress=progress,
+                   reading=reading)
     subs = [path / k for k in ("dev", "test") if is_task_folder(path / k)]
     if path.is_dir() and not subs and not is_task_folder(path):
         raise TrainprintError(
             f"{path}: not a task folder; expected {describe('dev')}, {describe('test')}, "
-            "or a folder holding dev/ and test/"
+            "a folder holding dev/ and test/, or a folder of DICOM series or NIfTI volumes"
         )
     targets = subs if subs and not is_task_folder(path) else [path]
     reports = tuple(read_folder(t, None, **options)[1] for t in targets)  # type: ignore[arg-type]
@@ -82,12 +94,15 @@ def inspect_folder(
 
 
 def _folder_lines(r: LoadReport) -> list[str]:
-    out = [f"{r.path}: {r.source} folder, {r.n_images} images, {r.size}x{r.size} px"]
+    what = f"{r.source} folder" if r.source else "folder"
+    out = [f"{r.path}: {what}, {r.n_images} images, {r.size}x{r.size} px"]
     width = max(len(s) for s in r.counts)
     out += [f"  {split:<{width}}  {n:>6}" for split, n in r.counts.items()]
     out.append("  file sizes:  " + _counts(r.native_sizes))
     modes = {f"{m} ({MODE_NAMES.get(m, 'other')})": n for m, n in r.modes.items()}
     out.append("  formats:     " + _counts(r.formats) + "   pixel modes: " + _counts(modes))
+    if r.patients:
+        out.append(f"  patients:    {r.patients} (named by the files: DICOM PatientID or StudyInstanceUID, NIfTI file)")
     conv = r.conversions
     out.append("  conversions: " + (_counts(conv, ": ") if conv else "none (8-bit gray, used as is)"))
     for note in r.notes:

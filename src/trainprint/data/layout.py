@@ -23,11 +23,13 @@ LAYOUTS: dict[str, tuple[str, ...]] = {"dev": DEV_SPLITS, "test": TEST_SPLITS}
 
 @dataclass(frozen=True)
 class ImageFile:
-    """One file to read: its path, split and id."""
+    """One image to read: its file, split and id; ``patient``: who was scanned, ``""`` when the
+    file does not say (2-D image files)."""
 
     path: Path
     split: str
     id: str
+    patient: str = ""
 
 
 def describe(kind: str) -> str:
@@ -55,8 +57,9 @@ def detect_kind(path: str | Path) -> str:
     raise TrainprintError(f"{path}: not a task folder; expected {describe('dev')} or {describe('test')}")
 
 
-def list_images(path: str | Path, kind: str) -> tuple[list[ImageFile], list[str]]:
-    """The image files of a ``kind`` folder, splits in layout order and ids sorted in each.
+def list_images(path: str | Path, kind: str, only: tuple[str, ...] | None = None) -> tuple[list[ImageFile], list[str]]:
+    """The image files of a ``kind`` folder, splits in layout order and ids sorted in each;
+    ``only``: list these splits (every split folder must still exist).
 
     Returns ``(files, ignored)``: ``ignored`` names hidden files and folders that are not read.
     Raises on a missing folder or sub-folder, an empty sub-folder, or a repeated id.
@@ -75,6 +78,8 @@ def list_images(path: str | Path, kind: str) -> tuple[list[ImageFile], list[str]
             elif kind == "test" and (path / REAL_USED).is_dir():
                 hint = " (it looks like a dev folder)"
             raise TrainprintError(f"{folder}: sub-folder not found; expected {describe(kind)}{hint}")
+        if only is not None and split not in only:
+            continue
         by_id: dict[str, Path] = {}
         with os.scandir(folder) as it:  # DirEntry: no extra stat per file; sort by name, not Path
             entries = sorted(it, key=lambda e: e.name)
@@ -96,7 +101,7 @@ def list_images(path: str | Path, kind: str) -> tuple[list[ImageFile], list[str]
                 )
             by_id[image_id] = entry
         if not by_id:
-            raise TrainprintError(f"{folder}: empty folder; expected PNG, JPEG, TIFF or BMP images")
+            raise TrainprintError(f"{folder}: empty folder; expected PNG, JPEG, TIFF or BMP images, DICOM series or NIfTI volumes")
         for image_id in sorted(by_id):
             files.append(ImageFile(by_id[image_id], split, image_id))
         seen.update(by_id)

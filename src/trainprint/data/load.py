@@ -33,8 +33,11 @@ import numpy as np
 
 from trainprint.data.cache import DecodeCache, default_cache_dir
 from trainprint.data.decode import BIT_DEPTHS, MIN_SIDE, WARNING_CONVERSIONS, from_16bit
-from trainprint.data.layout import ImageFile, detect_kind, list_images
+from trainprint.data.layout import LAYOUTS, ImageFile, detect_kind, list_images
+from trainprint.data.medical import MedicalRead, folder_format, read_medical
 from trainprint.data.read import FileResult, read_files, write_packs
+from trainprint.data.reading import Reading, current_reading
+from trainprint.data.scale16 import one_scale
 from trainprint.core.errors import TrainprintError
 from trainprint.data.imageset import ImageSet
 
@@ -64,6 +67,7 @@ class LoadReport:
         cache_dir: cache folder, or ``None`` when the cache is off.
         cache_hits: images read from the cache; ``decoded``: images decoded from their files.
         seconds: wall time of the load.
+        patients: how many patients the files name (DICOM series, NIfTI volumes; 0 for 2-D files).
     """
 
     path: Path
@@ -82,6 +86,7 @@ class LoadReport:
     cache_hits: int = 0
     decoded: int = 0
     seconds: float = 0.0
+    patients: int = 0
 
     @property
     def n_images(self) -> int:
@@ -146,6 +151,7 @@ def read_folder(
     progress: bool = False,
     pool: str = "process",
     splits: tuple[str, ...] | None = None,
+    reading: Reading | None = None,
 ) -> tuple[ImageSet, LoadReport]:
     """Read a task folder: ``(images, report)``. ``kind`` ``"dev"``, ``"test"`` or ``None`` (detect).
 
@@ -153,26 +159,98 @@ def read_folder(
     ``pool``: ``"process"`` (default, measured fastest) or ``"thread"``; see ``data_read``.
     ``splits``: read only these sub-folders (the layout is still checked whole), e.g. a test
     folder's ``real_unknown`` while its generated images are streamed (``data_stream``).
+    ``reading``: how volumes are sliced and windowed (``None``: the current one, ``data_reading``).
+    A split folder of DICOM series or NIfTI volumes is read by ``data_medical``, the volume
+    folders of one task folder with one window; the decode cache is not used for them.
     """
     t0 = time.perf_counter()
     path = Path(path)
-    if size is not None and (not isinstance(size, int) or size < MIN_SIDE):
-        raise TrainprintError(f"--size {size}: expected a whole number of pixels >= {MIN_SIDE}")
+    _check_size(size)
+    reading = (reading or current_reading()).check()
     kind = kind or detect_kind(path)
-    files, ignored = list_images(path, kind)
-    if splits is not None:
-        files = [f for f in files if f.split in splits]
+    wanted = tuple(s for s in LAYOUTS[kind] if splits is None or s in splits)
+    formats = {s: folder_format(path / s) for s in wanted}
+    volume_folders = {s: (path / s, f) for s, f in formats.items() if f is not None}
+    files, ignored = list_images(path, kind, only=tuple(s for s in wanted if formats[s] is None))
     cache = _open_cache(cache_dir)
     results, pending = read_files(
         files, size=size, cache=cache, workers=workers, pool=pool, progress=progress, desc=str(path)
     )
-    images, good, bad = _assemble(path, kind, files, results, size, skip_bad)
-    if cache is not None and pending:
+    scaled, scale_note = one_scale(files, results, size=size, window=reading.window, workers=workers, pool=pool,
+                                   progress=progress, desc=str(path))
+    med = None
+    if volume_folders:
+        med = read_medical(volume_folders, reading=reading, size=size, skip_bad=skip_bad,
+                           workers=workers, pool=pool, progress=progress, where=path)
+    images, good, bad = _assemble(path, kind, *_with_volumes(kind, files, scaled, med), size, skip_bad)
+    if cache is not None and pending:  # the cache keeps each file decoded alone (data_scale16)
         failed = write_packs(cache, files, results, pending)
         if failed:
             log.warning("decode cache not written (%d packs), e.g. %s", len(failed), failed[0])
-    report = _report(path, kind, images, good, bad, ignored, size, cache, time.perf_counter() - t0)
+    report = _report(path, kind, images, good, bad, ignored, size, cache, time.perf_counter() - t0, med, scale_note)
     return images, report
+
+
+def _with_volumes(kind: str, files: list[ImageFile], results: list[FileResult],
+                  med: MedicalRead | None) -> tuple[list[ImageFile], list[FileResult]]:
+    """The 2-D files and the volumes' slices together, by split (layout order) then id."""
+    if med is None:
+        return files, results
+    order = {s: i for i, s in enumerate(LAYOUTS[kind])}
+    both = sorted(zip(files + med.files, results + med.results), key=lambda p: (order[p[0].split], p[0].id))
+    return [f for f, _ in both], [r for _, r in both]
+
+
+def load_volume_folder(
+    path: str | Path,
+    split: str,
+    what: str,
+    *,
+    size: int | None = None,
+    skip_bad: bool = False,
+    cache_dir: CacheDir = None,
+    progress: bool = False,
+    reading: Reading | None = None,
+) -> ImageSet:
+    """A bare folder (or tree) of DICOM series or NIfTI volumes as an ImageSet of split ``split``
+    (``audit``'s GENERATED_DIR, REAL_DIR, --reference); ``what`` names the folder in errors.
+
+    The decode cache is not used (``cache_dir`` is accepted for the callers' sake). Raises
+    ``TrainprintError`` when ``path`` holds no volumes (``is_volume_folder`` tells beforehand).
+    """
+    images, report = read_volume_folder(path, split, what, size=size, skip_bad=skip_bad, progress=progress,
+                                        reading=reading)
+    return _logged((images, report))
+
+
+def is_volume_folder(path: str | Path) -> bool:
+    """Whether ``path`` is a folder (or tree) of DICOM series or NIfTI volumes, not of 2-D images."""
+    return Path(path).is_dir() and folder_format(Path(path)) is not None
+
+
+def read_volume_folder(
+    path: str | Path, split: str, what: str, *, size: int | None = None, skip_bad: bool = False,
+    workers: int | None = None, progress: bool = False, reading: Reading | None = None,
+) -> tuple[ImageSet, LoadReport]:
+    """``load_volume_folder`` with its report."""
+    t0 = time.perf_counter()
+    path = Path(path)
+    _check_size(size)
+    if not path.is_dir():
+        raise TrainprintError(f"{what} {path}: folder not found; expected a folder of DICOM series or NIfTI volumes")
+    fmt = folder_format(path)
+    if fmt is None:
+        raise TrainprintError(f"{what} {path}: no DICOM or NIfTI files; expected a folder of DICOM series or NIfTI "
+                              "volumes")
+    med = read_medical({split: (path, fmt)}, reading=reading or current_reading(), size=size, skip_bad=skip_bad,
+                       workers=workers, progress=progress, where=path)
+    images, good, bad = _assemble(path, "", med.files, med.results, size, skip_bad)
+    return images, _report(path, "", images, good, bad, [], size, None, time.perf_counter() - t0, med)
+
+
+def _check_size(size: int | None) -> None:
+    if size is not None and (not isinstance(size, int) or size < MIN_SIDE):
+        raise TrainprintError(f"--size {size}: expected a whole number of pixels >= {MIN_SIDE}")
 
 
 Pair = tuple[ImageFile, FileResult]
@@ -195,7 +273,8 @@ def _assemble(
         pixels[i] = r.item.pixels  # type: ignore[union-attr]
     ids = np.array([f.id for f, _ in good], dtype=str)
     split = np.array([f.split for f, _ in good], dtype=str)
-    return ImageSet(ids, split, pixels, kind), good, bad
+    patients = np.array([f.patient for f, _ in good], dtype=str) if any(f.patient for f, _ in good) else None
+    return ImageSet(ids, split, pixels, kind, patients), good, bad
 
 
 # --- whole-folder checks ----------------------------------------------------------------------
@@ -234,9 +313,13 @@ def _check_sizes(path: Path, good: list[Pair], size: int | None) -> int:
 
 def _report(
     path: Path, kind: str, images: ImageSet, good: list[Pair], bad: list[Pair], ignored: list[str],
-    size: int | None, cache: DecodeCache | None, seconds: float,
+    size: int | None, cache: DecodeCache | None, seconds: float, med: MedicalRead | None = None,
+    scale_note: str | None = None,
 ) -> LoadReport:
     items = [(f, r.item) for f, r in good if r.item is not None]
+    if med is not None:
+        bad = bad + med.bad
+        ignored = ignored + med.ignored
     conversions: Counter[str] = Counter(c for _, it in items for c in it.conversions)
     warnings: list[str] = []
     for name in WARNING_CONVERSIONS:
@@ -258,9 +341,10 @@ def _report(
     depths = {c: n for c, n in conversions.items() if c in BIT_DEPTH_CONVERSIONS}
     for name, n in depths.items():
         notes.append(f"{path}: {_n(n, 'image')}: {name}")
-    if len(depths) > 1:
-        warnings.append(f"{path}: 16-bit images of {len(depths)} different bit depths, each scaled by its own "
-                        "(their brightness may not be comparable); convert them to one depth first")
+    if scale_note:
+        notes.append(f"{path}: {scale_note}")
+    if med is not None:
+        notes += med.notes
     if ignored:
         what = _n(len(ignored), "hidden file or nested folder", "hidden files or nested folders")
         notes.append(f"{path}: {what} not read, e.g. {ignored[0]}")
@@ -282,6 +366,7 @@ def _report(
         cache_hits=hits,
         decoded=len(items) - hits,
         seconds=round(seconds, 3),
+        patients=len({f.patient for f, _ in items if f.patient}),
     )
 
 

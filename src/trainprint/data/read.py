@@ -25,6 +25,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 from trainprint.data import decode
 from trainprint.data.cache import DecodeCache, Pack, file_digest, pack_key
 from trainprint.data.decode import BadImage, Decoded
+from trainprint.data.intensity import Window
 from trainprint.core.progress import new_progress
 from trainprint.data.layout import ImageFile
 from trainprint.core.errors import TrainprintError
@@ -110,8 +111,9 @@ def write_packs(cache: DecodeCache, files: list[ImageFile], results: list[FileRe
     return failed
 
 
-def decode_file(path: Path, *, size: int | None) -> FileResult:
-    """Read and decode one file, resized to ``size`` when given.
+def decode_file(path: Path, *, size: int | None, scale: int | Window | None = None) -> FileResult:
+    """Read and decode one file, resized to ``size`` when given; ``scale``: of a 16-bit file
+    (``decode_image``).
 
     Runs in worker processes: module-level, arguments picklable, never raises for a bad file.
     """
@@ -120,12 +122,22 @@ def decode_file(path: Path, *, size: int | None) -> FileResult:
     except OSError as e:
         return FileResult(None, f"cannot read the file ({e.strerror or e}); expected a readable image file")
     try:
-        item = decode.decode_image(data)  # looked up at call time (tests count the calls)
+        # looked up at call time (tests count the calls)
+        item = decode.decode_image(data) if scale is None else decode.decode_image(data, scale)
     except BadImage as e:
         return FileResult(None, str(e))
     if size is not None:
         item = replace(item, pixels=decode.resize_square(item.pixels, size))
     return FileResult(item)
+
+
+def map_files(
+    fn: Callable[[T], R], items: list[T], workers: int | None, pool: str, progress: bool, desc: str
+) -> Iterator[R]:
+    """``map(fn, items)`` in order, on the pool ``read_files`` uses (``fn`` module-level, picklable)."""
+    if pool not in POOLS:
+        raise TrainprintError(f"pool {pool!r}: expected one of {', '.join(POOLS)}")
+    return _map(fn, items, workers, pool, progress, desc)
 
 
 def _map(

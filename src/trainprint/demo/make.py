@@ -12,6 +12,10 @@ DCGAN (``demo_generator``) on the used patients' slices only, samples it, and wr
     OUT/demo.json        how it was made: seed, preset, counts, generator settings, timings
     OUT/samples.png      real slices, generated samples and each sample's nearest training slice
 
+``make-demo --format nifti`` writes each real patient as one NIfTI volume instead
+(``OUT/dev/real_used/real_used_001.nii.gz`` ..., ids ``real_used_001:000`` ...; the generated
+images stay PNGs, as the demo's generator is 2-D).
+
 Dev and test real images come from disjoint patients; every used patient's slices (dev and test)
 form the generator's training set. The folder is built beside OUT and renamed into place, so an
 interrupted run leaves nothing half-made. Same seed, same machine, CPU: byte-identical PNGs.
@@ -44,6 +48,7 @@ from trainprint.core.runs import check_out_dir, versions
 from trainprint.core.seeding import check_seed
 
 DEMO_FILE = "demo.json"
+FORMATS = ("png", "nifti")  # make-demo --format
 KEY_FILE = "test_key.csv"
 
 
@@ -102,8 +107,10 @@ def make_demo(
     preset: str = "fast",
     force: bool = False,
     progress: bool = False,
+    fmt: str = "png",
 ) -> Path:
     """Write the demo task folder at ``out_dir`` (see the module docstring); returns its path.
+    ``fmt``: ``"png"`` (the task's layout) or ``"nifti"`` (real patients as NIfTI volumes).
 
     Raises ``TrainprintError`` when ``out_dir`` is a non-empty folder (unless ``force`` and it holds
     an earlier demo, i.e. a ``demo.json``), a file, or ``size`` is not 64, 128 or 256.
@@ -115,6 +122,13 @@ def make_demo(
         if size not in (64, 128, 256):
             raise TrainprintError(f"--size {size}: the demo makes 64, 128 or 256 px images")
         cfg = dataclasses.replace(cfg, size=size)
+    if fmt not in FORMATS:
+        raise TrainprintError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if fmt == "nifti":
+        import importlib.util
+
+        if importlib.util.find_spec("nibabel") is None:
+            raise TrainprintError("--format nifti: writing NIfTI volumes needs nibabel; pip install 'trainprint[medical]'")
     _check_target(out, force)
     check_out_dir(out, "demo folder")
     dev = resolve_device(device)
@@ -141,9 +155,9 @@ def make_demo(
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; the demo folder gets the usual permissions
     try:
-        rows = _write_folders(tmp, roles, gen_dev, gen_test, rng_ids)
+        rows = _write_folders(tmp, roles, gen_dev, gen_test, rng_ids, fmt)
         info = {
-            "seed": seed, "preset": preset, "device": str(dev), "config": dataclasses.asdict(cfg),
+            "seed": seed, "preset": preset, "format": fmt, "device": str(dev), "config": dataclasses.asdict(cfg),
             "counts": {
                 "dev": {"generated": cfg.dev_generated, "real_used": len(roles["dev_used"].pixels),
                         "real_not_used": len(roles["dev_not_used"].pixels)},
@@ -215,9 +229,12 @@ def _render_roles(cfg: DemoConfig, rng: np.random.Generator) -> dict[str, _Real]
 
 
 def _write_folders(root: Path, roles: dict[str, _Real], gen_dev: np.ndarray, gen_test: np.ndarray,
-                   rng: np.random.Generator) -> list[dict[str, object]]:
+                   rng: np.random.Generator, fmt: str = "png") -> list[dict[str, object]]:
     """Write the PNGs, the key and return the rows of ``patients.csv``. Real ids are shuffled, so
-    neither an id's number nor the file order tells the patient or (in test) the membership."""
+    neither an id's number nor the file order tells the patient or (in test) the membership.
+    ``fmt="nifti"``: each real patient is one volume instead (``_write_volumes``)."""
+    if fmt == "nifti":
+        return _write_volumes(root, roles, gen_dev, gen_test, rng)
     for folder, pixels in (("dev", gen_dev), ("test", gen_test)):
         for i, img in enumerate(pixels, 1):
             _write_png(root / folder / "generated" / f"generated_{i:04d}.png", img)
@@ -237,6 +254,50 @@ def _write_folders(root: Path, roles: dict[str, _Real], gen_dev: np.ndarray, gen
                 key.append(f"{image_id},{label}")
     tio.write_text(root / KEY_FILE, "\n".join(sorted(key)) + "\n")
     return rows
+
+
+def _write_volumes(root: Path, roles: dict[str, _Real], gen_dev: np.ndarray, gen_test: np.ndarray,
+                   rng: np.random.Generator) -> list[dict[str, object]]:
+    """``make-demo --format nifti``: each real patient's slices as one NIfTI volume
+    ``<split>_<nnn>.nii.gz`` (patients numbered in a shuffled order; slices in anatomical order,
+    read back as ids ``<split>_<nnn>:<slice>``); the generated images stay PNGs (the demo's
+    generator is 2-D). Returns the rows of ``patients.csv``; writes the key, one line per slice."""
+    for folder, pixels in (("dev", gen_dev), ("test", gen_test)):
+        for i, img in enumerate(pixels, 1):
+            _write_png(root / folder / "generated" / f"generated_{i:04d}.png", img)
+    rows: list[dict[str, object]] = []
+    key: list[str] = []
+    groups = [("dev", "real_used", [("dev_used", 1)]), ("dev", "real_not_used", [("dev_not_used", 0)]),
+              ("test", "real_unknown", [("test_used", 1), ("test_not_used", 0)])]
+    for folder, split, parts in groups:
+        patients = [(roles[r], p, label) for r, label in parts for p in np.unique(roles[r].patient)]
+        for n, k in enumerate(rng.permutation(len(patients)), 1):
+            real, p, label = patients[k]
+            index = np.flatnonzero(real.patient == p)
+            index = index[np.argsort(real.slice[index], kind="stable")]
+            case = f"{split}_{n:03d}"
+            _write_nifti(root / folder / split / f"{case}.nii.gz", real.pixels[index])
+            for j in index:
+                image_id = f"{case}:{int(real.slice[j]):03d}"
+                rows.append({"id": image_id, "folder": folder, "split": split, "patient": f"p{p:03d}",
+                             "slice": int(real.slice[j])})
+                if folder == "test":
+                    key.append(f"{image_id},{label}")
+    tio.write_text(root / KEY_FILE, "\n".join(sorted(key)) + "\n")
+    return rows
+
+
+def _write_nifti(path: Path, slices: np.ndarray) -> None:
+    """``(Z, S, S)`` uint8 axial slices as a gzipped NIfTI-1 volume (RAS+, 1 mm) that trainprint
+    reads back to the same slices; written atomically, same pixels -> same bytes."""
+    import gzip
+
+    import nibabel as nib
+
+    from trainprint.data.volume import volume_from_slices
+
+    img = nib.Nifti1Image(volume_from_slices(np.asarray(slices, dtype=np.uint8)), np.eye(4))
+    tio.write_bytes(path, gzip.compress(img.to_bytes(), mtime=0))
 
 
 def _write_png(path: Path, img: np.ndarray) -> None:

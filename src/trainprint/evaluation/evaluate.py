@@ -32,7 +32,7 @@ from trainprint.core import files
 from trainprint.core.errors import TrainprintError
 from trainprint.core.progress import new_progress
 from trainprint.core.runs import RunRecord, check_out_dir, check_resume
-from trainprint.data.imageset import GENERATED, REAL_NOT_USED, REAL_USED, ImageSet, labels_of
+from trainprint.data.imageset import GENERATED, REAL_NOT_USED, REAL_USED, ImageSet, labels_of, patients_of
 from trainprint.data.load import CacheDir, load_dev
 from trainprint.evaluation.config import RESUME_KEYS, EvalConfig
 from trainprint.evaluation.fold import evaluate_fold, row_groups
@@ -70,7 +70,7 @@ def evaluate_images(images: ImageSet, cfg: EvalConfig, out: str | Path, *,
         raise TrainprintError(f"{cfg.dev_dir}: no generated images")
     y = labels_of(images.split[real_idx])  # (n_real,) 0/1
     groups, group_info = resolve_groups(cfg.groups, images.ids[real_idx], images.pixels[real_idx], cfg.group_rule,
-                                        device=cfg.device)
+                                        device=cfg.device, patients=patients_of(images, real_idx))
     folds = make_folds(y, cfg.folds, cfg.seed, groups)  # checked before anything is written
     rows_groups = row_groups(len(images), real_idx, groups)  # a real image is never compared with its siblings
 

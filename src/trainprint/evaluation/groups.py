@@ -22,6 +22,11 @@ Rand index 0.89-1.00 against the true patients, 15 of 160 patients split, no gro
 patients; on cxrmem64 (one image per patient) 148 of 160 images stay singletons, no group
 holds more than 2.
 
+Where the files name the patient of every real image (DICOM series: PatientID, else
+StudyInstanceUID; NIfTI volumes: the file), ``--groups auto`` uses those patients instead of
+inferring (source ``patients named by the files`` in run.json and the notes); inference stays the
+fallback for 2-D image files.
+
 ``--groups FILE`` reads known groups (columns ``id`` and ``group`` or ``patient``); ``--groups none``
 folds by image. Either way the groups used are written to ``groups.csv`` of the run folder.
 """
@@ -45,6 +50,10 @@ from trainprint.similarity import PIXEL_SPACES, pairwise
 
 GROUPS_FILE = "groups.csv"
 AUTO, NONE = "auto", "none"
+#: ``--groups auto`` where the files name every image's patient (DICOM series, NIfTI volumes)
+PATIENTS = "patients named by the files"
+PATIENTS_RULE = ("auto: one group per patient the files name (DICOM PatientID, else StudyInstanceUID; NIfTI: "
+                 "the file)")
 
 
 @dataclass(frozen=True)
@@ -122,13 +131,19 @@ def group_summary(groups: np.ndarray) -> dict[str, Any]:
 
 
 def resolve_groups(choice: str | None, ids: np.ndarray, pixels: np.ndarray, rule: GroupRule, *,
-                   device: str = "cpu") -> tuple[np.ndarray | None, dict[str, Any]]:
+                   device: str = "cpu", patients: np.ndarray | None = None) -> tuple[np.ndarray | None, dict[str, Any]]:
     """The groups of the real images ``ids`` (n,) / ``pixels`` (n, H, W) for ``--groups choice``:
-    ``auto`` (inferred), ``none`` (``None``: folds by image) or a CSV path. Returns the groups as
-    (n,) unicode and a JSON-able description (source, rule, counts) for run.json."""
+    ``auto`` (the ``patients`` (n,) the files name when given, ``data.patients_of``; else
+    inferred), ``none`` (``None``: folds by image) or a CSV path. Returns the groups as (n,)
+    unicode and a JSON-able description (source, rule, counts) for run.json."""
     choice = AUTO if choice is None else str(choice)
     if choice == NONE:
         return None, {"source": NONE, "rule": "none: folds by image", "n_groups": int(len(ids))}
+    if choice == AUTO and patients is not None:
+        groups = np.asarray(patients).astype(str)
+        if groups.shape != (len(ids),) or (groups == "").any():
+            raise ValueError(f"resolve_groups: patients {groups.shape} must name each of the {len(ids)} images")
+        return groups, {"source": PATIENTS, "rule": PATIENTS_RULE, **group_summary(groups)}
     if choice == AUTO:
         labels = infer_groups(pixels, rule, device=device)
         groups = np.array([f"g{g:04d}" for g in labels])

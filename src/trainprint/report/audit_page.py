@@ -12,7 +12,8 @@ difference map of the closest); the borderline images; every image in a paged ta
 details. Images are stored once (base64 PNG in a JSON block) and put on the page only for the rows
 of the page shown, so 10,000 rows stay usable; nothing is fetched, the file opens offline. When
 every image of the shown pages has loaded (or failed), the page's script sets
-``data-images-loaded`` / ``data-images-broken`` on ``<body>`` (read by the browser test).
+``data-images-loaded`` / ``data-images-broken`` on ``<body>`` (read by the browser test). The
+page says at its top that it embeds image thumbnails (patient data: docs/data.md).
 """
 
 from __future__ import annotations
@@ -217,7 +218,9 @@ def build_audit_page(run_dir: str | Path, out: str | Path | None = None) -> Path
             f"<p class='sub'>{len(rows)} real images of <code>{esc(summary['folders']['real'])}</code> against "
             f"{summary['counts']['generated']} generated images of <code>{esc(summary['folders']['generated'])}</code>. "
             f"Built {time.strftime('%Y-%m-%d %H:%M')} by trainprint {trainprint.__version__} from the files of the "
-            f"run folder only.</p><nav>{nav}</nav>"
+            f"run folder only.</p>"
+            "<p class='sub'><b>This file embeds image thumbnails</b> (the audited real images and their nearest "
+            f"generated images, at most 64 px): share it only where those images may go.</p><nav>{nav}</nav>"
             "<noscript><p><b>This page draws its image rows with JavaScript; audit.csv holds the same rows.</b></p>"
             f"</noscript>{body}"
             f"<script type='application/json' id='img-data'>{blob(store)}</script>"

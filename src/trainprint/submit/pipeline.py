@@ -43,7 +43,8 @@ import numpy as np
 from trainprint.core import files
 from trainprint.core.errors import TrainprintError
 from trainprint.core.runs import CONFIG_FILE, RunRecord, check_out_dir, check_resume
-from trainprint.data.imageset import GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REAL_USED, ImageSet, labels_of
+from trainprint.data.imageset import (GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REAL_USED, ImageSet, labels_of,
+                                      patients_of)
 from trainprint.data.load import CacheDir, load_dev, load_test, open_cache, read_folder
 from trainprint.data.shards import ShardStore
 from trainprint.data.stream import DEFAULT_CHUNK, GeneratedStream, write_pixel_shards
@@ -177,7 +178,8 @@ def submit_stream(dev: ImageSet, test_real: ImageSet, stream: GeneratedStream, c
     if not cfg.from_run:
         real = dev.mask(REAL_USED, REAL_NOT_USED)
         ecfg = cfg.eval_config()
-        groups, _ = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=cfg.evaluation.device)
+        groups, _ = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=cfg.evaluation.device,
+                                   patients=patients_of(dev, real))
         make_folds(labels_of(dev.split[real]), cfg.evaluation.folds, cfg.evaluation.seed, groups)
     if (stream.side, stream.side) != dev.pixels.shape[1:]:
         raise TrainprintError(f"{stream.folder}: generated images are {stream.side}x{stream.side} px, dev images "
@@ -244,7 +246,8 @@ def submit_images(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, out: str | P
     if not cfg.from_run:  # the CV that picks recommended.csv must be possible: checked before writing
         real = dev.mask(REAL_USED, REAL_NOT_USED)
         ecfg = cfg.eval_config()
-        groups, _ = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=cfg.evaluation.device)
+        groups, _ = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=cfg.evaluation.device,
+                                   patients=patients_of(dev, real))
         make_folds(labels_of(dev.split[real]), cfg.evaluation.folds, cfg.evaluation.seed, groups)
     check_resume(out, "submit", cfg)
     with RunRecord(out, command="submit", config=cfg, seed=cfg.evaluation.seed) as record:
@@ -388,6 +391,8 @@ class _Rows:
         self.n = n + len(test)
         self.dev_pixels, self.test_pixels = dev.pixels[self.dev_real], test.pixels[self.test_real - n]
         self.dev_ids = dev.ids[self.dev_real]
+        self.dev_patients = patients_of(dev, self.dev_real)
+        self.test_patients = patients_of(test, self.test_real - n)
         if len(self.test_real) == 0:
             raise TrainprintError("test folder: no real_unknown images")
 
@@ -399,14 +404,16 @@ class _Rows:
         if ecfg.groups == NONE:
             return None
         out = np.array([f"#{i}" for i in range(self.n)], dtype=object)
-        dev, _ = resolve_groups(ecfg.groups, self.dev_ids, self.dev_pixels, ecfg.group_rule, device=ecfg.device)
+        dev, _ = resolve_groups(ecfg.groups, self.dev_ids, self.dev_pixels, ecfg.group_rule, device=ecfg.device,
+                                patients=self.dev_patients)
         choice = ecfg.groups
         if choice != AUTO:
             try:
                 read_groups(choice, self.test_ids)
             except TrainprintError:
                 choice = AUTO  # the CSV names the dev images only: the test images' groups are inferred
-        test, _ = resolve_groups(choice, self.test_ids, self.test_pixels, ecfg.group_rule, device=ecfg.device)
+        test, _ = resolve_groups(choice, self.test_ids, self.test_pixels, ecfg.group_rule, device=ecfg.device,
+                                 patients=self.test_patients)
         out[self.dev_real] = np.char.add("dev:", np.asarray(dev).astype(str))
         out[self.test_real] = np.asarray(test).astype(str)
         return out.astype(str)

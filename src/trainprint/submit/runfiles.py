@@ -15,6 +15,8 @@ import numpy as np
 
 from trainprint.core.errors import TrainprintError
 from trainprint.core.files import atomic_path
+from trainprint.data.imageset import REAL_UNKNOWN
+from trainprint.data.load import is_volume_folder, read_folder
 from trainprint.evaluation.metrics import LABEL_METRICS, confusion, from_confusion
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")
@@ -22,10 +24,15 @@ MAX_MISSING_LISTED = 20
 
 
 def real_unknown_ids(test_dir: str | Path) -> list[str]:
-    """Ids (file names without extension) of the images in ``test_dir/real_unknown/``, sorted."""
+    """Ids (file names without extension) of the images in ``test_dir/real_unknown/``, sorted.
+    When it holds DICOM series or NIfTI volumes: the ids ``<case>:<slice>`` of its slices as the
+    current reading (``--axis``, ``--slice-step``, ``--window``) cuts them (the folder is read)."""
     folder = Path(test_dir) / "real_unknown"
     if not folder.is_dir():
         raise TrainprintError(f"{test_dir}: expected a test folder with a real_unknown/ sub-folder")
+    if is_volume_folder(folder):
+        images, _ = read_folder(test_dir, "test", cache_dir=False, splits=(REAL_UNKNOWN,))
+        return sorted(images.ids.tolist())
     ids = sorted(p.stem for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not ids:
         raise TrainprintError(f"{folder}: no images found")
