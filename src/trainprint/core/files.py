@@ -33,9 +33,18 @@ os.umask(_UMASK)
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
 
 
-class DiskWriteError(TrainprintError):
+class DiskWriteError(TrainprintError, OSError):
     """A file could not be written because the disk refused it (``DISK_ERRNOS``); the message
-    names the file, the error and the bytes the write needed."""
+    names the file, the error and the bytes the write needed. Also an ``OSError`` (``errno`` set),
+    so a writer that may fail without stopping the run (the decode cache) still catches it."""
+
+    def __init__(self, message: str, code: int | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errno = code
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def disk_write_error(path: Path, e: OSError, needed: int) -> DiskWriteError:
@@ -47,7 +56,8 @@ def disk_write_error(path: Path, e: OSError, needed: int) -> DiskWriteError:
         free = ""
     what = os.strerror(e.errno) if e.errno is not None else str(e)
     hint = "the disk may be failing" if e.errno == errno.EIO else "free some space or write elsewhere (--out)"
-    return DiskWriteError(f"{path}: cannot write it ({what}): it needed at least {needed} bytes{free}; {hint}")
+    return DiskWriteError(f"{path}: cannot write it ({what}): it needed at least {needed} bytes{free}; {hint}",
+                          e.errno)
 
 
 @contextmanager
