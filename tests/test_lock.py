@@ -89,6 +89,13 @@ def test_a_lock_left_by_a_killed_run_is_taken_over_with_one_warning(tmp_path: Pa
     first.send_signal(signal.SIGKILL)
     first.wait()
     assert read_json(tmp_path / lock.LOCK_FILE)["pid"] == first.pid  # left behind, naming the dead run
+    # what the killed run's interrupted writes left (atomic_path's temporary names), and what is not that
+    left = [tmp_path / ".audit.csv.k3x_9a0q.tmp", tmp_path / "fingerprints" / "fold-0" / ".spy.npz.abcdefgh.tmp"]
+    kept = [tmp_path / ".notes.tmp", tmp_path / "audit.csv.abcdefgh.tmp",
+            tmp_path / "nested" / ".x.npz.abcdefgh.tmp"]  # nested/ is another run's folder (its own lock)
+    for p in left + kept + [tmp_path / "nested" / lock.LOCK_FILE]:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("half")
     with caplog.at_level(logging.WARNING, logger="trainprint.lock"):
         with RunRecord(tmp_path, command="audit", config={}, seed=0) as rec:
             assert read_json(tmp_path / lock.LOCK_FILE)["pid"] == os.getpid()
@@ -96,6 +103,8 @@ def test_a_lock_left_by_a_killed_run_is_taken_over_with_one_warning(tmp_path: Pa
     warnings = [r.getMessage() for r in caplog.records if r.name == "trainprint.lock"]
     assert len(warnings) == 1 and f"pid {first.pid} on host" in warnings[0] and "took over" in warnings[0]
     assert "\n" not in warnings[0]
+    assert "2 half-written temporary files deleted" in warnings[0], warnings
+    assert not any(p.exists() for p in left) and all(p.exists() for p in kept)
     assert read_json(tmp_path / "run.json")["resumed"] is True
     assert not (tmp_path / lock.LOCK_FILE).exists()
 

@@ -16,6 +16,7 @@ import errno
 import io
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
@@ -94,6 +95,30 @@ def atomic_path(path: str | Path, nbytes: int = 0) -> Iterator[Path]:
             tmp_path.unlink()
         except FileNotFoundError:
             pass
+
+
+#: the name ``atomic_path`` gives a temporary file (``mkstemp``: 8 characters of [a-z0-9_])
+_TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+
+
+def remove_temporary(root: str | Path, skip: str | None = None) -> list[Path]:
+    """Delete the temporary files of ``atomic_path`` left under ``root`` by a process that was
+    killed while writing (a kill cannot clean up); folders holding a file named ``skip`` (another
+    run's lock) are left to that run. Only for a folder no live process writes. Returns them."""
+    gone = []
+    for folder, dirs, names in os.walk(root):
+        if skip is not None and folder != str(root) and skip in names:
+            dirs[:] = []
+            continue
+        for name in names:
+            if _TEMPORARY.match(name):
+                path = Path(folder) / name
+                try:
+                    path.unlink()
+                    gone.append(path)
+                except FileNotFoundError:
+                    pass
+    return gone
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:

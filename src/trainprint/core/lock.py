@@ -4,7 +4,8 @@ The lock is a POSIX record lock (``fcntl.lockf``) on that file, which holds one 
 the holder (pid, host, command, start time). Taking it is atomic in the kernel, and the kernel
 drops it the moment its process ends, however it ends (SIGKILL, a crash, the OOM killer): a lock
 file left by a killed run is stale by construction and the next run takes it over, saying so on
-one warning line. A record lock belongs to the process, not to its open file, so the worker
+one warning line; the temporary files its interrupted writes left (``core.files.remove_temporary``)
+are deleted then. A record lock belongs to the process, not to its open file, so the worker
 processes a run forks (image decoding) never hold it after their parent is gone.
 
 A second process that finds the lock held stops with a ``TrainprintError`` naming the holder
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainprint.core.errors import TrainprintError
+from trainprint.core.files import remove_temporary
 
 LOCK_FILE = ".trainprint.lock"
 
@@ -100,7 +102,7 @@ def acquire(run_dir: str | Path, command: str) -> Path:
 
 def _take_over(fd: int, path: Path, command: str) -> None:
     """Write this process into the lock file ``fd`` (held); warn when it named a process that ended
-    without releasing it (a killed run)."""
+    without releasing it (a killed run), and delete the temporary files that run left."""
     old = os.pread(fd, 65536, 0)
     if old.strip():
         try:
@@ -109,8 +111,10 @@ def _take_over(fd: int, path: Path, command: str) -> None:
             info = {}
         if not isinstance(info, dict):
             info = {}
+        gone = remove_temporary(path.parent, skip=LOCK_FILE)
         log.warning("warning: --out %s: took over the lock of %s: that process is gone (a run that was "
-                    "killed or crashed); its finished steps are kept", path.parent, holder_text(info))
+                    "killed or crashed); its finished steps are kept%s", path.parent, holder_text(info),
+                    f", {len(gone)} half-written temporary files deleted" if gone else "")
     mine = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     data = (json.dumps(mine, sort_keys=True) + "\n").encode("utf-8")
