@@ -21,7 +21,7 @@ from trainprint.cli.main import main
 from trainprint.core import files
 from trainprint.core.files import DiskWriteError, read_json
 from trainprint.core.lock import LOCK_FILE
-from trainprint.data.cache import DecodeCache
+from trainprint.data import cache as cache_module
 from trainprint.data.load import read_folder
 from trainprint.data.shards import complete
 from trainprint.data.stream import GeneratedStream, write_pixel_shards
@@ -164,6 +164,46 @@ def test_a_full_tmpfs_stops_the_run_with_one_line(task: Path, tmp_path: Path) ->
         _no_temporary_files(out)
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_a_full_disk_under_the_decode_cache_is_a_warning_and_the_run_goes_on(tmp_path: Path, monkeypatch,
+                                                                             caplog) -> None:
+    """The decode cache is an optimisation: a pack the disk refuses is named on one warning line,
+    the images are used as decoded, and no pack or temporary file is left (the next run decodes)."""
+    root = make_task(tmp_path / "task", {"generated": 3, "real_used": 2, "real_not_used": 2})
+    want, _ = read_folder(root, cache_dir=False, workers=1)
+    real_open = open
+
+    class Full:
+        def __init__(self, f) -> None:
+            self.f = f
+
+        def write(self, data) -> int:
+            self.f.write(bytes(data)[:10])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def __enter__(self):  # noqa: ANN204
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.f.close()
+
+    def open_(file, mode="r", *args, **kwargs):  # noqa: ANN001, ANN202
+        f = real_open(file, mode, *args, **kwargs)
+        return Full(f) if "w" in mode else f
+
+    monkeypatch.setattr(cache_module, "open", open_, raising=False)
+    cache = tmp_path / "cache"
+    with caplog.at_level(logging.WARNING, logger="trainprint.data"):
+        got, report = read_folder(root, cache_dir=cache, workers=1)
+    assert np.array_equal(got.pixels, want.pixels) and list(got.ids) == list(want.ids)
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(lines) == 1 and "decode cache not written (3 packs)" in lines[0], lines
+    assert "No space left on device" in lines[0] and "it needed at least" in lines[0], lines
+    assert tree(cache) == [], tree(cache)
+    monkeypatch.undo()
+    _, report = read_folder(root, cache_dir=cache, workers=1)
+    assert report.decoded == len(want) and len(tree(cache)) == 3
 
 
 # --------------------------------------------------------------------------------- damaged caches
