@@ -62,6 +62,21 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path: Path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
 
 
+def test_the_same_torch_state_gives_the_same_bytes(tmp_path: Path):
+    """Issue 24: a resumed run must write the same bytes; torch.save to a path would name the
+    archive's records after the random temporary file."""
+    import torch
+
+    from trainprint.core.torchstate import load_state, save_state
+
+    state = {"model": {"w": torch.arange(6.0).reshape(2, 3)}, "epoch": 3}
+    a = save_state(tmp_path / "a.pt", state, "fmt-1").read_bytes()
+    b = save_state(tmp_path / "sub" / "b.pt", state, "fmt-1").read_bytes()
+    assert a == b
+    assert torch.equal(load_state(tmp_path / "a.pt", "fmt-1", "state file")["model"]["w"], state["model"]["w"])
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["a.pt", "b.pt"]
+
+
 def test_npz_roundtrip_without_pickle(tmp_path: Path):
     path = tio.save_npz(tmp_path / "f.npz", ids=np.array(["a", "b"]), X=np.eye(2, dtype=np.float32))
     back = tio.load_npz(path)

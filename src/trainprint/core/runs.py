@@ -17,8 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from trainprint.core import lock
 from trainprint.core.errors import Interrupted, TrainprintError
-from trainprint.core.files import read_json, write_json
+from trainprint.core.files import DiskWriteError, json_bytes, read_json, rewrite_in_place, write_json
 
 RUN_FILE = "run.json"
 
@@ -92,11 +93,23 @@ class RunRecord:
     Leaving the ``with`` block by an exception records ``status`` ``interrupted`` (Ctrl-C,
     SIGTERM) or ``failed`` with the error in one line, so run.json always ends honestly. Each
     stage logs its start and end (with seconds) on the ``trainprint.stages`` logger.
+
+    The folder's lock (``core.lock``) is taken before run.json is read or written and released on
+    leaving the ``with`` block: a second process writing the same folder stops with a
+    ``TrainprintError`` naming the first, having touched nothing.
     """
 
     def __init__(self, run_dir: str | Path, *, command: str, config: Any, seed: int) -> None:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._lock: Path | None = lock.acquire(self.run_dir, command)
+        try:
+            self._start(command, config, seed)
+        except BaseException:
+            self._release()
+            raise
+
+    def _start(self, command: str, config: Any, seed: int) -> None:
         path = self.run_dir / RUN_FILE
         previous = read_json(path) if path.exists() else {}
         self.data: dict[str, Any] = {
@@ -117,6 +130,17 @@ class RunRecord:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        try:
+            self._end(exc)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            lock.release(self._lock)
+            self._lock = None
+
+    def _end(self, exc: BaseException | None) -> None:
         if exc is None:
             if self.data["status"] == "running":
                 self.finish()
@@ -129,7 +153,12 @@ class RunRecord:
             self.data["status"] = "failed"
             self.data["error"] = one_line(exc)
         self.data["ended"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        self.save()
+        try:
+            self.save()
+        except DiskWriteError:
+            # a full disk: the record is rewritten in the blocks run.json already has; when it does
+            # not fit, run.json keeps saying ``running`` and the run's own error is the one reported
+            rewrite_in_place(self.run_dir / RUN_FILE, json_bytes(self.data))
 
     def save(self) -> None:
         write_json(self.run_dir / RUN_FILE, self.data)

@@ -6,6 +6,7 @@ damaged or foreign file gets the same one-line error everywhere.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import torch
 from torch import nn
 
 from trainprint.core.errors import TrainprintError
-from trainprint.core.files import atomic_path
+from trainprint.core.files import write_bytes
 
 
 def plain(obj: Any) -> Any:
@@ -34,11 +35,12 @@ def cpu_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def save_state(path: str | Path, state: dict[str, Any], fmt: str) -> Path:
-    """``torch.save`` of ``state`` tagged ``format = fmt``, written atomically."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save({"format": fmt, **state}, tmp)
-    return path
+    """``torch.save`` of ``state`` tagged ``format = fmt``, written atomically. Saved to memory
+    first: ``torch.save`` to a path names the archive's records after the file, here the random
+    temporary name, so the same state would give other bytes each time (and another digest)."""
+    buf = io.BytesIO()
+    torch.save({"format": fmt, **state}, buf)
+    return write_bytes(path, buf.getvalue())
 
 
 def load_state(path: str | Path, fmt: str, what: str) -> dict[str, Any]:

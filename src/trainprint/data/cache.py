@@ -7,12 +7,14 @@ adding, removing or renaming a file makes a new one (only for that split).
 A pack per split, not per image, because creating 10,000 small files costs more than decoding
 them (docs/data.md); the warm cost is hashing the files plus one sequential read.
 
-Pack format: ``MAGIC``, a 4-byte little-endian header length, a JSON header (ids; per file its
-format, mode, native size and conversions, or the reason it was skipped; the pixel shape; CRC-32
-of the pixels), then the raw ``(N, S, S)`` uint8 pixels of the readable files, in id order.
-Packs are written atomically (``trainprint.io.atomic_path``) and only after the whole folder
+Pack format: ``MAGIC``, a 4-byte little-endian header length, the header's CRC-32 (4 bytes), a
+JSON header (ids; per file its format, mode, native size and conversions, or the reason it was
+skipped; the pixel shape; CRC-32 of the pixels), then the raw ``(N, S, S)`` uint8 pixels of the
+readable files, in id order: every byte after the magic is under a checksum.
+Packs are written atomically (``core.files.atomic_path``) and only after the whole folder
 loaded, so a failed load writes nothing. A pack that fails any check (short, wrong magic, bad
-JSON, wrong length or CRC, other ids) counts as missing and is rebuilt.
+JSON, wrong length or CRC, other ids) is damaged: one warning line names it, it is deleted and
+counts as missing, so it is rebuilt from the images (tests/test_faults.py flips its bytes).
 
 The cache is bounded on disk: after each write, the least recently used packs (by modification
 time, which a hit refreshes) are deleted until the packs fit in ``max_bytes`` (default
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import struct
 import zlib
@@ -36,13 +39,16 @@ import numpy as np
 from trainprint.data.decode import Decoded
 from trainprint.core.files import atomic_path
 
-MAGIC = b"TPK1"
+MAGIC = b"TPK2"  # 2: the header has its own CRC-32
+OLD_MAGIC = b"TPK1"
 #: bump when decoding or resizing changes, so old packs are not reused
 DECODER_VERSION = 2  # 2: 16-bit files scaled by their bit depth, not always by 1/257
 ENV_VAR = "TRAINPRINT_CACHE"
 MAX_ENV_VAR = "TRAINPRINT_CACHE_MAX_GB"
 #: default bound of the packs on disk, in GB (10^9 bytes)
 DEFAULT_MAX_GB = 20.0
+
+log = logging.getLogger("trainprint.data.cache")
 
 
 def default_max_bytes() -> int:
@@ -103,17 +109,31 @@ class DecodeCache:
             blob = self.path(key).read_bytes()
         except OSError:
             return None
+        if blob[:4] == OLD_MAGIC:  # written by an older version: rebuilt in the new format, no warning
+            self.path(key).unlink(missing_ok=True)
+            return None
         try:
             pack = _unpack(blob)
-        except (ValueError, KeyError, TypeError, IndexError, struct.error, UnicodeDecodeError):
-            return None
-        if list(pack.ids) != list(ids):
+            if list(pack.ids) != list(ids):
+                raise ValueError("other ids than its key's")
+        except (ValueError, KeyError, TypeError, IndexError, struct.error, UnicodeDecodeError) as e:
+            self.drop(key, str(e))
             return None
         try:
             os.utime(self.path(key))  # a hit is a use: least recently used packs go first
         except OSError:
             pass
         return pack
+
+    def drop(self, key: str, why: str) -> None:
+        """Delete the damaged pack ``key`` (it will be rebuilt), with one warning line."""
+        path = self.path(key)
+        log.warning("warning: decode cache %s is damaged (%s); dropped, the images are decoded again",
+                    path, " ".join(why.split()))
+        try:
+            path.unlink()
+        except OSError:
+            pass
 
     def put(self, key: str, pack: Pack) -> None:
         """Write a pack atomically; raises ``OSError`` when the cache cannot be written."""
@@ -129,8 +149,9 @@ class DecodeCache:
             if not folder.exists():
                 folder.mkdir(parents=True, mode=0o700, exist_ok=True)
                 os.chmod(folder, 0o700)
-        with atomic_path(self.path(key)) as tmp, open(tmp, "wb") as f:
-            f.write(MAGIC + struct.pack("<I", len(header)) + header)
+        nbytes = 12 + len(header) + sum(it.pixels.size for it in good)
+        with atomic_path(self.path(key), nbytes=nbytes) as tmp, open(tmp, "wb") as f:
+            f.write(MAGIC + struct.pack("<II", len(header), zlib.crc32(header)) + header)
             for it in good:
                 f.write(np.ascontiguousarray(it.pixels, dtype=np.uint8).data)
         self.trim(keep=self.path(key))
@@ -171,9 +192,11 @@ def _meta(item: Decoded | str) -> dict[str, object]:
 def _unpack(blob: bytes) -> Pack:
     if blob[:4] != MAGIC:
         raise ValueError("bad magic")
-    (n,) = struct.unpack("<I", blob[4:8])
-    head = json.loads(blob[8 : 8 + n].decode("utf-8"))
-    body = memoryview(blob)[8 + n :]
+    n, crc = struct.unpack("<II", blob[4:12])
+    if zlib.crc32(blob[12 : 12 + n]) != crc:
+        raise ValueError("bad header checksum")
+    head = json.loads(blob[12 : 12 + n].decode("utf-8"))
+    body = memoryview(blob)[12 + n :]
     count, h, w = (int(v) for v in head["shape"])
     if len(body) != count * h * w or zlib.crc32(body) != head["crc"]:
         raise ValueError("bad length or checksum")

@@ -6,11 +6,14 @@ fingerprints) in order, a shard at a time:
     key.json               what the rows were made from (``key``) and how (dtype, item shape, divisor)
     part-00000.npy         rows of shard 0, ``(n_0, *item)``, written atomically
     part-00000.ids.npy     their ids, ``(n_0,)`` unicode
+    part-00000.sha256      written after both: the SHA-256 of each of the two files
     ...
-    manifest.json          written last: the shards in order, their row counts, ``N`` (complete)
+    manifest.json          written last: the shards in order, their row counts and checksums, ``N``
 
 ``ShardWriter`` writes one (resuming: a shard already on disk under the same key is kept; another
-key clears the folder first). ``ShardStore`` reads a complete one: ``len``, ``shape``,
+key clears the folder first). A shard is kept, and a folder counts as ``complete``, only when
+each shard's files match their checksums: a damaged shard is named on one warning line, deleted
+and written again (tests/test_faults.py flips its bytes). ``ShardStore`` reads a complete one: ``len``, ``shape``,
 ``block(start, stop)`` and ``take(rows)`` give float32 rows (uint8 pixels divided by ``divisor``
 255, the way the ``raw`` extractor scales them), ``blocks(rows)`` iterates in order. Only
 the rows asked for are read; memory never holds the whole array.
@@ -19,7 +22,9 @@ the rows asked for are read; memory never holds the whole array.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,9 +33,11 @@ import numpy as np
 from trainprint.core import files
 from trainprint.core.errors import TrainprintError
 
-FORMAT = "trainprint-shards-1"
+FORMAT = "trainprint-shards-2"  # 2: per-shard checksums
 MANIFEST = "manifest.json"
 KEY_FILE = "key.json"
+
+log = logging.getLogger("trainprint.data.shards")
 
 
 def shard_name(i: int) -> str:
@@ -39,6 +46,50 @@ def shard_name(i: int) -> str:
 
 def _ids_name(i: int) -> str:
     return f"part-{i:05d}.ids.npy"
+
+
+def _sum_name(i: int) -> str:
+    return f"part-{i:05d}.sha256"
+
+
+def _is_part(name: str) -> bool:
+    return name.startswith("part-") and name.endswith((".npy", ".sha256"))
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for part in iter(lambda: f.read(1 << 20), b""):
+            h.update(part)
+    return h.hexdigest()
+
+
+def _sums(root: Path, i: int) -> list[str] | None:
+    """Shard ``i``'s recorded checksums ``[rows, ids]``, or None when its checksum file is missing."""
+    path = root / _sum_name(i)
+    if not path.is_file():
+        return None
+    return path.read_text(encoding="ascii").split()
+
+
+def verify(root: Path, i: int) -> bool:
+    """Shard ``i`` of ``root`` is whole: its two files and its checksum file exist and agree. A shard
+    whose checksum file is there but disagrees, or cannot be read, is damaged: one warning line, and
+    its files are deleted (so it is written again). Without a checksum file it was not finished."""
+    paths = [root / shard_name(i), root / _ids_name(i)]
+    try:
+        want = _sums(root, i)
+        if want is None or not all(p.is_file() for p in paths):
+            return False
+        got = [_sha256(p) for p in paths]
+    except (OSError, UnicodeDecodeError) as e:
+        got, want = [str(e)], []
+    if got == want:
+        return True
+    log.warning("warning: shard %s is damaged (checksum mismatch); dropped and written again", paths[0])
+    for p in [*paths, root / _sum_name(i), root / MANIFEST]:
+        p.unlink(missing_ok=True)
+    return False
 
 
 class ShardWriter:
@@ -70,12 +121,12 @@ class ShardWriter:
         if not self.root.is_dir():
             return
         for p in self.root.iterdir():
-            if p.name in (MANIFEST, KEY_FILE) or (p.name.startswith("part-") and p.name.endswith(".npy")):
+            if p.name in (MANIFEST, KEY_FILE) or _is_part(p.name):
                 p.unlink()
 
     def has(self, i: int) -> bool:
-        """Shard ``i`` is on disk (written whole: shards are renamed into place)."""
-        return (self.root / shard_name(i)).is_file() and (self.root / _ids_name(i)).is_file()
+        """Shard ``i`` is on disk, whole and undamaged (``verify``)."""
+        return verify(self.root, i)
 
     def write(self, i: int, rows: np.ndarray, ids: np.ndarray) -> None:
         """Shard ``i``: ``rows`` ``(n, *item_shape)``, ``ids`` ``(n,)``; atomically, ids first."""
@@ -85,30 +136,55 @@ class ShardWriter:
                              f"{', '.join(map(str, self.head['item_shape']))})")
         if np.issubdtype(rows.dtype, np.floating) and not np.isfinite(rows).all():
             raise TrainprintError(f"{self.root / shard_name(i)}: rows contain NaN or inf")
+        (self.root / _sum_name(i)).unlink(missing_ok=True)
+        sums = {}
         for name, arr in ((_ids_name(i), np.asarray(ids).astype(str)), (shard_name(i), rows)):
-            with files.atomic_path(self.root / name) as tmp, open(tmp, "wb") as f:
-                np.save(f, arr, allow_pickle=False)
+            buf = io.BytesIO()
+            np.save(buf, arr, allow_pickle=False)
+            data = buf.getvalue()
+            sums[name] = hashlib.sha256(data).hexdigest()
+            files.write_bytes(self.root / name, data)
+        files.write_text(self.root / _sum_name(i), f"{sums[shard_name(i)]} {sums[_ids_name(i)]}\n")
 
     def finish(self, n_shards: int) -> "ShardStore":
         """Write the manifest of shards ``0 .. n_shards - 1`` (each must exist); the store."""
-        counts = []
+        counts, sums = [], []
         for i in range(n_shards):
             if not self.has(i):
                 raise TrainprintError(f"{self.root / shard_name(i)}: shard missing; the array is incomplete")
             counts.append(int(np.load(self.root / shard_name(i), mmap_mode="r").shape[0]))
-        files.write_json(self.root / MANIFEST, {**self.head, "rows": counts, "n": sum(counts)})
+            sums.append(_sums(self.root, i))
+        files.write_json(self.root / MANIFEST, {**self.head, "rows": counts, "n": sum(counts), "sha256": sums})
         return ShardStore(self.root)
 
 
 def complete(root: str | Path, key: str) -> bool:
-    """``root`` holds a complete shard array made under ``key``."""
-    path = Path(root) / MANIFEST
+    """``root`` holds a complete shard array made under ``key``, in this version's format, every
+    shard matching the checksums of the manifest (a damaged one is dropped: ``verify``)."""
+    root = Path(root)
+    path = root / MANIFEST
     if not path.is_file():
         return False
     try:
-        return files.read_json(path).get("key") == key
+        manifest = files.read_json(path)
     except (OSError, ValueError):
         return False
+    if not isinstance(manifest, dict) or manifest.get("key") != key or manifest.get("format") != FORMAT:
+        return False
+    sums = manifest.get("sha256")
+    if not isinstance(sums, list) or len(sums) != len(manifest.get("rows", [])):
+        return False
+    whole = True
+    for i, want in enumerate(sums):
+        if _sums(root, i) != want:  # the manifest and the shard's own checksum file disagree
+            log.warning("warning: shard %s: its checksum file disagrees with the manifest; dropped and "
+                        "written again", root / shard_name(i))
+            for p in (root / shard_name(i), root / _ids_name(i), root / _sum_name(i), path):
+                p.unlink(missing_ok=True)
+            whole = False
+        elif not verify(root, i):
+            whole = False
+    return whole
 
 
 class ShardStore:

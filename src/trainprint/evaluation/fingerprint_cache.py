@@ -9,12 +9,18 @@ label (``uses_labels = False``: ``contrastive``) is shown only ``generated`` / `
 (``label_free_view``) and keyed on that, the pixels and its parameters: its fit is the same in every
 fold and under every permutation of the labels, so one fit, found in any ``fingerprints/*/`` folder
 of the run, serves them all (and is copied to the fold's own file).
+
+Each file also holds ``checksum``, the SHA-256 of its other arrays (``payload_checksum``). A file
+that cannot be read or whose checksum differs is damaged: one warning line names it, it is deleted
+and the fingerprints are computed again (tests/test_faults.py flips its bytes).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +30,8 @@ from trainprint.core import files
 from trainprint.data.imageset import ImageSet
 from trainprint.evaluation.protocol import label_free_view
 from trainprint.extractors.registry import make_extractor, run_params
+
+log = logging.getLogger("trainprint.evaluation.fingerprint_cache")
 
 NOT_CACHED = ("raw",)  # extractors whose output is the pixels themselves: recomputed, not saved
 
@@ -52,6 +60,37 @@ def cache_key(name: str, images: ImageSet, fit_pixels: np.ndarray, fit_split: np
     return h.hexdigest()
 
 
+PAYLOAD = ("ids", "split", "source", "X", "key")  # the arrays under ``checksum``, in this order
+
+
+def payload_checksum(arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 over the shape, dtype and bytes of each ``PAYLOAD`` array of a fingerprint file."""
+    h = hashlib.sha256()
+    for name in PAYLOAD:
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}{a.shape}{a.dtype.str}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _load_checked(path: Path) -> dict[str, np.ndarray] | None:
+    """The arrays of the fingerprint file ``path``, or None: when it is damaged (unreadable, an array
+    missing, or its checksum not its payload's; deleted, one warning line), or holds no checksum."""
+    try:
+        z = files.load_npz(path)
+        if "checksum" not in z and all(k in z for k in ("ids", "X")):
+            return None  # fingerprints without a key (an older version's, or submit's streaming copy): recomputed
+        why = "" if payload_checksum(z) == str(z["checksum"]) else "checksum mismatch"
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        why = " ".join(f"{type(e).__name__}: {e}".split())
+    if not why:
+        return z
+    log.warning("warning: fingerprint cache %s is damaged (%s); dropped, the fingerprints are computed again",
+                path, why[:200])
+    path.unlink(missing_ok=True)
+    return None
+
+
 def _cached(cache: Path, key: str, anywhere: bool) -> tuple[np.ndarray | None, Path | None]:
     """``(X, path)`` of the file ``cache`` when its key is ``key``; with ``anywhere``, else of the
     first file of the same name in a sibling folder (``fingerprints/*/``) with that key; else
@@ -59,10 +98,9 @@ def _cached(cache: Path, key: str, anywhere: bool) -> tuple[np.ndarray | None, P
     paths = [cache] + (sorted(p for p in cache.parent.parent.glob(f"*/{cache.name}") if p != cache)
                        if anywhere else [])
     for p in paths:
-        if p.exists():
-            z = files.load_npz(p)
-            if "key" in z and str(z["key"]) == key:
-                return z["X"], p
+        z = _load_checked(p) if p.exists() else None
+        if z is not None and str(z["key"]) == key:
+            return z["X"], p
     return None, None
 
 
@@ -88,6 +126,7 @@ def fingerprints(name: str, images: ImageSet, fit_pixels: np.ndarray, fit_split:
     if X is None:  # else another fold's fit serves; this fold still gets its own file (the report reads them)
         X = ext.fit(fit_pixels, fit_split).transform(images.pixels)
     source = np.full(len(images), images.source) if source is None else np.asarray(source).astype(str)
-    files.save_npz(cache, ids=images.ids, split=images.split, source=source, X=np.asarray(X, dtype=np.float32),
-                   key=np.array(key))
+    arrays = dict(ids=images.ids, split=images.split, source=source, X=np.asarray(X, dtype=np.float32),
+                  key=np.array(key))
+    files.save_npz(cache, **arrays, checksum=np.array(payload_checksum(arrays)))
     return X

@@ -136,11 +136,15 @@ class TrainedExtractor(FingerprintExtractor):
 
     # ------------------------------------------------------------------ save / load
     def save(self, path: str | Path) -> Path:
-        """Write the fitted extractor (parameters, config, image size, history, weights) atomically."""
+        """Write the fitted extractor (parameters, config, image size, history, weights) atomically.
+        The history is saved without each epoch's wall ``seconds`` (train_log.csv has them), so one
+        training gives one file, byte for byte, however often it was interrupted and resumed (the
+        file's digest keys the fingerprint shards made with it: ``engine/work.py``)."""
         if not hasattr(self, "model_"):
             raise TrainprintError(f"{self.name}.save: the extractor is not fitted")
         state = {"params": plain(self.get_params()), "config": plain(dataclasses.asdict(self.config_)),
-                 "image_size": int(self.image_size_), "history": self.history_,
+                 "image_size": int(self.image_size_),
+                 "history": [{k: v for k, v in r.items() if k != "seconds"} for r in self.history_],
                  "attributes": {k: getattr(self, k) for k in self.saved_attributes},
                  "model": cpu_state_dict(self.model_)}
         return save_state(path, state, self.save_format)
