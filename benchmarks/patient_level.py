@@ -2,6 +2,7 @@
 bootstrapped over patients (docs/membership.md, "Patients").
 
     python benchmarks/patient_level.py [--benchmarks ../shared/benchmarks] [--sim-seeds 5] [--reps 1000]
+                                       [--demo DEMO_DATA ...]
 
 Each data set is audited as ``trainprint audit`` would: the audited images are one set of real
 images, the reference another (known non-members), both pooled; AUC of audited members against
@@ -15,6 +16,10 @@ for the patient-level figures and the inferred ones for the sibling-aware scores
   patients), and a generator that memorised a known share of them: for each of 40 member patients
   a noisy copy of some of its slices (1-2), beside fresh slices of 60 unseen patients; the audited
   pool is the 40 members and 40 non-members. Seeds vary the patients, the copies and the noise.
+
+- demo: ``make-demo`` task folders (``--demo``, any number of seeds): the test folder's real images
+  (members and non-members, 24 + 24 patients of 4 slices) audited against its generated images,
+  labels from ``test_key.csv``, the patients from ``patients.csv`` (known), groups inferred.
 
 Scores (higher = more likely used): ``max`` (best SSIM to a generated image: ``realmax``'s score), ``calibrated`` in
 SSIM, NCC and pixel space (best to G minus best to another real image), blind (siblings included,
@@ -130,23 +135,44 @@ def simulation(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     return R, y, G, groups, truth
 
 
+def demo_set(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(R, y, G, inferred groups, true patients) of a make-demo folder's test set."""
+    from trainprint.core.files import read_csv
+    from trainprint.data.load import read_folder
+
+    test, _ = read_folder(folder / "test", "test", cache_dir=False)
+    real, gen = test.split == "real_unknown", test.split == "generated"
+    key = {r[0]: int(r[1]) for r in (line.split(",") for line in (folder / "test_key.csv").read_text().split())}
+    patient = {r["id"]: r["patient"] for r in read_csv(folder / "patients.csv")}
+    ids = test.ids[real]
+    return (test.pixels[real].astype(np.float32) / 255.0, np.array([key[i] for i in ids]),
+            test.pixels[gen].astype(np.float32) / 255.0, infer_groups(test.pixels[real]).astype(str),
+            np.array([patient[i] for i in ids]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--benchmarks", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "benchmarks")
     ap.add_argument("--sim-seeds", type=int, default=5)
     ap.add_argument("--reps", type=int, default=1000)
+    ap.add_argument("--demo", type=Path, nargs="*", default=[], help="make-demo data folders (e.g. one per seed)")
+    ap.add_argument("--no-benchmarks", action="store_true")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     print("| data | score | image AUC [95%] | patient AUC [95%] | images / patients | seconds |")
     print("|---|---|---|---|---|---|")
     cases: list[tuple[str, object]] = [(f"sim seed {s}", s) for s in range(args.sim_seeds)]
+    cases += [(f"demo {d.name}", d) for d in args.demo]
     cases += [(name, args.benchmarks / name / "dev") for name in ("ctmem64", "cxrmem64", "cxrmem64-small")
-              if (args.benchmarks / name / "dev").is_dir()]
+              if (args.benchmarks / name / "dev").is_dir() and not args.no_benchmarks]
     pooled: dict[str, list[float]] = {}
     for name, src in cases:
         t0 = time.perf_counter()
         if isinstance(src, int):
             R, y, G, groups, truth = simulation(src)
+            scores = scores_of(R, G, groups, truth)
+        elif name.startswith("demo "):
+            R, y, G, groups, truth = demo_set(Path(str(src)))
             scores = scores_of(R, G, groups, truth)
         else:
             R, y, G, groups = dev_set(Path(str(src)))

@@ -84,7 +84,7 @@ def test_submit_validate_and_score(task, tmp_path, capsys):
     for f in [*(out / "runs").iterdir(), out / "vote_all.csv", out / "recommended.csv"]:
         assert run(capsys, "validate", f, task / "test") == (0, "valid\n", "")
     scores = io.read_csv(out / "scores_test.csv")
-    assert len(scores) == 4 * 10 and {"method", "id", "score", "pred"} == set(scores[0])
+    assert len(scores) == 4 * 10 and {"method", "id", "score", "pred", "slice_pred"} == set(scores[0])
     code, stdout, _ = run(capsys, "score", out / "runs" / "baseline__all-used.csv", task / "key.csv", "--json")
     assert code == 0 and round(json.loads(stdout)["f1"], 4) == 0.6667
     code, stdout, _ = run(capsys, "score", out / "recommended.csv", task / "key.csv")

@@ -6,6 +6,7 @@ nothing left behind: file descriptors, threads, temporary files or folders, lock
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -60,7 +61,7 @@ def test_twenty_audits_in_one_process_and_in_twenty_leave_nothing_behind(tmp_pat
 
     def config(task: Path) -> AuditConfig:
         return AuditConfig(generated_dir=str(task / "generated"), real_dir=str(task / "real_unknown"), method=METHOD,
-                           device="cpu")
+                           evaluation=dataclasses.replace(AuditConfig("", "").evaluation, device="cpu"))
 
     def one(task: Path, out: Path) -> None:  # what `trainprint audit` does
         audit(config(task), out, cache_dir=cache)

@@ -320,8 +320,15 @@ def test_audit_of_volume_folders_equals_the_audit_of_their_png_export(tmp_path: 
     assert code == 0, err
     assert read_csv(tmp_path / "run-png" / "audit.csv") == got
     expected = json.loads((tmp_path / "run-png" / "audit.json").read_text())
-    for key in ("verdict", "test", "estimate", "called"):
+    for key in ("verdict", "test", "estimate", "called", "patients"):
         assert summary[key] == expected[key], key
+    # per patient: the 3 patients whose slices the generator copied (the first 12 real slices) rank
+    # first; the 4 reference patients cannot support a call (smallest p 1/5), which is said up front
+    patients = read_csv(tmp_path / "run-vol" / "patients.csv")
+    assert patients == read_csv(tmp_path / "run-png" / "patients.csv")
+    assert {r["group"] for r in patients[:3]} == {"real00", "real01", "real02"}
+    assert all(int(r["slices"]) == 4 for r in patients)
+    assert summary["reference_allows"]["smallest_p"] == 0.2 and not summary["reference_allows"]["can_call"]
 
 
 def test_groups_auto_takes_the_patients_only_when_every_image_is_named() -> None:

@@ -95,7 +95,7 @@ class Inputs:
 
 
 def audit(cfg: AuditConfig, out: str | Path, *, progress: bool = False, cache_dir: CacheDir = None,
-          say: Callable[[str], None] | None = None) -> dict[str, Any]:
+          say: Callable[[str], None] | None = None, page: Callable[[Path], Any] | None = None) -> dict[str, Any]:
     """Load the folders of ``cfg`` and run ``audit_images``; returns the summary (``audit.json``)."""
     cfg.check()
     out = check_out_dir(out)
@@ -109,7 +109,8 @@ def audit(cfg: AuditConfig, out: str | Path, *, progress: bool = False, cache_di
     sets = {"GENERATED_DIR": gen, "REAL_DIR": real, **({"--reference": ref} if ref else {}),
             **({"--dev": dev} if dev else {})}
     same_size(sets)  # type: ignore[arg-type]
-    return audit_images(Inputs(gen, real, ref, dev), cfg, out, expected=expected, progress=progress, say=say)
+    return audit_images(Inputs(gen, real, ref, dev), cfg, out, expected=expected, progress=progress, say=say,
+                        page=page)
 
 
 def task_test_ids(cfg: AuditConfig) -> list[str] | None:
@@ -122,9 +123,11 @@ def task_test_ids(cfg: AuditConfig) -> list[str] | None:
 
 
 def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected: list[str] | None = None,
-                 progress: bool = False, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+                 progress: bool = False, say: Callable[[str], None] | None = None,
+                 page: Callable[[Path], Any] | None = None) -> dict[str, Any]:
     """Audit ``inputs.real`` and write the run folder ``out`` (see the module docstring); ``say``
-    receives the lines stated before scoring (what the reference allows)."""
+    receives the lines stated before scoring (what the reference allows); ``page(out)`` builds the
+    page from the files written, as the run's last output before ``run.json`` says finished."""
     cfg = cfg.check()
     out = check_out_dir(out)
     with RunRecord(out, command="audit", config=cfg, seed=cfg.evaluation.seed) as record:
@@ -196,6 +199,9 @@ def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected:
                         "dev": cfg.dev_dir},
         }
         files.write_json(out / AUDIT_FILE, summary)
+        if page is not None:
+            with record.stage("page"):
+                page(out)
         record.finish(**{k: summary[k] for k in ("mode", "method", "verdict", "called", "estimate")},
                       patients_called=summary["patients"]["called"])
         return summary

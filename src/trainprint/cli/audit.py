@@ -63,8 +63,8 @@ def audit_cmd(
     cfg = AuditConfig(generated_dir=str(generated_dir), real_dir=str(real_dir), evaluation=shared,
                       reference_dir=str(reference) if reference else None, method=method, fdr=fdr)
     summary = audit(cfg, out, progress=progress, cache_dir=cache_choice(cache_dir, no_cache),
-                    say=lambda line: typer.echo(line, err=True))
-    page = build_audit_page(out)
+                    say=lambda line: typer.echo(line, err=True), page=build_audit_page)
+    page = out / "audit.html"
     test, est = summary["test"], summary["estimate"]
     p = f", p = {test['p_value']:.4g}" if test.get("p_value") is not None else ""
     typer.echo(f"verdict: {summary['verdict']}{p} ({summary['mode']}; method {summary['method']})")

@@ -203,8 +203,8 @@ def _audit(data: Path, out: Path, seed: int, device: str, result: DemoResult, pr
                                 evaluation=EvalConfig(dev_dir="", methods=DEV_METHODS + BASELINES, seed=seed,
                                                       device=device),
                                 reference_dir=str(data / "dev" / "real_not_used")),
-                    out, progress=progress)
-    page = build_audit_page(out)
+                    out, progress=progress, page=build_audit_page)
+    page = out / "audit.html"
     key = read_run_file(data / KEY_FILE)
     test, est = summary["test"], summary["estimate"]
     result.rows += [

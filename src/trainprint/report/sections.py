@@ -110,7 +110,10 @@ def section_run(run: Path) -> str:
     if not path.exists():
         return missing("run.json")
     rec = read_json(path)
-    rows = [("command", rec.get("command")), ("status", rec.get("status")), ("seed", rec.get("seed")),
+    status = rec.get("status")
+    if status == "running":  # a page built as a run's last output, before run.json says finished
+        status = "finishing (this page is the run's last output; run.json says finished once it is written)"
+    rows = [("command", rec.get("command")), ("status", status), ("seed", rec.get("seed")),
             ("started", rec.get("started")), ("finished", rec.get("finished", "")),
             ("versions", ", ".join(f"{k} {v}" for k, v in rec.get("versions", {}).items())),
             ("machine", ", ".join(f"{k}: {v}" for k, v in rec.get("machine", {}).items())),
