@@ -73,6 +73,8 @@ def patient_level(datasets: int, image_datasets: int) -> None:
     print("| data | data sets | audited patients | rejections at 0.05 (patient p) | slices as patients | seconds |")
     print("|---|---|---|---|---|---|")
     for kind, count in (("scores", datasets), ("images", image_datasets)):
+        if count == 0:
+            continue
         t0 = time.perf_counter()
         rej = naive = total = 0
         for d in range(count):
