@@ -165,6 +165,7 @@ def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected:
         with record.stage("statistics"):
             stats = _statistics(cfg, out, spec, selection, s_real, pred, s_ref, g_real, g_ref, notes)
             stats["summary"]["reference_allows"] = allows
+            stats["patient_verdict"] = _patient_verdicts(stats)  # (g,) used / borderline / not flagged, once
         rows, order = _rows(inputs, s_real, pred, stats, ms, g_real)
         patient_rows = _patient_rows(inputs, stats)
         files.write_csv(out / CSV_FILE, rows, CSV_FIELDS)
@@ -419,7 +420,7 @@ def _rows(inputs: Inputs, s_real: np.ndarray, pred: np.ndarray, stats: dict[str,
     borderline[[i for i in order if not used[i]][:BORDERLINE_ROWS]] = True
     gen_ids = inputs.gen.ids
     pats: PatientScores = stats["patients"]
-    pat_verdict = _patient_verdicts(stats)
+    pat_verdict = stats["patient_verdict"]
     rows = []
     for rank, i in enumerate(order, start=1):
         row: dict[str, Any] = {"rank": rank, "id": ids[i],
@@ -453,7 +454,7 @@ def _patient_verdicts(stats: dict[str, Any]) -> np.ndarray:
 def _patient_rows(inputs: Inputs, stats: dict[str, Any]) -> list[dict[str, Any]]:
     """The patients.csv rows, most suspicious first (highest patient score; ties by group)."""
     pats: PatientScores = stats["patients"]
-    verdict = _patient_verdicts(stats)
+    verdict = stats["patient_verdict"]
     order = np.lexsort((pats.groups, -np.nan_to_num(pats.score, nan=-np.inf)))
     ids = inputs.real.ids
     used = stats["used"]

@@ -228,6 +228,18 @@ def _render_roles(cfg: DemoConfig, rng: np.random.Generator) -> dict[str, _Real]
     return roles
 
 
+#: the real folders of the demo task: (folder, split, [(role, key label), ...])
+REAL_FOLDERS = [("dev", "real_used", [("dev_used", 1)]), ("dev", "real_not_used", [("dev_not_used", 0)]),
+                ("test", "real_unknown", [("test_used", 1), ("test_not_used", 0)])]
+
+
+def _write_generated(root: Path, gen_dev: np.ndarray, gen_test: np.ndarray) -> None:
+    """The generated images of dev and test as ``<folder>/generated/generated_<nnnn>.png``."""
+    for folder, pixels in (("dev", gen_dev), ("test", gen_test)):
+        for i, img in enumerate(pixels, 1):
+            _write_png(root / folder / "generated" / f"generated_{i:04d}.png", img)
+
+
 def _write_folders(root: Path, roles: dict[str, _Real], gen_dev: np.ndarray, gen_test: np.ndarray,
                    rng: np.random.Generator, fmt: str = "png") -> list[dict[str, object]]:
     """Write the PNGs, the key and return the rows of ``patients.csv``. Real ids are shuffled, so
@@ -235,14 +247,10 @@ def _write_folders(root: Path, roles: dict[str, _Real], gen_dev: np.ndarray, gen
     ``fmt="nifti"``: each real patient is one volume instead (``_write_volumes``)."""
     if fmt == "nifti":
         return _write_volumes(root, roles, gen_dev, gen_test, rng)
-    for folder, pixels in (("dev", gen_dev), ("test", gen_test)):
-        for i, img in enumerate(pixels, 1):
-            _write_png(root / folder / "generated" / f"generated_{i:04d}.png", img)
+    _write_generated(root, gen_dev, gen_test)
     rows: list[dict[str, object]] = []
     key: list[str] = []
-    groups = [("dev", "real_used", [("dev_used", 1)]), ("dev", "real_not_used", [("dev_not_used", 0)]),
-              ("test", "real_unknown", [("test_used", 1), ("test_not_used", 0)])]
-    for folder, split, parts in groups:
+    for folder, split, parts in REAL_FOLDERS:
         items = [(roles[r], j, label) for r, label in parts for j in range(len(roles[r].pixels))]
         for n, k in enumerate(rng.permutation(len(items)), 1):
             real, j, label = items[k]
@@ -262,14 +270,10 @@ def _write_volumes(root: Path, roles: dict[str, _Real], gen_dev: np.ndarray, gen
     ``<split>_<nnn>.nii.gz`` (patients numbered in a shuffled order; slices in anatomical order,
     read back as ids ``<split>_<nnn>:<slice>``); the generated images stay PNGs (the demo's
     generator is 2-D). Returns the rows of ``patients.csv``; writes the key, one line per slice."""
-    for folder, pixels in (("dev", gen_dev), ("test", gen_test)):
-        for i, img in enumerate(pixels, 1):
-            _write_png(root / folder / "generated" / f"generated_{i:04d}.png", img)
+    _write_generated(root, gen_dev, gen_test)
     rows: list[dict[str, object]] = []
     key: list[str] = []
-    groups = [("dev", "real_used", [("dev_used", 1)]), ("dev", "real_not_used", [("dev_not_used", 0)]),
-              ("test", "real_unknown", [("test_used", 1), ("test_not_used", 0)])]
-    for folder, split, parts in groups:
+    for folder, split, parts in REAL_FOLDERS:
         patients = [(roles[r], p, label) for r, label in parts for p in np.unique(roles[r].patient)]
         for n, k in enumerate(rng.permutation(len(patients)), 1):
             real, p, label = patients[k]
