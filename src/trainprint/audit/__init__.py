@@ -1,6 +1,6 @@
 """The audit: a verdict for every real image of a folder, with the evidence beside it.
 
-``audit(cfg, out)`` (``pipeline.py``) reads bare image folders (``folders.py``), scores the real
+``audit(cfg, out)`` (``pipeline.py``) reads bare image folders (``data.plain``, one scale for them), scores the real
 images with a label-free method or the method a dev set's strict CV recommends, finds each one's
 nearest generated images, computes p-values, the global test and the number of members with an
 interval (``stats.py``), and writes ``audit.csv``, ``audit.json`` and the images ``report`` draws

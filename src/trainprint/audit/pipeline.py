@@ -46,7 +46,6 @@ from typing import Any, Callable
 import numpy as np
 
 from trainprint.audit.config import DEFAULT_LABEL_FREE_METHOD, AuditConfig
-from trainprint.audit.folders import load_image_folder, same_size
 from trainprint.audit.stats import (bh_q_values, conformal_p_values, global_test, mixture_members,
                                     patient_p_values, reference_allows, rogan_gladen_members, storey_members,
                                     storey_patients)
@@ -56,6 +55,7 @@ from trainprint.core.runs import CONFIG_FILE, RunRecord, check_out_dir, check_re
 from trainprint.data.imageset import (GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REAL_USED, ImageSet, labels_of,
                                       patients_of)
 from trainprint.data.load import CacheDir, load_dev
+from trainprint.data.plain import load_plain_folders, same_size
 from trainprint.evaluation.evaluate import evaluate_images
 from trainprint.evaluation.fingerprint_cache import fingerprints
 from trainprint.evaluation.groups import GroupRule, resolve_groups
@@ -101,11 +101,14 @@ def audit(cfg: AuditConfig, out: str | Path, *, progress: bool = False, cache_di
     out = check_out_dir(out)
     check_resume(out, "audit", cfg)
     expected = task_test_ids(cfg)
-    kw = dict(size=cfg.evaluation.size, skip_bad=cfg.evaluation.skip_bad, cache_dir=cache_dir, progress=progress)
-    gen = load_image_folder(cfg.generated_dir, GENERATED, "GENERATED_DIR", **kw)
-    real = load_image_folder(cfg.real_dir, REAL_UNKNOWN, "REAL_DIR", **kw)
-    ref = load_image_folder(cfg.reference_dir, REAL_NOT_USED, "--reference", **kw) if cfg.reference_dir else None
-    dev = load_dev(cfg.dev_dir, **kw) if cfg.dev_dir else None
+    kw = dict(size=cfg.evaluation.size, skip_bad=cfg.evaluation.skip_bad, cache_dir=cache_dir, progress=progress,
+              reading=cfg.evaluation.reading)
+    plain = [(cfg.generated_dir, GENERATED, "GENERATED_DIR"), (cfg.real_dir, REAL_UNKNOWN, "REAL_DIR")]
+    if cfg.reference_dir:
+        plain.append((cfg.reference_dir, REAL_NOT_USED, "--reference"))
+    gen, real, *rest = load_plain_folders(plain, **kw)  # type: ignore[arg-type]  # one scale for the three
+    ref = rest[0] if rest else None
+    dev = load_dev(cfg.dev_dir, **kw) if cfg.dev_dir else None  # type: ignore[arg-type]
     sets = {"GENERATED_DIR": gen, "REAL_DIR": real, **({"--reference": ref} if ref else {}),
             **({"--dev": dev} if dev else {})}
     same_size(sets)  # type: ignore[arg-type]

@@ -54,7 +54,8 @@ def evaluate(cfg: EvalConfig, out: str | Path, *, progress: bool = False,
     ``cache_dir``: the decode cache (``trainprint.data``; ``False`` turns it off)."""
     cfg.check()
     check_out_dir(out)
-    images = load_dev(cfg.dev_dir, size=cfg.size, skip_bad=cfg.skip_bad, cache_dir=cache_dir, progress=progress)
+    images = load_dev(cfg.dev_dir, size=cfg.size, skip_bad=cfg.skip_bad, cache_dir=cache_dir, progress=progress,
+                      reading=cfg.reading)
     return evaluate_images(images, cfg, out, progress=progress)
 
 

@@ -41,11 +41,12 @@ from typing import Any
 import numpy as np
 
 from trainprint.core import files
+from trainprint.core.config import config_from_dict
 from trainprint.core.errors import TrainprintError
 from trainprint.core.runs import CONFIG_FILE, RunRecord, check_out_dir, check_resume
 from trainprint.data.imageset import (GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REAL_USED, ImageSet, labels_of,
                                       patients_of)
-from trainprint.data.load import CacheDir, load_dev, load_test, open_cache, read_folder
+from trainprint.data.load import CacheDir, is_volume_folder, load_dev, load_test, open_cache, read_folder
 from trainprint.data.shards import ShardStore
 from trainprint.data.stream import DEFAULT_CHUNK, GeneratedStream, write_pixel_shards
 from trainprint.engine import ENGINES, EmbedSpec, embed_shards, ray_available
@@ -71,7 +72,7 @@ SUBMIT_ENGINES = ("auto", "memory", *ENGINES)
 STREAM_MIN = 20_000
 
 #: settings an evaluate run given as --from must share with this submit
-FROM_KEYS = ("dev_dir", "preset", "seed", "size", "epochs", "groups", "group_space", "group_z", "group_k", "fraction_q",
+FROM_KEYS = ("dev_dir", "reading", "preset", "seed", "size", "epochs", "groups", "group_space", "group_z", "group_k", "fraction_q",
              "skip_bad")
 
 
@@ -152,15 +153,26 @@ def submit(cfg: SubmitConfig, out: str | Path, *, progress: bool = False,
     (``trainprint.data``; ``False`` turns it off)."""
     cfg.check()
     check_out_dir(out)
-    stream = GeneratedStream(Path(cfg.test_dir) / GENERATED, size=cfg.evaluation.size, chunk=cfg.chunk, skip_bad=cfg.evaluation.skip_bad,
-                             cache=open_cache(cache_dir))
-    engine = cfg.engine_for(len(stream))
-    dev = load_dev(cfg.evaluation.dev_dir, size=cfg.evaluation.size, skip_bad=cfg.evaluation.skip_bad, cache_dir=cache_dir, progress=progress)
-    if engine == "memory":
-        test = load_test(cfg.test_dir, size=cfg.evaluation.size, skip_bad=cfg.evaluation.skip_bad, cache_dir=cache_dir, progress=progress)
+    ev = cfg.evaluation
+    gen_dir = Path(cfg.test_dir) / GENERATED
+    stream = None
+    if is_volume_folder(gen_dir) and cfg.engine != "auto":  # volumes are read whole: the memory engine
+        engine = cfg.engine
+        if engine != "memory":
+            raise TrainprintError(f"--engine {engine}: {gen_dir} holds DICOM or NIfTI volumes, which are read whole, "
+                                  "not streamed; expected --engine memory or auto")
+    elif is_volume_folder(gen_dir):
+        engine = "memory"
+    else:
+        stream = GeneratedStream(gen_dir, size=ev.size, chunk=cfg.chunk, skip_bad=ev.skip_bad,
+                                 cache=open_cache(cache_dir), window=ev.reading.window)
+        engine = cfg.engine_for(len(stream))
+    kw = dict(size=ev.size, skip_bad=ev.skip_bad, cache_dir=cache_dir, progress=progress, reading=ev.reading)
+    dev = load_dev(ev.dev_dir, **kw)  # type: ignore[arg-type]
+    if engine == "memory" or stream is None:
+        test = load_test(cfg.test_dir, **kw)  # type: ignore[arg-type]
         return submit_images(dev, test, cfg, out, progress=progress)
-    test_real, _ = read_folder(cfg.test_dir, "test", size=cfg.evaluation.size, skip_bad=cfg.evaluation.skip_bad, cache_dir=cache_dir,
-                               progress=progress, splits=(REAL_UNKNOWN,))
+    test_real, _ = read_folder(cfg.test_dir, "test", splits=(REAL_UNKNOWN,), **kw)  # type: ignore[arg-type]
     return submit_stream(dev, test_real, stream, cfg, out, engine=engine, progress=progress)
 
 
@@ -450,8 +462,8 @@ def _from_config(cfg: SubmitConfig) -> EvalConfig:
         raise TrainprintError(f"--from {run}: no {SELECTION_FILE} (an unfinished evaluate run, or one made by an "
                               "older trainprint); run evaluate again into that folder to finish it")
     saved = files.read_json(path)
-    fields = {f.name: f for f in dataclasses.fields(EvalConfig)}
-    old = EvalConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in saved.items() if k in fields})
+    fields = {f.name for f in dataclasses.fields(EvalConfig)}
+    old = config_from_dict(EvalConfig, {k: v for k, v in saved.items() if k in fields})
     if old.protocol != "strict":
         raise TrainprintError(f"--from {run}: its protocol is {old.protocol!r} (optimistic); the recommendation "
                               "needs a strict-protocol evaluate run")
