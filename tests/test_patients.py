@@ -201,3 +201,15 @@ def test_patient_calls_give_each_slice_its_patients_call() -> None:
     groups = np.array(["a", "a", "b", "c", "c", "c"])
     assert list(patient_calls(preds, groups)) == [1, 1, 0, 1, 1, 1]  # a: half -> used; c: 2 of 3
     assert list(patient_calls(preds, None)) == list(preds)
+
+
+def test_a_groups_csv_missing_an_image_stops_before_anything_is_written(volumes, tmp_path: Path, capsys) -> None:
+    root = volumes["root"]
+    lines = (root / "groups.csv").read_text().splitlines()
+    short = tmp_path / "short.csv"
+    short.write_text("\n".join(ln for ln in lines if not ln.startswith("r05_")) + "\n")  # a reference patient left out
+    out = tmp_path / "run"
+    assert _audit(root, out, "--reference", str(root / "ref"), "--groups", str(short)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --groups {short}: no group for ") and "e.g. 'r05_0'" in err and err.count("\n") == 1
+    assert not out.exists()

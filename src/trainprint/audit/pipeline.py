@@ -58,7 +58,8 @@ from trainprint.data.load import CacheDir, load_dev
 from trainprint.data.plain import load_plain_folders, same_size
 from trainprint.evaluation.evaluate import evaluate_images
 from trainprint.evaluation.fingerprint_cache import fingerprints
-from trainprint.evaluation.groups import GroupRule, resolve_groups
+from trainprint.evaluation.folds import read_groups
+from trainprint.evaluation.groups import AUTO, NONE, GroupRule, resolve_groups
 from trainprint.evaluation.protocol import uses_labels
 from trainprint.evaluation.null import ALPHA, EVIDENCE, NO_EVIDENCE, NOT_TESTED
 from trainprint.evaluation.verdict import SELECTION_FILE
@@ -112,6 +113,10 @@ def audit(cfg: AuditConfig, out: str | Path, *, progress: bool = False, cache_di
     sets = {"GENERATED_DIR": gen, "REAL_DIR": real, **({"--reference": ref} if ref else {}),
             **({"--dev": dev} if dev else {})}
     same_size(sets)  # type: ignore[arg-type]
+    if cfg.evaluation.groups not in (AUTO, NONE):  # a groups CSV must name every image before anything is written
+        for images in (real, ref):
+            if images is not None:
+                read_groups(cfg.evaluation.groups, images.ids)
     return audit_images(Inputs(gen, real, ref, dev), cfg, out, expected=expected, progress=progress, say=say,
                         page=page)
 
