@@ -187,12 +187,10 @@ def submit_stream(dev: ImageSet, test_real: ImageSet, stream: GeneratedStream, c
     out = check_out_dir(out)
     specs = [parse_method(m) for m in cfg.check().methods]
     expected = real_unknown_ids(cfg.test_dir)
-    if not cfg.from_run:
-        real = dev.mask(REAL_USED, REAL_NOT_USED)
-        ecfg = cfg.eval_config()
-        groups, _ = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=cfg.evaluation.device,
-                                   patients=patients_of(dev, real))
-        make_folds(labels_of(dev.split[real]), cfg.evaluation.folds, cfg.evaluation.seed, groups)
+    dev_groups = _dev_groups(dev, cfg)
+    if not cfg.from_run:  # the CV that picks recommended.csv must be possible: checked before writing
+        make_folds(labels_of(dev.split[dev.mask(REAL_USED, REAL_NOT_USED)]), cfg.evaluation.folds, cfg.evaluation.seed,
+                   dev_groups)
     if (stream.side, stream.side) != dev.pixels.shape[1:]:
         raise TrainprintError(f"{stream.folder}: generated images are {stream.side}x{stream.side} px, dev images "
                               f"{dev.pixels.shape[1]}x{dev.pixels.shape[2]}; use --size")
@@ -205,7 +203,7 @@ def submit_stream(dev: ImageSet, test_real: ImageSet, stream: GeneratedStream, c
             selection = _selection(dev, cfg, out, progress)
         plan = cfg.plan(cfg.search_for(engine))
         answers, scored = _answer_test_stream(dev, test_real, pixels, plan, cfg, specs, out, record, expected,
-                                              engine, progress)
+                                              engine, progress, dev_groups)
         summary = _write_answers(out, cfg, selection, answers, expected,
                                  _counts(dev, len(pixels), len(test_real)))
         summary.update(scored=scored, engine=engine, search=dataclasses.asdict(plan), n_generated=len(pixels),
@@ -216,7 +214,7 @@ def submit_stream(dev: ImageSet, test_real: ImageSet, stream: GeneratedStream, c
 
 def _answer_test_stream(dev: ImageSet, test_real: ImageSet, pixels: ShardStore, plan: SearchPlan, cfg: SubmitConfig,
                         specs: list[MethodSpec], out: Path, record: RunRecord, expected: list[str], engine: str,
-                        progress: bool) -> tuple[dict[str, np.ndarray], int]:
+                        progress: bool, dev_groups: np.ndarray | None) -> tuple[dict[str, np.ndarray], int]:
     """``_answer_test`` with the generated test images as shard stores."""
     small = ImageSet.concat(dev, test_real)  # (N_dev + N_test_real, H, W); rows of dev first
     source = np.array(["dev"] * len(dev) + ["test"] * len(test_real))
@@ -242,7 +240,8 @@ def _answer_test_stream(dev: ImageSet, test_real: ImageSet, pixels: ShardStore, 
     def g_test(spec: MethodSpec) -> Any:
         return GeneratedSet(gen[spec.extractor], plan) if spec.extractor else np.zeros((len(pixels), 1), np.float32)
 
-    return _answer_methods(specs, _Rows(dev, test_real), reps, len(small), cfg, out, record, expected, g_test)
+    return _answer_methods(specs, _Rows(dev, test_real, dev_groups), reps, len(small), cfg, out, record, expected,
+                           g_test)
 
 
 def submit_images(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, out: str | Path, *,
@@ -255,18 +254,16 @@ def submit_images(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, out: str | P
         raise TrainprintError(f"{cfg.test_dir}: test images are {test.pixels.shape[1:]} px, dev images "
                               f"{dev.pixels.shape[1:]}; use --size")
     expected = real_unknown_ids(cfg.test_dir)
+    dev_groups = _dev_groups(dev, cfg)
     if not cfg.from_run:  # the CV that picks recommended.csv must be possible: checked before writing
-        real = dev.mask(REAL_USED, REAL_NOT_USED)
-        ecfg = cfg.eval_config()
-        groups, _ = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=cfg.evaluation.device,
-                                   patients=patients_of(dev, real))
-        make_folds(labels_of(dev.split[real]), cfg.evaluation.folds, cfg.evaluation.seed, groups)
+        make_folds(labels_of(dev.split[dev.mask(REAL_USED, REAL_NOT_USED)]), cfg.evaluation.folds, cfg.evaluation.seed,
+                   dev_groups)
     check_resume(out, "submit", cfg)
     with RunRecord(out, command="submit", config=cfg, seed=cfg.evaluation.seed) as record:
         files.write_json(out / CONFIG_FILE, dataclasses.asdict(cfg))
         with record.stage("recommend"):
             selection = _selection(dev, cfg, out, progress)
-        answers, scored = _answer_test(dev, test, cfg, specs, out, record, expected, progress)
+        answers, scored = _answer_test(dev, test, cfg, specs, out, record, expected, progress, dev_groups)
         summary = _write_answers(out, cfg, selection, answers, expected,
                                  _counts(dev, int(test.mask(GENERATED).sum()), int(test.mask(REAL_UNKNOWN).sum())))
         summary.update(scored=scored, engine="memory")
@@ -275,7 +272,8 @@ def submit_images(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, out: str | P
 
 
 def _answer_test(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, specs: list[MethodSpec], out: Path,
-                 record: RunRecord, expected: list[str], progress: bool) -> tuple[dict[str, np.ndarray], int]:
+                 record: RunRecord, expected: list[str], progress: bool,
+                 dev_groups: np.ndarray | None) -> tuple[dict[str, np.ndarray], int]:
     """One run file per method; returns each method's answers in sorted-id order."""
     both = ImageSet.concat(dev, test)  # (N_dev + N_test, H, W); rows of dev first
     source = np.array(["dev"] * len(dev) + ["test"] * len(test))
@@ -288,7 +286,7 @@ def _answer_test(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, specs: list[M
             reps[name] = fingerprints(name, both, dev.pixels, dev.split,
                                       out / "fingerprints" / "all" / f"{name}.npz", source=source,
                                       run_dir=out / "extractors" / "all" / name, **params)
-    return _answer_methods(specs, _Rows(dev, test), reps, len(both), cfg, out, record, expected)
+    return _answer_methods(specs, _Rows(dev, test, dev_groups), reps, len(both), cfg, out, record, expected)
 
 
 def _answer_methods(specs: list[MethodSpec], rows: "_Rows", reps: dict[str, np.ndarray], n_rows: int,
@@ -389,11 +387,22 @@ def _counts(dev: ImageSet, test_generated: int, test_real: int) -> dict[str, int
             "test_generated": test_generated, "test_real": test_real}
 
 
+def _dev_groups(dev: ImageSet, cfg: SubmitConfig) -> np.ndarray | None:
+    """(dev real images,) the sibling groups of the dev set's real images, as ``evaluate`` makes
+    them (None with ``--groups none``); made once per run, for the fold check and the scores."""
+    real = dev.mask(REAL_USED, REAL_NOT_USED)
+    ecfg = cfg.eval_config()
+    groups, _ = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=ecfg.device,
+                               patients=patients_of(dev, real))
+    return groups
+
+
 class _Rows:
     """Where each method reads its inputs in the dev + test arrays (dev rows first)."""
 
-    def __init__(self, dev: ImageSet, test: ImageSet) -> None:
+    def __init__(self, dev: ImageSet, test: ImageSet, dev_groups: np.ndarray | None) -> None:
         n = len(dev)
+        self.dev_groups = dev_groups  # (dev real images,) their sibling groups (``_dev_groups``)
         self.dev_real = np.flatnonzero(dev.mask(REAL_USED, REAL_NOT_USED))
         self.dev_gen = np.flatnonzero(dev.mask(GENERATED))
         self.test_real = n + np.flatnonzero(test.mask(REAL_UNKNOWN))
@@ -401,9 +410,8 @@ class _Rows:
         self.y = labels_of(dev.split[self.dev_real])
         self.test_ids = test.ids[self.test_real - n]
         self.n = n + len(test)
-        self.dev_pixels, self.test_pixels = dev.pixels[self.dev_real], test.pixels[self.test_real - n]
+        self.test_pixels = test.pixels[self.test_real - n]
         self.dev_ids = dev.ids[self.dev_real]
-        self.dev_patients = patients_of(dev, self.dev_real)
         self.test_patients = patients_of(test, self.test_real - n)
         if len(self.test_real) == 0:
             raise TrainprintError("test folder: no real_unknown images")
@@ -416,8 +424,7 @@ class _Rows:
         if ecfg.groups == NONE:
             return None
         out = np.array([f"#{i}" for i in range(self.n)], dtype=object)
-        dev, _ = resolve_groups(ecfg.groups, self.dev_ids, self.dev_pixels, ecfg.group_rule, device=ecfg.device,
-                                patients=self.dev_patients)
+        dev = self.dev_ids if self.dev_groups is None else self.dev_groups
         choice = ecfg.groups
         if choice != AUTO:
             try:
