@@ -24,8 +24,12 @@ for the patient-level figures and the inferred ones for the sibling-aware scores
 Scores (higher = more likely used): ``max`` (best SSIM to a generated image: ``realmax``'s score), ``calibrated`` in
 SSIM, NCC and pixel space (best to G minus best to another real image), blind (siblings included,
 as before) and sibling-aware (own group left out), and ``fused``: the rank average of the three
-sibling-aware calibrated scores. Patient level: the mean of a patient's slice scores. Writes
-nothing; prints a markdown table.
+sibling-aware calibrated scores. Patient level: the mean of a patient's slice scores (what
+``audit`` uses), and for the two SSIM calibrated scores two alternatives (rows ``... / max``,
+``... / fisher``): the patient's best slice, and Fisher's combination of its slices' p-values, each
+slice's p being its upper-tail rank among all audited slices ((1 + #{j: s_j >= s_i}) / (n + 1)),
+the patient's score -log10 of the chi-square(2k) tail of -2 sum log p over its k slices (so a
+patient of 1 slice and one of 8 are on one scale). Writes nothing; prints a markdown table.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import rankdata
+from scipy.stats import chi2, rankdata
 from sklearn.metrics import roc_auc_score
 
 from trainprint.data import load_dev
@@ -46,6 +50,25 @@ from trainprint.scoring import patient_scores
 
 SCORES = ("ssim max", "ssim calibrated (blind)", "ssim calibrated", "ssim calibrated (true groups)",
           "ncc calibrated", "pixel calibrated", "fused")
+#: patient aggregations measured beside the mean, for these scores
+ALTERNATIVES = {"ssim calibrated (blind)": ("max", "fisher"), "ssim calibrated": ("max", "fisher")}
+
+
+def patient_level(s: np.ndarray, patients: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
+    """(patient index of each slice (n,), patient scores (g,)) of slice scores ``s`` (n,): ``mean``,
+    ``max`` or ``fisher`` (see the module docstring)."""
+    ps = patient_scores(s, patients)
+    if how == "mean":
+        return ps.index, ps.score
+    if how == "max":
+        out = np.full(len(ps.groups), -np.inf)
+        np.maximum.at(out, ps.index, s)
+        return ps.index, out
+    if how == "fisher":
+        p = (1 + len(s) - rankdata(s, method="min") + 1) / (len(s) + 1)  # (1 + #{s_j >= s_i}) / (n + 1)
+        stat = np.bincount(ps.index, weights=-2 * np.log(p), minlength=len(ps.groups))
+        return ps.index, -np.log10(np.maximum(chi2.sf(stat, 2 * ps.size), 1e-300))
+    raise ValueError(how)
 
 
 def scores_of(R: np.ndarray, G: np.ndarray, groups: np.ndarray, truth: np.ndarray | None) -> dict[str, np.ndarray]:
@@ -71,14 +94,15 @@ def scores_of(R: np.ndarray, G: np.ndarray, groups: np.ndarray, truth: np.ndarra
 
 
 def aucs(y: np.ndarray, s: np.ndarray, patients: np.ndarray, rng: np.random.Generator,
-         reps: int) -> tuple[float, tuple[float, float], float, tuple[float, float]]:
+         reps: int, how: str = "mean") -> tuple[float, tuple[float, float], float, tuple[float, float]]:
     """Image and patient AUC of ``s`` (n,) for labels ``y`` (n,), each with a 95% percentile interval
-    from ``reps`` bootstraps that resample patients (their slices together)."""
-    ps = patient_scores(s, patients)
-    y_p = np.bincount(ps.index, weights=y, minlength=len(ps.groups)) / ps.size >= 0.5
-    members = [np.flatnonzero(ps.index == g) for g in range(len(ps.groups))]
+    from ``reps`` bootstraps that resample patients (their slices together); ``how``: the patient score."""
+    index, score = patient_level(s, patients, how)
+    n_p = len(score)
+    y_p = np.bincount(index, weights=y, minlength=n_p) / np.bincount(index, minlength=n_p) >= 0.5
+    members = [np.flatnonzero(index == g) for g in range(n_p)]
     img = roc_auc_score(y, s)
-    pat = roc_auc_score(y_p, ps.score)
+    pat = roc_auc_score(y_p, score)
     b_img, b_pat = [], []
     for _ in range(reps):
         pick = rng.integers(0, len(members), len(members))
@@ -86,7 +110,7 @@ def aucs(y: np.ndarray, s: np.ndarray, patients: np.ndarray, rng: np.random.Gene
             continue
         rows = np.concatenate([members[g] for g in pick])
         b_img.append(roc_auc_score(y[rows], s[rows]))
-        b_pat.append(roc_auc_score(y_p[pick], ps.score[pick]))
+        b_pat.append(roc_auc_score(y_p[pick], score[pick]))
     ci = lambda v: tuple(np.percentile(v, [2.5, 97.5]))  # noqa: E731
     return img, ci(b_img), pat, ci(b_pat)
 
@@ -179,11 +203,13 @@ def main() -> None:
             truth = groups
             scores = scores_of(R, G, groups, None)
         for k, s in scores.items():
-            img, ci_i, pat, ci_p = aucs(y, s, truth, rng, args.reps)
-            if isinstance(src, int):
-                pooled.setdefault(k, []).append(pat)
-            print(f"| {name} | {k} | {img:.3f} [{ci_i[0]:.3f}, {ci_i[1]:.3f}] | {pat:.3f} [{ci_p[0]:.3f}, "
-                  f"{ci_p[1]:.3f}] | {len(y)} / {len(set(truth))} | {time.perf_counter() - t0:.0f} |", flush=True)
+            for how in ("mean", *ALTERNATIVES.get(k, ())):
+                label = k if how == "mean" else f"{k} / {how}"
+                img, ci_i, pat, ci_p = aucs(y, s, truth, rng, args.reps, how)
+                if isinstance(src, int):
+                    pooled.setdefault(label, []).append(pat)
+                print(f"| {name} | {label} | {img:.3f} [{ci_i[0]:.3f}, {ci_i[1]:.3f}] | {pat:.3f} [{ci_p[0]:.3f}, "
+                      f"{ci_p[1]:.3f}] | {len(y)} / {len(set(truth))} | {time.perf_counter() - t0:.0f} |", flush=True)
     if args.sim_seeds:
         print("\nsimulation, patient AUC over seeds (mean, min, max):")
         for k, v in pooled.items():
