@@ -17,6 +17,10 @@ for the patient-level figures and the inferred ones for the sibling-aware scores
   a noisy copy of some of its slices (1-2), beside fresh slices of 60 unseen patients; the audited
   pool is the 40 members and 40 non-members. Seeds vary the patients, the copies and the noise.
 
+- simulation with near-duplicate siblings (``--dup-seeds``): the same, with every slice of a patient
+  its first slice plus noise, as neighbouring thin CT slices are: a memorised slice's best real
+  match is then its own sibling.
+
 - demo: ``make-demo`` task folders (``--demo``, any number of seeds): the test folder's real images
   (members and non-members, 24 + 24 patients of 4 slices) audited against its generated images,
   labels from ``test_key.csv``, the patients from ``patients.csv`` (known), groups inferred.
@@ -126,8 +130,11 @@ def dev_set(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     return R, y, dev.pixels[gen].astype(np.float32) / 255.0, groups
 
 
-def simulation(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(R, y, G, inferred groups, true patients) of the memorising-generator simulation."""
+def simulation(seed: int, near_duplicates: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                                   np.ndarray]:
+    """(R, y, G, inferred groups, true patients) of the memorising-generator simulation; with
+    ``near_duplicates`` every slice of a patient is its first slice plus noise (+-6 gray levels), as
+    neighbouring thin CT slices are."""
     import dataclasses
 
     from trainprint.demo.make import PRESETS, _render_roles
@@ -138,6 +145,9 @@ def simulation(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     roles = _render_roles(cfg, np.random.default_rng(np.random.SeedSequence(seed).spawn(5)[0]))
     pix = np.concatenate([roles[k].pixels for k in roles])
     pat = np.concatenate([roles[k].patient for k in roles]).astype(str)
+    if near_duplicates:
+        first = {p: pix[np.flatnonzero(pat == p)[0]].astype(int) for p in np.unique(pat)}
+        pix = np.stack([np.clip(first[p] + rng.integers(-6, 7, first[p].shape), 0, 255) for p in pat]).astype(np.uint8)
     ids = np.unique(pat)
     rng.shuffle(ids)
     if len(ids) < 140:
@@ -178,6 +188,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--benchmarks", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "benchmarks")
     ap.add_argument("--sim-seeds", type=int, default=5)
+    ap.add_argument("--dup-seeds", type=int, default=0, help="seeds of the near-duplicate-siblings simulation")
     ap.add_argument("--reps", type=int, default=1000)
     ap.add_argument("--demo", type=Path, nargs="*", default=[], help="make-demo data folders (e.g. one per seed)")
     ap.add_argument("--no-benchmarks", action="store_true")
@@ -186,14 +197,15 @@ def main() -> None:
     print("| data | score | image AUC [95%] | patient AUC [95%] | images / patients | seconds |")
     print("|---|---|---|---|---|---|")
     cases: list[tuple[str, object]] = [(f"sim seed {s}", s) for s in range(args.sim_seeds)]
+    cases += [(f"sim-dup seed {s}", ("dup", s)) for s in range(args.dup_seeds)]
     cases += [(f"demo {d.name}", d) for d in args.demo]
     cases += [(name, args.benchmarks / name / "dev") for name in ("ctmem64", "cxrmem64", "cxrmem64-small")
               if (args.benchmarks / name / "dev").is_dir() and not args.no_benchmarks]
     pooled: dict[str, list[float]] = {}
     for name, src in cases:
         t0 = time.perf_counter()
-        if isinstance(src, int):
-            R, y, G, groups, truth = simulation(src)
+        if isinstance(src, int) or isinstance(src, tuple):
+            R, y, G, groups, truth = simulation(src[1], True) if isinstance(src, tuple) else simulation(src)
             scores = scores_of(R, G, groups, truth)
         elif name.startswith("demo "):
             R, y, G, groups, truth = demo_set(Path(str(src)))
@@ -206,12 +218,12 @@ def main() -> None:
             for how in ("mean", *ALTERNATIVES.get(k, ())):
                 label = k if how == "mean" else f"{k} / {how}"
                 img, ci_i, pat, ci_p = aucs(y, s, truth, rng, args.reps, how)
-                if isinstance(src, int):
-                    pooled.setdefault(label, []).append(pat)
+                if isinstance(src, (int, tuple)):
+                    pooled.setdefault(f"{'sim-dup' if isinstance(src, tuple) else 'sim'}: {label}", []).append(pat)
                 print(f"| {name} | {label} | {img:.3f} [{ci_i[0]:.3f}, {ci_i[1]:.3f}] | {pat:.3f} [{ci_p[0]:.3f}, "
                       f"{ci_p[1]:.3f}] | {len(y)} / {len(set(truth))} | {time.perf_counter() - t0:.0f} |", flush=True)
-    if args.sim_seeds:
-        print("\nsimulation, patient AUC over seeds (mean, min, max):")
+    if args.sim_seeds or args.dup_seeds:
+        print("\nsimulations, patient AUC over seeds (mean, min, max):")
         for k, v in pooled.items():
             print(f"  {k}: {np.mean(v):.3f} ({np.min(v):.3f} to {np.max(v):.3f})")
 

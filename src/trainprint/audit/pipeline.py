@@ -66,6 +66,7 @@ from trainprint.evaluation.verdict import SELECTION_FILE
 from trainprint.membership.scores import MembershipScores, membership_scores
 from trainprint.methods import MethodOptions, MethodSpec, parse_method
 from trainprint.scoring import FitView, PatientScores, patient_calls, patient_scores, score_images
+from trainprint.scoring.siblings import describe, left_out
 from trainprint.similarity import PIXEL_SPACES
 from trainprint.submit.runfiles import real_unknown_ids, write_run_file
 
@@ -155,7 +156,7 @@ def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected:
         spec = parse_method(method)
         ref = _usable_reference(inputs, spec, notes)
         with record.stage("groups"):
-            g_real, g_ref = _sibling_groups(inputs.real, ref, cfg, notes)
+            g_real, g_ref, named = _sibling_groups(inputs.real, ref, cfg, notes)
             _write_groups(out / GROUPS_FILE, inputs.real, g_real, ref, g_ref)
         allows = None
         if ref is not None:
@@ -164,7 +165,7 @@ def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected:
             if say is not None:
                 say(("warning: " if not allows["can_call"] else "") + allows["statement"])
         with record.stage("scores"):
-            s_real, pred, s_ref = _score(spec, inputs, ref, g_real, g_ref, cfg, out, progress, notes)
+            s_real, pred, s_ref = _score(spec, inputs, ref, g_real, g_ref, named, cfg, out, progress, notes)
         with record.stage("neighbours"):
             space = spec.space if spec.kind == "similarity" and spec.space in PIXEL_SPACES else "pixel"
             pool = inputs.real.pixels if ref is None else np.concatenate([inputs.real.pixels, ref.pixels])
@@ -251,11 +252,11 @@ def _extractor_reads_labels(spec: MethodSpec) -> bool:
 
 
 def _score(spec: MethodSpec, inputs: Inputs, ref: ImageSet | None, g_real: np.ndarray, g_ref: np.ndarray | None,
-           cfg: AuditConfig, out: Path, progress: bool,
+           named: bool, cfg: AuditConfig, out: Path, progress: bool,
            notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(scores (n,), answers (n,) 0/1 of the audited images, scores (r,) of the reference or None).
-    ``g_real`` (n,) / ``g_ref`` (r,): the sibling groups; a real image's own group is left out of the
-    real images it is compared with."""
+    ``g_real`` (n,) / ``g_ref`` (r,): the sibling groups (``named``: by the files or a CSV); a real
+    image's own group is left out of the real images it is compared with as ``--siblings`` says."""
     parts = [p for p in (inputs.dev, inputs.gen, inputs.real, ref) if p is not None]
     both = ImageSet.concat(*parts) if len(parts) > 1 else parts[0]
     offsets = np.cumsum([0] + [len(p) for p in parts])
@@ -266,7 +267,7 @@ def _score(spec: MethodSpec, inputs: Inputs, ref: ImageSet | None, g_real: np.nd
     groups[real_rows] = g_real
     if ref is not None and g_ref is not None:
         groups[ref_rows] = g_ref
-    groups = groups.astype(str)
+    groups = left_out(groups.astype(str), named, cfg.evaluation.siblings)
     if inputs.dev is not None:
         fit_pixels, fit_split = inputs.dev.pixels, inputs.dev.split
     else:
@@ -296,23 +297,28 @@ def _score(spec: MethodSpec, inputs: Inputs, ref: ImageSet | None, g_real: np.nd
 
 
 def _sibling_groups(real: ImageSet, ref: ImageSet | None, cfg: AuditConfig,
-                    notes: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+                    notes: list[str]) -> tuple[np.ndarray, np.ndarray | None, bool]:
     """Sibling groups (patients) of the audited images (n,) and of the reference (r,) or None, each set
     on its own (``--groups``: auto infers them from the pixels without labels, as ``evaluate`` does; a
-    CSV names them; none: every image alone). Reference groups are labelled ``reference:<group>``."""
+    CSV names them; none: every image alone), and whether every set's groups are named (files or a
+    CSV: ``scoring.siblings``). Reference groups are labelled ``reference:<group>``."""
     out: list[np.ndarray] = []
+    sources: list[str] = []
     for images, prefix in ((real, ""), (ref, REF_PREFIX)):
         if images is None:
             continue
         groups, info = resolve_groups(cfg.evaluation.groups, images.ids, images.pixels, GroupRule(),
                                       device=cfg.evaluation.device, patients=patients_of(images))
+        sources.append(str(info.get("source")))
         labels = np.asarray(images.ids if groups is None else groups).astype(str)
         out.append(np.char.add(prefix, labels) if prefix else labels)
         what = "reference" if prefix else "audited"
         notes.append(f"sibling groups of the {len(images)} {what} images: "
                      + (f"none (--groups none): every image is its own patient" if groups is None else
                         f"{info.get('n_groups')} ({info.get('source')}; {info.get('rule')})"))
-    return out[0], (out[1] if len(out) > 1 else None)
+    named = all(src not in (AUTO, NONE) for src in sources)
+    notes.append(describe(named, cfg.evaluation.siblings, cfg.evaluation.groups != NONE))
+    return out[0], (out[1] if len(out) > 1 else None), named
 
 
 def _write_groups(path: Path, real: ImageSet, g_real: np.ndarray, ref: ImageSet | None,

@@ -8,7 +8,7 @@ stderr and exit code 2.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
@@ -100,3 +100,8 @@ WindowOpt = Annotated[Optional[str], typer.Option(
     "--window", callback=_set_window,
     help=f"Volumes and 16-bit files: CENTER,WIDTH (e.g. 40,80, in HU for CT) or a preset ({', '.join(PRESETS)}) "
     "mapped to 0..255; default: the folder's range (8-bit data as is).")]
+SiblingsOpt = Annotated[Literal["leave-out", "named", "keep"], typer.Option(
+    "--siblings",
+    help="Whether a score leaves out each image's own group (its siblings) when it compares the image with other "
+    "real images: leave-out (the groups named by DICOM / NIfTI files or a --groups CSV, or inferred), named (only "
+    "named groups; inferred ones keep the siblings) or keep (never). docs/membership.md, 'Patients and siblings'.")]

@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from trainprint.cli.app import (AxisOpt, CacheDirOpt, DeviceOpt, NoCacheOpt, OutOpt, SeedOpt, SizeOpt, SkipBadOpt,
-                               SliceStepOpt, WindowOpt, app, cache_choice)
+from trainprint.cli.app import (AxisOpt, CacheDirOpt, DeviceOpt, NoCacheOpt, OutOpt, SeedOpt, SiblingsOpt, SizeOpt,
+                               SkipBadOpt, SliceStepOpt, WindowOpt, app, cache_choice)
 
 
 @app.command("audit")
@@ -34,6 +34,7 @@ def audit_cmd(
     groups: Annotated[str, typer.Option("--groups", help="Sibling groups: auto (the patients DICOM / NIfTI files name, "
                                         "else inferred from the pixels), none or a CSV "
                                         "(as evaluate); the dev set's folds and the reference test count a group once.")] = "auto",
+    siblings: SiblingsOpt = "leave-out",
     fdr: Annotated[float, typer.Option("--fdr", help="With --reference: call used at Benjamini-Hochberg q <= "
                                        "this.")] = 0.05,
     preset: Annotated[str, typer.Option("--preset", help="Preset of trained extractors a candidate needs.")] = "fast",
@@ -58,7 +59,7 @@ def audit_cmd(
 
     shared = EvalConfig(dev_dir=str(dev) if dev else "", protocol="strict",
                         methods=(tuple(expand_methods(methods)) if methods else DEV_METHODS) + BASELINES, folds=folds,
-                        permutations=permutations, groups=groups, preset=preset, seed=seed, device=device, size=size,
+                        permutations=permutations, groups=groups, siblings=siblings, preset=preset, seed=seed, device=device, size=size,
                         skip_bad=skip_bad)
     cfg = AuditConfig(generated_dir=str(generated_dir), real_dir=str(real_dir), evaluation=shared,
                       reference_dir=str(reference) if reference else None, method=method, fdr=fdr)

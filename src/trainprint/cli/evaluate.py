@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from trainprint.cli.app import (AxisOpt, CacheDirOpt, DeviceOpt, NoCacheOpt, OutOpt, SeedOpt, SizeOpt, SkipBadOpt,
+from trainprint.cli.app import (AxisOpt, CacheDirOpt, DeviceOpt, NoCacheOpt, OutOpt, SeedOpt, SiblingsOpt, SizeOpt, SkipBadOpt,
                                SliceStepOpt, WindowOpt, app, cache_choice)
 
 PresetOpt = Annotated[str, typer.Option("--preset", help="Extractor preset: fast (CPU), paper or smoke.")]
@@ -52,6 +52,7 @@ def evaluate(
     epochs: EpochsOpt = None,
     folds: FoldsOpt = 10,
     groups: GroupsOpt = "auto",
+    siblings: SiblingsOpt = "leave-out",
     group_space: GroupSpaceOpt = "pixel",
     group_z: GroupZOpt = None,
     group_k: GroupKOpt = 2,
@@ -80,7 +81,7 @@ def evaluate(
     cfg = EvalConfig(dev_dir=str(dev_dir), protocol=protocol, preset=preset, methods=tuple(ids), folds=folds,
                      seed=seed, epochs=epochs, device=device, size=size, keep_checkpoints=keep_checkpoints,
                      groups=groups, group_space=group_space, group_z=group_z, group_k=group_k, skip_bad=skip_bad,
-                     permutations=permutations, null_refits=null_refits, include_fraction=recommend_fraction,
+                     siblings=siblings, permutations=permutations, null_refits=null_refits, include_fraction=recommend_fraction,
                      fraction_q=fraction_q)
     rows = run(cfg, out, progress=progress, cache_dir=cache_choice(cache_dir, no_cache))
     _print_summary(rows, f"{protocol} protocol, {folds}-fold CV" + (" (OPTIMISTIC)" if protocol == "paper" else ""))
@@ -104,6 +105,7 @@ def submit(
     device: DeviceOpt = "auto",
     size: SizeOpt = None,
     groups: GroupsOpt = "auto",
+    siblings: SiblingsOpt = "leave-out",
     group_space: GroupSpaceOpt = "pixel",
     group_z: GroupZOpt = None,
     group_k: GroupKOpt = 2,
@@ -139,7 +141,7 @@ def submit(
 
     shared = EvalConfig(dev_dir=str(dev_dir), protocol="strict", methods=tuple(expand_methods(methods)), preset=preset,
                         epochs=epochs, folds=folds, seed=seed, device=device, size=size, skip_bad=skip_bad,
-                        groups=groups, group_space=group_space, group_z=group_z, group_k=group_k,
+                        groups=groups, group_space=group_space, group_z=group_z, group_k=group_k, siblings=siblings,
                         permutations=permutations, null_refits=null_refits, include_fraction=recommend_fraction,
                         fraction_q=fraction_q)
     cfg = SubmitConfig(test_dir=str(test_dir), evaluation=shared, from_run=str(from_run) if from_run else None,

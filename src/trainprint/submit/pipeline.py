@@ -55,6 +55,7 @@ from trainprint.evaluation.evaluate import evaluate_images
 from trainprint.evaluation.fingerprint_cache import fingerprints
 from trainprint.evaluation.groups import AUTO, NONE, resolve_groups
 from trainprint.evaluation.folds import make_folds, read_groups
+from trainprint.scoring.siblings import describe, left_out
 from trainprint.evaluation.null import PERMUTATIONS
 from trainprint.evaluation.protocol import label_free_view
 from trainprint.evaluation.selection import candidates
@@ -190,7 +191,7 @@ def submit_stream(dev: ImageSet, test_real: ImageSet, stream: GeneratedStream, c
     dev_groups = _dev_groups(dev, cfg)
     if not cfg.from_run:  # the CV that picks recommended.csv must be possible: checked before writing
         make_folds(labels_of(dev.split[dev.mask(REAL_USED, REAL_NOT_USED)]), cfg.evaluation.folds, cfg.evaluation.seed,
-                   dev_groups)
+                   dev_groups[0])
     if (stream.side, stream.side) != dev.pixels.shape[1:]:
         raise TrainprintError(f"{stream.folder}: generated images are {stream.side}x{stream.side} px, dev images "
                               f"{dev.pixels.shape[1]}x{dev.pixels.shape[2]}; use --size")
@@ -214,7 +215,7 @@ def submit_stream(dev: ImageSet, test_real: ImageSet, stream: GeneratedStream, c
 
 def _answer_test_stream(dev: ImageSet, test_real: ImageSet, pixels: ShardStore, plan: SearchPlan, cfg: SubmitConfig,
                         specs: list[MethodSpec], out: Path, record: RunRecord, expected: list[str], engine: str,
-                        progress: bool, dev_groups: np.ndarray | None) -> tuple[dict[str, np.ndarray], int]:
+                        progress: bool, dev_groups: tuple[np.ndarray | None, bool]) -> tuple[dict[str, np.ndarray], int]:
     """``_answer_test`` with the generated test images as shard stores."""
     small = ImageSet.concat(dev, test_real)  # (N_dev + N_test_real, H, W); rows of dev first
     source = np.array(["dev"] * len(dev) + ["test"] * len(test_real))
@@ -257,7 +258,7 @@ def submit_images(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, out: str | P
     dev_groups = _dev_groups(dev, cfg)
     if not cfg.from_run:  # the CV that picks recommended.csv must be possible: checked before writing
         make_folds(labels_of(dev.split[dev.mask(REAL_USED, REAL_NOT_USED)]), cfg.evaluation.folds, cfg.evaluation.seed,
-                   dev_groups)
+                   dev_groups[0])
     check_resume(out, "submit", cfg)
     with RunRecord(out, command="submit", config=cfg, seed=cfg.evaluation.seed) as record:
         files.write_json(out / CONFIG_FILE, dataclasses.asdict(cfg))
@@ -273,7 +274,7 @@ def submit_images(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, out: str | P
 
 def _answer_test(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, specs: list[MethodSpec], out: Path,
                  record: RunRecord, expected: list[str], progress: bool,
-                 dev_groups: np.ndarray | None) -> tuple[dict[str, np.ndarray], int]:
+                 dev_groups: tuple[np.ndarray | None, bool]) -> tuple[dict[str, np.ndarray], int]:
     """One run file per method; returns each method's answers in sorted-id order."""
     both = ImageSet.concat(dev, test)  # (N_dev + N_test, H, W); rows of dev first
     source = np.array(["dev"] * len(dev) + ["test"] * len(test))
@@ -300,8 +301,10 @@ def _answer_methods(specs: list[MethodSpec], rows: "_Rows", reps: dict[str, np.n
     score_rows: list[dict[str, Any]] = []
     options = cfg.evaluation.options
     with record.stage("groups"):
-        groups = rows.groups(cfg)  # (n_rows,) sibling groups: dev reals, test reals (each set on its own)
+        groups, named = rows.groups(cfg)  # (n_rows,) sibling groups: dev reals, test reals (each set on its own)
         test_groups = None if groups is None else groups[rows.test_real]
+        record.data["groups"] = {"scores": describe(named, cfg.evaluation.siblings, groups is not None)}
+        groups = left_out(groups, named, cfg.evaluation.siblings)  # the groups the scores leave out
         files.write_csv(out / "groups_test.csv", [{"id": i, "group": g} for i, g in
                                                   zip(rows.test_ids, rows.test_ids if test_groups is None
                                                       else test_groups)], ["id", "group"])
@@ -387,22 +390,23 @@ def _counts(dev: ImageSet, test_generated: int, test_real: int) -> dict[str, int
             "test_generated": test_generated, "test_real": test_real}
 
 
-def _dev_groups(dev: ImageSet, cfg: SubmitConfig) -> np.ndarray | None:
+def _dev_groups(dev: ImageSet, cfg: SubmitConfig) -> tuple[np.ndarray | None, bool]:
     """(dev real images,) the sibling groups of the dev set's real images, as ``evaluate`` makes
-    them (None with ``--groups none``); made once per run, for the fold check and the scores."""
+    them (None with ``--groups none``), and whether they are named (files or a CSV); made once per
+    run, for the fold check and the scores."""
     real = dev.mask(REAL_USED, REAL_NOT_USED)
     ecfg = cfg.eval_config()
-    groups, _ = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=ecfg.device,
-                               patients=patients_of(dev, real))
-    return groups
+    groups, info = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=ecfg.device,
+                                  patients=patients_of(dev, real))
+    return groups, info["source"] not in (AUTO, NONE)
 
 
 class _Rows:
     """Where each method reads its inputs in the dev + test arrays (dev rows first)."""
 
-    def __init__(self, dev: ImageSet, test: ImageSet, dev_groups: np.ndarray | None) -> None:
+    def __init__(self, dev: ImageSet, test: ImageSet, dev_groups: tuple[np.ndarray | None, bool]) -> None:
         n = len(dev)
-        self.dev_groups = dev_groups  # (dev real images,) their sibling groups (``_dev_groups``)
+        self.dev_groups, self.dev_named = dev_groups  # (dev real images,) their sibling groups (``_dev_groups``)
         self.dev_real = np.flatnonzero(dev.mask(REAL_USED, REAL_NOT_USED))
         self.dev_gen = np.flatnonzero(dev.mask(GENERATED))
         self.test_real = n + np.flatnonzero(test.mask(REAL_UNKNOWN))
@@ -416,13 +420,14 @@ class _Rows:
         if len(self.test_real) == 0:
             raise TrainprintError("test folder: no real_unknown images")
 
-    def groups(self, cfg: SubmitConfig) -> np.ndarray | None:
+    def groups(self, cfg: SubmitConfig) -> tuple[np.ndarray | None, bool]:
         """(N,) sibling group of every row: the dev real images' as evaluate makes them, the test real
         images' inferred on their own (or read from the ``--groups`` CSV when it names them), every
-        generated image alone; None with ``--groups none``."""
+        generated image alone; None with ``--groups none``; and whether every set's groups are named
+        (files or a CSV: ``scoring.siblings``)."""
         ecfg = cfg.eval_config()
         if ecfg.groups == NONE:
-            return None
+            return None, False
         out = np.array([f"#{i}" for i in range(self.n)], dtype=object)
         dev = self.dev_ids if self.dev_groups is None else self.dev_groups
         choice = ecfg.groups
@@ -431,11 +436,11 @@ class _Rows:
                 read_groups(choice, self.test_ids)
             except TrainprintError:
                 choice = AUTO  # the CSV names the dev images only: the test images' groups are inferred
-        test, _ = resolve_groups(choice, self.test_ids, self.test_pixels, ecfg.group_rule, device=ecfg.device,
-                                 patients=self.test_patients)
+        test, info = resolve_groups(choice, self.test_ids, self.test_pixels, ecfg.group_rule, device=ecfg.device,
+                                    patients=self.test_patients)
         out[self.dev_real] = np.char.add("dev:", np.asarray(dev).astype(str))
         out[self.test_real] = np.asarray(test).astype(str)
-        return out.astype(str)
+        return out.astype(str), self.dev_named and info["source"] not in (AUTO, NONE)
 
     def view(self, spec: MethodSpec, groups: np.ndarray | None = None) -> FitView:
         """What ``spec`` may see. A label-reading method: the dev labels and generated images, and
