@@ -19,7 +19,8 @@ import pytest
 
 from helpers_eval import make_images, write_task
 from trainprint.audit import AuditConfig, audit
-from trainprint.report.audit_page import PAGE_ROWS, build_audit_page
+from trainprint.core.files import read_csv
+from trainprint.report.audit_page import PAGE_ROWS, STRIP_SLICES, build_audit_page
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -95,10 +96,14 @@ def test_audit_page_loads_every_image_in_headless_chromium(tmp_path: Path) -> No
     assert body.get("data-ready") == "1", f"the page's script did not finish: {body}"
     assert body.get("data-images-broken") == "0"
     used, borderline = summary["called"]["used"], summary["called"]["borderline"]
-    # per gallery row: the real image, 5 neighbours, the difference map; plus the score figure
-    expected = 7 * (min(used, PAGE_ROWS) + min(borderline, PAGE_ROWS)) + 1
+    # per gallery row: the real image, 5 neighbours, the difference map; per patient strip on the first
+    # page: each shown slice and its nearest generated image; plus the score figure
+    patients = read_csv(run / "patients.csv")
+    strips = sum(2 * min(int(p["slices"]), STRIP_SLICES) for p in patients[:PAGE_ROWS])
+    assert strips > 0
+    expected = 7 * (min(used, PAGE_ROWS) + min(borderline, PAGE_ROWS)) + strips + 1
     assert int(str(body.get("data-images-loaded"))) == expected
-    assert set(parsed.text) == {"verdict", "used", "borderline", "all", "method", "run"}
+    assert set(parsed.text) == {"verdict", "patients", "used", "borderline", "all", "method", "run"}
     for sid, text in parsed.text.items():
         assert len(text.split()) > 5, f"section {sid} is empty in the browser"
     assert parsed.text["used"].count("[img]") == 7 * min(used, PAGE_ROWS)
