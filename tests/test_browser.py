@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from helpers_eval import make_images, write_task
-from trainprint.audit import AuditConfig, audit
+from trainprint.audit.config import AuditConfig
+from trainprint.audit.pipeline import audit
 from trainprint.report.audit_page import PAGE_ROWS, build_audit_page
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -84,7 +85,7 @@ def test_audit_page_loads_every_image_in_headless_chromium(tmp_path: Path) -> No
                                 real_dir=str(tmp_path / "test" / "real_unknown"),
                                 reference_dir=str(tmp_path / "ref" / "real_not_used"), method="sim-pixel/realmax"),
                     run, cache_dir=False)
-    assert summary["called"]["used"] > 0  # so the gallery of used images is drawn
+    assert summary.called["used"] > 0  # so the gallery of used images is drawn
     page = build_audit_page(run)
 
     dom = _headless(browser, "--dump-dom", page.resolve().as_uri())
@@ -94,7 +95,7 @@ def test_audit_page_loads_every_image_in_headless_chromium(tmp_path: Path) -> No
     body = parsed.body
     assert body.get("data-ready") == "1", f"the page's script did not finish: {body}"
     assert body.get("data-images-broken") == "0"
-    used, borderline = summary["called"]["used"], summary["called"]["borderline"]
+    used, borderline = summary.called["used"], summary.called["borderline"]
     # per gallery row: the real image, 5 neighbours, the difference map; plus the score figure
     expected = 7 * (min(used, PAGE_ROWS) + min(borderline, PAGE_ROWS)) + 1
     assert int(str(body.get("data-images-loaded"))) == expected
