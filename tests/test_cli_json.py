@@ -13,24 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers_data import tree
+from helpers_data import run_cli as run, tree
 from helpers_eval import make_images, write_task
 from trainprint.cli import app as cli_app
-from trainprint.cli.main import main
 from trainprint.core.files import read_json
 from trainprint.data.imageset import ImageSet
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _split(images: ImageSet, split: str) -> ImageSet:

@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Union
 
 from trainprint.core.errors import TrainprintError
 
@@ -58,7 +58,22 @@ DEV_SPLITS = ("generated", "real_used", "real_not_used")
 
 # ---------------------------------------------------------------------------------------- results
 @dataclass(frozen=True)
-class AuditResult:
+class _RunResult:
+    """What every result has: ``out``, the run folder (None when it was temporary), and its page."""
+
+    out: Path | None
+    html: str | None = field(repr=False)  # the page, kept when the run folder was temporary (else built from out)
+    _page: ClassVar[Literal["audit", "report"]] = "report"
+
+    def to_html(self, path: PathLike) -> Path:
+        """Write the run's page to ``path``: ``audit.html`` for an audit (self-contained, embeds image
+        thumbnails), else the report of ``trainprint report`` (results, ROC, scores, gallery; for a
+        submit run also the test set)."""
+        return _to_html(path, self.html, self.out, self._page)
+
+
+@dataclass(frozen=True)
+class AuditResult(_RunResult):
     """What ``audit`` returns.
 
     ``summary``: ``AuditSummary`` (audit.json); ``verdict``: the overall verdict and its test;
@@ -71,16 +86,11 @@ class AuditResult:
     estimate: MemberEstimate
     images: Table = field(repr=False)
     patients: Table = field(repr=False)
-    out: Path | None
-    html: str | None = field(repr=False)  # the page, kept when the run folder was temporary
-
-    def to_html(self, path: PathLike) -> Path:
-        """Write the audit page (``audit.html``: self-contained, embeds image thumbnails) to ``path``."""
-        return _to_html(path, self.html, self.out, "audit")
+    _page: ClassVar[Literal["audit", "report"]] = "audit"
 
 
 @dataclass(frozen=True)
-class EvaluateResult:
+class EvaluateResult(_RunResult):
     """What ``evaluate`` returns.
 
     ``summary``: ``EvaluationSummary`` (selection.json and the groups); ``verdict``: the null test's
@@ -92,16 +102,10 @@ class EvaluateResult:
     verdict: Verdict
     estimate: SelectionEstimate | None
     results: Table = field(repr=False)
-    out: Path | None
-    html: str | None = field(repr=False)  # the report, kept when the run folder was temporary
-
-    def to_html(self, path: PathLike) -> Path:
-        """Write the evaluate report (as ``trainprint report``: results, ROC, scores, gallery) to ``path``."""
-        return _to_html(path, self.html, self.out, "report")
 
 
 @dataclass(frozen=True)
-class SubmitResult:
+class SubmitResult(_RunResult):
     """What ``submit`` returns.
 
     ``summary``: ``SubmitSummary``; ``verdict`` and ``estimate``: those of the selection that picked
@@ -113,12 +117,6 @@ class SubmitResult:
     verdict: Verdict
     estimate: SelectionEstimate | None
     answers: Table = field(repr=False)
-    out: Path | None
-    html: str | None = field(repr=False)  # the report, kept when the run folder was temporary
-
-    def to_html(self, path: PathLike) -> Path:
-        """Write the submit report (as ``trainprint report``: the dev CV and the test answers) to ``path``."""
-        return _to_html(path, self.html, self.out, "report")
 
 
 # ---------------------------------------------------------------------------------------- audit
