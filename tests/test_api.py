@@ -34,11 +34,11 @@ def _split(images: ImageSet, split: str) -> np.ndarray:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """Arrays and folders: a generator that copied 9 of its 12 used images (test set t: 40 generated,
-    24 audited, ids t040-t051 the members), 40 known non-members, a small dev and test task."""
+    24 audited, ids t040-t051 the members), 80 known non-members, a small dev and test task."""
     root = tmp_path_factory.mktemp("api")
     copied, _ = make_images(12, 12, 40, seed=11, source="t", unknown=True)
     write_task(root / "copied", copied)
-    ref, _ = make_images(2, 40, 2, seed=12, source="ref")
+    ref, _ = make_images(2, 80, 2, seed=12, source="ref")
     write_task(root / "ref", ref.take(np.flatnonzero(ref.split == "real_not_used")))
     dev, _ = make_images(8, 8, 16, seed=1, source="dev")
     write_task(root / "dev", dev)
@@ -81,7 +81,7 @@ def test_audit_of_arrays_is_typed_and_leaves_nothing_on_disk(data: dict, clean_d
     assert result.verdict.label == "evidence of membership" and result.verdict.evidence
     assert result.verdict.kind == "reference" and result.verdict.p_value < 0.01
     assert result.estimate.n == 24 and result.estimate.low <= result.estimate.members <= result.estimate.high
-    assert result.summary.folders.generated == "(array)" and result.summary.counts.reference == 40
+    assert result.summary.folders.generated == "(array)" and result.summary.counts.reference == 80
     assert isinstance(result.images, list) and list(result.images[0]) == CSV_FIELDS
     assert [r["rank"] for r in result.images] == list(range(1, 25))
     assert all(isinstance(r["score"], float) and isinstance(r["id"], str) for r in result.images)

@@ -29,12 +29,12 @@ def _split(images: ImageSet, split: str) -> ImageSet:
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """``copied``: a generator that copied 9 of its 12 used images (a signal); ``fresh``: one that
-    copied none of the audited images (no signal); ``ref``: 40 known non-members; a small dev and
+    copied none of the audited images (no signal); ``ref``: 80 known non-members; a small dev and
     test task for evaluate and submit."""
     root = tmp_path_factory.mktemp("json")
     copied, _ = make_images(12, 12, 40, seed=11, source="t", unknown=True)
     write_task(root / "copied", copied)
-    ref, _ = make_images(2, 40, 2, seed=12, source="ref")
+    ref, _ = make_images(2, 80, 2, seed=12, source="ref")
     write_task(root / "ref", _split(ref, "real_not_used"))
     blank, _ = make_images(12, 12, 2, seed=14, source="b", unknown=True)
     fresh, _ = make_images(2, 2, 40, seed=15, source="f")
@@ -48,9 +48,9 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "dev": root / "dev", "test": root / "test"}
 
 
-def _audit_args(task: Path, ref: Path, out: Path, *more: str) -> list[object]:
-    return ["audit", task / "generated", task / "real_unknown", "--out", out, "--reference", ref, "--method",
-            "sim-pixel/realmax", "--no-progress", "--no-cache", "--device", "cpu", *more]
+def _audit_args(task: Path, ref: Path, out: Path, *more: str, method: str = "sim-pixel/realmax") -> list[object]:
+    return ["audit", task / "generated", task / "real_unknown", "--out", out, "--reference", ref, "--method", method,
+            "--no-progress", "--no-cache", "--device", "cpu", *more]
 
 
 # ------------------------------------------------------------------------------------------ --json
@@ -62,7 +62,7 @@ def test_audit_json_is_the_summary_alone_on_stdout(folders: dict[str, Path], tmp
     assert summary == read_json(out / "audit.json")
     assert summary["verdict"] == "evidence of membership" and summary["test"]["kind"] == "reference"
     assert summary["mode"] == "reference" and summary["method"] == "sim-pixel/realmax"
-    assert summary["counts"] == {"generated": 40, "audited": 24, "reference": 40, "dev": None}
+    assert summary["counts"] == {"generated": 40, "audited": 24, "reference": 80, "dev": None}
     assert set(summary["called"]) == {"used", "borderline", "not flagged"}
     assert summary["estimate"]["members"] > 0 and len(summary["estimate"]["ci95"]) == 2
     assert summary["patients"]["n"] >= 1 and summary["run_file"] == "run.csv"
@@ -93,12 +93,14 @@ def test_evaluate_and_submit_json_are_the_summary_alone_on_stdout(folders: dict[
 
 
 # ------------------------------------------------------------------------------ --fail-on-evidence
-@pytest.mark.parametrize("task, verdict, code", [("copied", "evidence of membership", 1),
-                                                  ("fresh", "no evidence of membership", 0)])
+@pytest.mark.parametrize("task, method, verdict, code", [
+    ("copied", "sim-pixel/realmax", "evidence of membership", 1),
+    ("fresh", "sim-pixel/calibrated", "no evidence of membership", 0)])
 def test_fail_on_evidence_exits_1_only_on_evidence(folders: dict[str, Path], tmp_path: Path, capsys, task: str,
-                                                   verdict: str, code: int) -> None:
+                                                   method: str, verdict: str, code: int) -> None:
     out = tmp_path / "run"
-    got, stdout, err = run(capsys, *_audit_args(folders[task], folders["ref"], out, "--fail-on-evidence"))
+    got, stdout, err = run(capsys, *_audit_args(folders[task], folders["ref"], out, "--fail-on-evidence",
+                                                method=method))
     assert got == code, err
     assert read_json(out / "audit.json")["verdict"] == verdict
     assert read_json(out / "run.json")["status"] == "finished"  # the run itself succeeded
