@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from helpers_eval import make_images, write_task
-from trainprint.audit import AuditConfig, audit
+from trainprint.audit.config import AuditConfig
+from trainprint.audit.pipeline import audit
 from trainprint.core.files import read_csv
 from trainprint.report.audit_page import PAGE_ROWS, STRIP_SLICES, build_audit_page
 
@@ -85,7 +86,7 @@ def test_audit_page_loads_every_image_in_headless_chromium(tmp_path: Path) -> No
                                 real_dir=str(tmp_path / "test" / "real_unknown"),
                                 reference_dir=str(tmp_path / "ref" / "real_not_used"), method="sim-pixel/realmax"),
                     run, cache_dir=False)
-    assert summary["called"]["used"] > 0  # so the gallery of used images is drawn
+    assert summary.called["used"] > 0  # so the gallery of used images is drawn
     page = build_audit_page(run)
 
     dom = _headless(browser, "--dump-dom", page.resolve().as_uri())
@@ -95,7 +96,7 @@ def test_audit_page_loads_every_image_in_headless_chromium(tmp_path: Path) -> No
     body = parsed.body
     assert body.get("data-ready") == "1", f"the page's script did not finish: {body}"
     assert body.get("data-images-broken") == "0"
-    used, borderline = summary["called"]["used"], summary["called"]["borderline"]
+    used, borderline = summary.called["used"], summary.called["borderline"]
     # per gallery row: the real image, 5 neighbours, the difference map; per patient strip on the first
     # page: each shown slice and its nearest generated image; plus the score figure
     patients = read_csv(run / "patients.csv")

@@ -46,6 +46,7 @@ from typing import Any, Callable
 import numpy as np
 
 from trainprint.audit.config import DEFAULT_LABEL_FREE_METHOD, AuditConfig
+from trainprint.audit.result import AuditSummary, Counts, Folders, PatientSummary
 from trainprint.audit.stats import (bh_q_values, conformal_p_values, global_test, mixture_members,
                                     patient_p_values, reference_allows, rogan_gladen_members, storey_members,
                                     storey_patients)
@@ -97,7 +98,7 @@ class Inputs:
 
 
 def audit(cfg: AuditConfig, out: str | Path, *, progress: bool = False, cache_dir: CacheDir = None,
-          say: Callable[[str], None] | None = None, page: Callable[[Path], Any] | None = None) -> dict[str, Any]:
+          say: Callable[[str], None] | None = None, page: Callable[[Path], Any] | None = None) -> AuditSummary:
     """Load the folders of ``cfg`` and run ``audit_images``; returns the summary (``audit.json``)."""
     cfg.check()
     out = check_out_dir(out)
@@ -133,7 +134,7 @@ def task_test_ids(cfg: AuditConfig) -> list[str] | None:
 
 def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected: list[str] | None = None,
                  progress: bool = False, say: Callable[[str], None] | None = None,
-                 page: Callable[[Path], Any] | None = None) -> dict[str, Any]:
+                 page: Callable[[Path], Any] | None = None) -> AuditSummary:
     """Audit ``inputs.real`` and write the run folder ``out`` (see the module docstring); ``say``
     receives the lines stated before scoring (what the reference allows); ``page(out)`` builds the
     page from the files written, as the run's last output before ``run.json`` says finished."""
@@ -188,32 +189,31 @@ def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected:
             used = np.array([1 if r["patient_verdict"] == USED else 0 for r in rows])
             write_run_file(out / RUN_FILE_NAME, [r["id"] for r in rows], used, expected)
             run_file = RUN_FILE_NAME
-        summary = {
-            "mode": cfg.mode, "method": method, "method_uses_labels": bool(spec.uses_labels),
-            "method_source": ("recommended by the dev set's strict CV" if selection else
-                              "the default label-free method" if not cfg.method else "--method"),
-            "default_label_free_method": DEFAULT_LABEL_FREE_METHOD,
-            "counts": {"generated": len(inputs.gen), "audited": len(inputs.real),
-                       "reference": 0 if ref is None else len(ref),
-                       "dev": None if inputs.dev is None else inputs.dev.counts()},
-            "called": {v: int(sum(r["verdict"] == v for r in rows)) for v in (USED, BORDERLINE, NOT_FLAGGED)},
-            "patients": {"n": len(patient_rows), "slices_per_patient": _sizes(stats["patients"]),
-                         "called": {v: int(sum(r["verdict"] == v for r in patient_rows))
-                                    for v in (USED, BORDERLINE, NOT_FLAGGED)},
-                         "slices_in_called_patients": int(sum(r["slices"] for r in patient_rows
-                                                              if r["verdict"] == USED)),
-                         "rule": stats["patient_rule"], "estimate": stats["patient_estimate"]},
-            "evidence_space": space, "neighbours": NEIGHBOURS, "borderline_rows": BORDERLINE_ROWS,
-            "run_file": run_file, "notes": notes, **stats["summary"],
-            "folders": {"generated": cfg.generated_dir, "real": cfg.real_dir, "reference": cfg.reference_dir,
-                        "dev": cfg.dev_dir},
-        }
-        files.write_json(out / AUDIT_FILE, summary)
+        summary = AuditSummary(
+            mode=cfg.mode, method=method, method_uses_labels=bool(spec.uses_labels),
+            method_source=("recommended by the dev set's strict CV" if selection else
+                           "the default label-free method" if not cfg.method else "--method"),
+            default_label_free_method=DEFAULT_LABEL_FREE_METHOD,
+            counts=Counts(generated=len(inputs.gen), audited=len(inputs.real), reference=0 if ref is None else len(ref),
+                          dev=None if inputs.dev is None else inputs.dev.counts()),
+            called={v: int(sum(r["verdict"] == v for r in rows)) for v in (USED, BORDERLINE, NOT_FLAGGED)},
+            patients=PatientSummary(n=len(patient_rows), slices_per_patient=_sizes(stats["patients"]),
+                                    called={v: int(sum(r["verdict"] == v for r in patient_rows))
+                                            for v in (USED, BORDERLINE, NOT_FLAGGED)},
+                                    slices_in_called_patients=int(sum(r["slices"] for r in patient_rows
+                                                                      if r["verdict"] == USED)),
+                                    rule=stats["patient_rule"], estimate=stats["patient_estimate"]),
+            evidence_space=space, neighbours=NEIGHBOURS, borderline_rows=BORDERLINE_ROWS,
+            run_file=run_file, notes=notes, **stats["summary"],
+            folders=Folders(generated=cfg.generated_dir, real=cfg.real_dir, reference=cfg.reference_dir,
+                            dev=cfg.dev_dir),
+        )
+        files.write_json(out / AUDIT_FILE, dataclasses.asdict(summary))
         if page is not None:
             with record.stage("page"):
                 page(out)
-        record.finish(**{k: summary[k] for k in ("mode", "method", "verdict", "called", "estimate")},
-                      patients_called=summary["patients"]["called"])
+        record.finish(mode=summary.mode, method=summary.method, verdict=summary.verdict, called=summary.called,
+                      estimate=summary.estimate, patients_called=summary.patients.called)
         return summary
 
 

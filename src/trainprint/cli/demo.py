@@ -7,10 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from trainprint.cli.app import DeviceOpt, SeedOpt, app
+from trainprint.cli.app import DemoFormat, DeviceOpt, Preset, ProgressOpt, SeedOpt, app
 
 PresetOpt = Annotated[
-    str, typer.Option("--preset", help="fast (about a minute), paper (the 2023 task's counts) or smoke (seconds).")
+    Preset, typer.Option("--preset", help="fast (about a minute), paper (the 2023 task's counts) or smoke (seconds).")
 ]
 
 
@@ -22,8 +22,9 @@ def make_demo_cmd(
     device: DeviceOpt = "cpu",
     preset: PresetOpt = "fast",
     force: Annotated[bool, typer.Option("--force", help="Replace an earlier demo folder at FOLDER.")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="png (the task's layout) or nifti (each real patient one "
-                                     "NIfTI volume; generated images stay PNGs).")] = "png",
+    fmt: Annotated[DemoFormat, typer.Option("--format", help="png (the task's layout) or nifti (each real patient one "
+                                            "NIfTI volume; generated images stay PNGs).")] = "png",
+    progress: ProgressOpt = True,
 ) -> None:
     """Make demo task data: procedural chest-CT slices, a small GAN trained on the used ones.
 
@@ -31,7 +32,7 @@ def make_demo_cmd(
     """
     from trainprint.demo.make import make_demo
 
-    out = make_demo(folder, seed=seed, size=size, device=device, preset=preset, force=force, progress=True, fmt=fmt)
+    out = make_demo(folder, seed=seed, size=size, device=device, preset=preset, force=force, progress=progress, fmt=fmt)
     typer.echo(f"demo data written to {out} (answer key: {out / 'test_key.csv'})")
 
 
@@ -43,6 +44,7 @@ def demo_cmd(
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     preset: PresetOpt = "fast",
+    progress: ProgressOpt = True,
 ) -> None:
     """Run trainprint end to end on built-in demo data, then print the results and file locations."""
     from rich.console import Console
@@ -50,7 +52,7 @@ def demo_cmd(
 
     from trainprint.demo.pipeline import run_demo
 
-    result = run_demo(out, seed, device, preset=preset, progress=True)
+    result = run_demo(out, seed, device, preset=preset, progress=progress)
     console = Console()
     console.print("\n".join(result.inspect_lines), markup=False, highlight=False)
     table = Table(title="trainprint demo results")

@@ -30,10 +30,10 @@ def versions() -> dict[str, str]:
     import sklearn
     import torch
 
-    import trainprint
+    from trainprint.core.version import __version__
 
     out = {
-        "trainprint": trainprint.__version__,
+        "trainprint": __version__,
         "python": sys.version.split()[0],
         "numpy": numpy.__version__,
         "torch": torch.__version__,
