@@ -1,0 +1,110 @@
+"""What every similarity space answers, pinned against straightforward float64 references.
+
+Each public entry point (``pairwise``, ``pair_similarity``, ``indexed_pair_similarity``,
+``nearest_stats`` exhaustive and two-stage, the membership distances and vectors) is compared with a
+per-pair textbook formula on a small case, so that the way a space is wired in (today: one registry
+entry per space) can change without its answers changing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.lib.stride_tricks import sliding_window_view
+
+from trainprint.membership.mia.geometry import to_distance, vectors
+from trainprint.similarity import SSIMWindow, nearest_stats, pairwise
+from trainprint.similarity.generated import GeneratedSet, SearchPlan
+from trainprint.similarity.pairs import indexed_pair_similarity, pair_similarity
+
+WINDOWS = [SSIMWindow(), SSIMWindow(stride=3), SSIMWindow(kind="uniform", size=7)]
+
+
+def _images(n: int, side: int, seed: int) -> np.ndarray:
+    """(n, side, side) float32 in [0, 1], smooth (cumulative sums of noise)."""
+    s = np.random.default_rng(seed).random((n, side, side)).cumsum(1).cumsum(2)
+    return (s / s.max(axis=(1, 2), keepdims=True)).astype(np.float32)
+
+
+def _ref(space: str, a: np.ndarray, b: np.ndarray, win: SSIMWindow) -> float:
+    """The similarity of one pair in float64, from its definition (docs/similarity.md)."""
+    x, y = a.astype(np.float64), b.astype(np.float64)
+    if space == "pixel":
+        return -float(np.sqrt(np.mean((x - y) ** 2)))
+    if space == "ncc":
+        xc, yc = x.ravel() - x.mean(), y.ravel() - y.mean()
+        return float(xc @ yc / (np.linalg.norm(xc) * np.linalg.norm(yc)))
+    if space == "ssim":
+        k = win.kernel_1d()
+        w = np.outer(k, k)
+        s = win.stride_for(min(x.shape))
+        px, py = sliding_window_view(x, w.shape)[::s, ::s], sliding_window_view(y, w.shape)[::s, ::s]
+        mx, my = (px * w).sum((-2, -1)), (py * w).sum((-2, -1))
+        vx, vy = (px * px * w).sum((-2, -1)) - mx**2, (py * py * w).sum((-2, -1)) - my**2
+        cxy = (px * py * w).sum((-2, -1)) - mx * my
+        c1, c2 = (0.01 * win.data_range) ** 2, (0.03 * win.data_range) ** 2
+        return float((((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))).mean())
+    return -float(np.linalg.norm(x - y))
+
+
+def _ref_matrix(space: str, A: np.ndarray, B: np.ndarray, win: SSIMWindow) -> np.ndarray:
+    return np.array([[_ref(space, a, b, win) for b in B] for a in A])
+
+
+def _case(space: str) -> tuple[np.ndarray, np.ndarray]:
+    if space == "fingerprint":
+        rng = np.random.default_rng(3)
+        return rng.standard_normal((5, 16)).astype(np.float32), rng.standard_normal((30, 16)).astype(np.float32)
+    A, B = _images(5, 32, 1), _images(30, 32, 2)
+    B[3] = A[1]  # an exact copy
+    return A, B
+
+
+CASES = [("pixel", WINDOWS[0]), ("ncc", WINDOWS[0]), ("fingerprint", WINDOWS[0])] + [("ssim", w) for w in WINDOWS]
+
+
+@pytest.mark.parametrize("space,win", CASES)
+def test_pairwise_and_pairs_equal_the_definition(space: str, win: SSIMWindow) -> None:
+    A, B = _case(space)
+    ref = _ref_matrix(space, A, B, win)
+    np.testing.assert_allclose(pairwise(space, A, B, ssim_window=win), ref, atol=2e-5)
+    np.testing.assert_allclose(pairwise(space, A, B, ssim_window=win, block_entries=17, ssim_b_block=7), ref,
+                               atol=2e-5)
+    ia, ib = np.array([0, 1, 4, 2, 1]), np.array([3, 3, 0, 29, 7])
+    np.testing.assert_allclose(pair_similarity(space, A[ia], B[ib], ssim_window=win), ref[ia, ib], atol=2e-5)
+    if space in ("ncc", "ssim"):
+        np.testing.assert_allclose(indexed_pair_similarity(space, A, ia, B, ib, ssim_window=win), ref[ia, ib],
+                                   atol=2e-5)
+
+
+@pytest.mark.parametrize("space,win", CASES)
+def test_nearest_stats_equal_the_definition(space: str, win: SSIMWindow) -> None:
+    """Exhaustive, and two-stage with every pair a candidate, give the reference's top-3 and
+    nearest real image of every generated one."""
+    A, B = _case(space)
+    ref = _ref_matrix(space, A, B, win)
+    plans = [None] + ([SearchPlan(search="two-stage", candidates=len(B), real_candidates=len(A), block_rows=9,
+                                  low_side=8, coarse=2)] if space in ("ncc", "ssim") else [])
+    for plan in plans:
+        G = B if plan is None else GeneratedSet(B, plan)
+        st = nearest_stats(space, A, G, k=3, backend="torch", ssim_window=win)
+        np.testing.assert_allclose(st.topk_sim, -np.sort(-ref, axis=1)[:, :3], atol=2e-5)
+        np.testing.assert_allclose(np.take_along_axis(ref, st.topk_idx, 1), st.topk_sim, atol=2e-5)
+        np.testing.assert_allclose(st.nearest_sim, ref.max(0), atol=2e-5)
+        np.testing.assert_allclose(ref[st.nearest_real, np.arange(len(B))], ref.max(0), atol=2e-5)
+
+
+@pytest.mark.parametrize("space", ["pixel", "ncc", "ssim", "fingerprint"])
+def test_distances_and_vectors_follow_the_definition(space: str) -> None:
+    A, B = _case(space)
+    ref = _ref_matrix(space, A, B, WINDOWS[0])
+    want = {"pixel": -ref, "ncc": np.sqrt(np.clip(2 - 2 * ref, 0, None)), "ssim": np.clip(1 - ref, 0, None),
+            "fingerprint": -ref}[space]
+    np.testing.assert_allclose(to_distance(space, pairwise(space, A, B)), want, atol=5e-5)
+    if space == "ssim":
+        with pytest.raises(Exception, match="no vector form"):
+            vectors(space, A)
+        return
+    VA, VB = vectors(space, A), vectors(space, B)
+    d = np.linalg.norm(VA[:, None].astype(np.float64) - VB[None], axis=2)
+    scale = np.sqrt(A[0].size) if space == "pixel" else 1.0  # pixel: distance = ||a - b|| / sqrt(H W)
+    np.testing.assert_allclose(d / scale, want, atol=5e-5)
