@@ -23,7 +23,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import measure_matmul_flops  # noqa: E402
 
-from trainprint.similarity.spaces import pairwise  # noqa: E402
+from trainprint.similarity.matrix import pairwise  # noqa: E402
 from trainprint.similarity.ssim import SSIMWindow  # noqa: E402
 
 

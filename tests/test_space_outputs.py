@@ -7,12 +7,18 @@ entry per space) can change without its answers changing."""
 
 from __future__ import annotations
 
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import pytest
+import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
+from trainprint.core.errors import TrainprintError
 from trainprint.membership.mia.geometry import to_distance, vectors
-from trainprint.similarity import SSIMWindow, nearest_stats, pairwise
+from trainprint.similarity import PIXEL_SPACES, SPACES, Space, SSIMWindow, nearest_stats, pairwise, space_of
 from trainprint.similarity.generated import GeneratedSet, SearchPlan
 from trainprint.similarity.pairs import indexed_pair_similarity, pair_similarity
 
@@ -108,3 +114,57 @@ def test_distances_and_vectors_follow_the_definition(space: str) -> None:
     d = np.linalg.norm(VA[:, None].astype(np.float64) - VB[None], axis=2)
     scale = np.sqrt(A[0].size) if space == "pixel" else 1.0  # pixel: distance = ||a - b|| / sqrt(H W)
     np.testing.assert_allclose(d / scale, want, atol=5e-5)
+
+
+@dataclass(frozen=True)
+class _L1Space(Space):
+    """A made-up space for the test: -mean |a - b| of images."""
+
+    name: str = "l1"
+
+    def blocks(self, A, B, *, step, device, ssim_window=None):  # noqa: ANN001, ANN201
+        for start in range(0, len(B), step):
+            d = np.abs(A[:, None].astype(np.float64) - B[None, start:start + step]).mean(axis=(2, 3))
+            yield start, torch.as_tensor(-d, dtype=torch.float32)
+
+    def pairs(self, X, Y, *, device, ssim_window=None):  # noqa: ANN001, ANN201
+        return (-np.abs(X.astype(np.float64) - Y).mean(axis=(1, 2))).astype(np.float32)
+
+
+def test_a_new_space_is_one_registry_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``Space`` added to ``SPACES`` is computed by ``pairwise``, the pairs, the search and the
+    distances, with nothing else changed."""
+    monkeypatch.setitem(SPACES, "l1", _L1Space())
+    A, B = _case("pixel")
+    ref = np.array([[-np.abs(a.astype(np.float64) - b).mean() for b in B] for a in A])
+    np.testing.assert_allclose(pairwise("l1", A, B, block_entries=17), ref, atol=1e-6)
+    np.testing.assert_allclose(pair_similarity("l1", A[:3], B[:3]), ref[[0, 1, 2], [0, 1, 2]], atol=1e-6)
+    st = nearest_stats("l1", A, B, k=2, backend="torch")
+    np.testing.assert_allclose(st.nearest_sim, ref.max(0), atol=1e-6)
+    np.testing.assert_allclose(to_distance("l1", ref), -ref)
+    with pytest.raises(TrainprintError, match="'l1': no two-stage search"):
+        space_of("l1").cheap_stage(A, low_side=8, coarse=2, device=torch.device("cpu"))
+
+
+def test_every_image_space_is_a_registry_entry_and_other_names_are_fingerprints() -> None:
+    assert PIXEL_SPACES == ("pixel", "ncc", "ssim") and all(isinstance(SPACES[s], Space) for s in PIXEL_SPACES)
+    assert all(space_of(s).on_images for s in PIXEL_SPACES)
+    fp = space_of("vectornet-12")
+    assert not fp.on_images and fp.name == "vectornet-12" and fp.exact_rerank
+    assert {s for s in PIXEL_SPACES if space_of(s).two_stage} == {"ncc", "ssim"}
+
+
+SIMILARITY = Path(__file__).resolve().parents[1] / "src" / "trainprint" / "similarity"
+
+
+def test_no_module_branches_on_a_space_name() -> None:
+    """Outside the registry entries, no similarity module (nor the membership geometry) compares
+    a space name with a string: what differs between spaces is each space's object."""
+    files = [p for p in SIMILARITY.rglob("*.py") if p.parent.name != "spaces"]
+    files.append(SIMILARITY.parent / "membership" / "mia" / "geometry.py")
+    found = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) and node.left.id == "space":
+                found.append(f"{path.name}:{node.lineno}")
+    assert files and not found, found

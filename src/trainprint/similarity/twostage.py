@@ -23,45 +23,26 @@ behind the defaults).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from trainprint.core.device import resolve_device
 from trainprint.similarity.generated import GeneratedSet, SearchPlan
 from trainprint.similarity.pairs import indexed_pair_similarity
-from trainprint.similarity.spaces import pairwise
-from trainprint.similarity.ssim import SSIMWindow, ssim_pairwise_blocks
-
-def cheap_vectors(X: np.ndarray, low_side: int, device: torch.device) -> torch.Tensor:
-    """(n, H, W) float32 images -> (n, low_side^2) centred unit vectors (area-downsampled)."""
-    x = torch.as_tensor(np.ascontiguousarray(X), device=device).float()[:, None]
-    side = min(low_side, x.shape[-1], x.shape[-2])
-    v = F.adaptive_avg_pool2d(x, side).reshape(x.shape[0], -1)
-    v = v - v.mean(1, keepdim=True)
-    return v / v.norm(dim=1, keepdim=True).clamp_min(1e-12)
+from trainprint.similarity.matrix import pairwise
+from trainprint.similarity.spaces import space_of
+from trainprint.similarity.spaces.base import CheapStage
+from trainprint.similarity.ssim import SSIMWindow
 
 
-class CheapStage:
-    """Stage 1 of ``space`` against real images ``C``: ``block(Gb)`` -> (c, mb) approximate similarities."""
-
-    def __init__(self, space: str, C: np.ndarray, plan: SearchPlan, device: torch.device,
-                 ssim_window: SSIMWindow | None = None) -> None:
-        self.space, self.C, self.plan, self.device = space, C, plan, device
-        if space == "ncc":
-            self.Cl = cheap_vectors(C, plan.low_side, device)
-        else:
-            win = ssim_window or SSIMWindow()
-            self.window = replace(win, stride=win.stride_for(min(C.shape[1:])) * plan.coarse)
-
-    def block(self, Gb: np.ndarray) -> torch.Tensor:
-        if self.space == "ncc":
-            return self.Cl @ cheap_vectors(Gb, self.plan.low_side, self.device).T
-        parts = [S for _, S in ssim_pairwise_blocks(self.C, Gb, window=self.window, device=self.device)]
-        return torch.cat(parts, 1)
+def cheap_stage(space: str, C: np.ndarray, plan: SearchPlan, device: torch.device,
+                ssim_window: SSIMWindow | None = None) -> CheapStage:
+    """Stage 1 of ``space`` against real images ``C``: a function, block Gb -> (c, mb) approximate
+    similarities (the space's ``cheap_stage``)."""
+    return space_of(space).cheap_stage(C, low_side=plan.low_side, coarse=plan.coarse, device=device,
+                                       ssim_window=ssim_window)
 
 
 def _merge(best: tuple[torch.Tensor, torch.Tensor] | None, S: torch.Tensor, start: int,
@@ -83,14 +64,14 @@ def two_stage_stats(space: str, C: np.ndarray, G: Any, k: int, plan: SearchPlan,
     c, m = C.shape[0], len(G)
     K = max(k, min(plan.candidates, m))
     Kr = min(plan.real_candidates, c)
-    cheap = CheapStage(space, C, plan, dev, ssim_window)
+    cheap = cheap_stage(space, C, plan, dev, ssim_window)
     best: tuple[torch.Tensor, torch.Tensor] | None = None
     nearest_real = np.empty(m, dtype=np.int64)
     nearest_sim = np.empty(m, dtype=np.float32)
     opts = dict(device=device, ssim_window=ssim_window)
     with torch.no_grad():
         for start, Gb in G.blocks(plan.block_rows):
-            S = cheap.block(Gb)  # (c, mb) cheap similarities
+            S = cheap(Gb)  # (c, mb) cheap similarities
             best = _merge(best, S, start, K)
             rc = torch.topk(S, Kr, dim=0).indices.T.cpu().numpy()  # (mb, Kr) real candidates
             sims = indexed_pair_similarity(space, C, rc.reshape(-1), Gb, np.repeat(np.arange(Gb.shape[0]), Kr),
@@ -124,12 +105,12 @@ def candidate_recall(space: str, C: np.ndarray, G: "np.ndarray | GeneratedSet", 
     ``exact``: the (c, m) exhaustive similarities when already computed."""
     dev = resolve_device(device)
     S = pairwise(space, C, G, device=device, ssim_window=ssim_window) if exact is None else exact  # (c, m)
-    cheap = CheapStage(space, C, plan, dev, ssim_window)
+    cheap = cheap_stage(space, C, plan, dev, ssim_window)
     Gs = G if isinstance(G, GeneratedSet) else GeneratedSet(G, plan)
     Sl = np.empty(S.shape, dtype=np.float32)
     with torch.no_grad():
         for start, Gb in Gs.blocks(plan.block_rows):
-            Sl[:, start:start + Gb.shape[0]] = cheap.block(Gb).cpu().numpy()
+            Sl[:, start:start + Gb.shape[0]] = cheap(Gb).cpu().numpy()
     c, m = S.shape
     K, Kr = min(plan.candidates, m), min(plan.real_candidates, c)
     cand = np.argsort(-Sl, axis=1, kind="stable")[:, :K]
