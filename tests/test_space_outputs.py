@@ -168,3 +168,19 @@ def test_no_module_branches_on_a_space_name() -> None:
             if isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) and node.left.id == "space":
                 found.append(f"{path.name}:{node.lineno}")
     assert files and not found, found
+
+
+@pytest.mark.parametrize("space", ["pixel", "ncc", "fingerprint"])
+def test_matrix_product_spaces_transform_b_a_block_at_a_time(space: str) -> None:
+    """B is transformed a block at a time (never all of it at once), with the same bits as the
+    transform of all of B, sliced."""
+    A, B = _case(space)
+    sp = space_of(space if space != "fingerprint" else "vectornet-12")
+    a, b = torch.as_tensor(A).reshape(len(A), -1), torch.as_tensor(B).reshape(len(B), -1)
+    a_t, ctx, scale = sp.prepare(a, b)
+    b_all = sp.transform_b(b, ctx)
+    for step in (1, 7, 30):
+        for start, S in sp.blocks(A, B, step=step, device=torch.device("cpu")):
+            bb = b_all[start:start + step]
+            want = sp.from_products(a_t @ bb.T, (a_t * a_t).sum(1), (bb * bb).sum(1), scale)
+            assert torch.equal(S, want), (space, step, start)

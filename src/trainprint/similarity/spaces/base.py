@@ -86,10 +86,16 @@ class Space:
 @dataclass(frozen=True)
 class ProductSpace(Space):
     """A space whose similarity is a function of one matrix product ``a @ b.T`` of transformed items
-    (``prepare``) and their squared norms (``from_products``)."""
+    and their squared norms (``from_products``). A is transformed once (``prepare``), B one block
+    at a time (``transform_b``): the transformed copy of all of B is never held."""
 
-    def prepare(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
-        """(n, D), (m, D) -> transformed (a, b) and a scale for ``from_products``."""
+    def prepare(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, object, float]:
+        """(n, D) A, (m, D) all of B (read only) -> transformed A, what ``transform_b`` needs, and a
+        scale for ``from_products``."""
+        raise NotImplementedError
+
+    def transform_b(self, b: torch.Tensor, ctx: object) -> torch.Tensor:
+        """(mb, D) rows of B -> the same rows transformed; a row's result does not depend on the others."""
         raise NotImplementedError
 
     def from_products(self, prod: torch.Tensor, a2: torch.Tensor, b2: torch.Tensor, scale: float) -> torch.Tensor:
@@ -98,12 +104,12 @@ class ProductSpace(Space):
 
     def blocks(self, A: np.ndarray, B: np.ndarray, *, step: int, device: torch.device,
                ssim_window: SSIMWindow | None = None) -> Iterator[tuple[int, torch.Tensor]]:
-        a, b = flat(A, device), flat(B, device)
+        a, b = flat(A, device), flat(B, device)  # no copy for float32 arrays on the CPU
         if a.shape[1] != b.shape[1]:
             raise TrainprintError(f"similarity {self.name!r}: A has {tuple(A.shape[1:])} per item, "
                                   f"B has {tuple(B.shape[1:])}")
-        a, b, scale = self.prepare(a, b)
-        a2, b2 = (a * a).sum(1), (b * b).sum(1)
+        a, ctx, scale = self.prepare(a, b)
+        a2 = (a * a).sum(1)
         for start in range(0, b.shape[0], step):
-            stop = start + step
-            yield start, self.from_products(a @ b[start:stop].T, a2, b2[start:stop], scale)
+            bb = self.transform_b(b[start:start + step], ctx)
+            yield start, self.from_products(a @ bb.T, a2, (bb * bb).sum(1), scale)

@@ -27,9 +27,13 @@ class EuclideanSpace(ProductSpace):
     rms: bool = False
 
     def prepare(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
-        centre = (a.sum(0) + b.sum(0)) / (a.shape[0] + b.shape[0])
+        centre = (a.sum(0) + b.sum(0)) / (a.shape[0] + b.shape[0])  # (D,): A's and B's common mean
         scale = 1.0 / np.sqrt(a.shape[1]) if self.rms else 1.0
-        return a - centre, b - centre, scale
+        return a - centre, centre, scale
+
+    def transform_b(self, b: torch.Tensor, ctx: object) -> torch.Tensor:
+        assert isinstance(ctx, torch.Tensor)
+        return b - ctx
 
     def from_products(self, prod: torch.Tensor, a2: torch.Tensor, b2: torch.Tensor, scale: float) -> torch.Tensor:
         d2 = (a2[:, None] + b2[None, :] - 2.0 * prod).clamp_min(0.0)  # squared distances

@@ -41,12 +41,13 @@ class NCCSpace(ProductSpace):
     name: str = "ncc"
     two_stage: bool = True
 
-    def prepare(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
-        a = a - a.mean(1, keepdim=True)
+    def prepare(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, object, float]:
+        return self.transform_b(a, None), None, 1.0
+
+    def transform_b(self, b: torch.Tensor, ctx: object) -> torch.Tensor:
+        """Rows centred and scaled to unit norm (a constant row: the zero vector)."""
         b = b - b.mean(1, keepdim=True)
-        a = a / a.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        b = b / b.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        return a, b, 1.0
+        return b / b.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
     def from_products(self, prod: torch.Tensor, a2: torch.Tensor, b2: torch.Tensor, scale: float) -> torch.Tensor:
         return prod.clamp(-1.0, 1.0)
