@@ -44,7 +44,7 @@ class SearchPlan:
     candidates: int = DEFAULT_CANDIDATES  # K: generated candidates per real image (stage 1)
     real_candidates: int = DEFAULT_REAL_CANDIDATES  # K_r: real candidates per generated image
     low_side: int = DEFAULT_LOW_SIDE  # NCC stage 1: side of the downsampled images
-    coarse: int = DEFAULT_COARSE  # SSIM stage 1: stride of the window positions, times the exact one
+    coarse: int = DEFAULT_COARSE  # SSIM stage 1: stride of the window positions, times the exact one (and side // 64)
     block_rows: int = DEFAULT_BLOCK_ROWS  # generated rows read and compared at once
 
     def __post_init__(self) -> None:

@@ -3,18 +3,19 @@ similarity of the candidates only.
 
 Stage 1 (cheap), one block of generated images at a time, a (c, mb) matrix of approximate
 similarities:
-- ``ssim``: SSIM itself on a grid of window positions ``coarse`` (4) times coarser than the exact
-  one (64 px: every 4th position in each direction, 16x fewer);
+- ``ssim``: SSIM itself on a grid of window positions ``coarse x max(1, side // 64)`` times
+  coarser than the exact one (64 px: every 4th position in each direction, 16x fewer; 256 px: every
+  16th);
 - ``ncc``: NCC of the images area-downsampled to ``low_side x low_side`` (32; one matrix product).
 From it, a running top-K gives every real image its ``candidates`` best generated images, and
 each generated image gets its ``real_candidates`` best real images.
 
-Stage 2 (exact): the space's own similarity (``pairs.pair_similarity``, equal to
-``spaces.pairwise``) on those pairs only. A real image's top-k is the best k of its candidates; a
+Stage 2 (exact): the space's own similarity (``pairs.indexed_pair_similarity``, equal to
+``matrix.pairwise``) on those pairs only. A real image's top-k is the best k of its candidates; a
 generated image's nearest real image is the best of its real candidates.
 
 Cost for c real and m generated images of side S, SSIM window w, exact stride s: the exhaustive
-search is c m (S/s)^2 w^2; stage 1 is that divided by coarse^2 (SSIM; NCC: c m low_side^2),
+search is c m (S/s)^2 w^2; stage 1 is that divided by (coarse max(1, S/64))^2 (SSIM; NCC: c m low_side^2),
 stage 2 (c K + m K_r) (S/s)^2 w^2. The answer equals the exhaustive one whenever the exhaustive
 top-k of a real image is among its K candidates and a generated image's nearest real among its
 K_r; ``candidate_recall`` measures how often that holds (docs/similarity.md has the numbers

@@ -1,7 +1,7 @@
 """The ``ssim`` space: mean SSIM of raw images (the arithmetic is ``similarity/ssim.py``).
 
 Distance 1 - SSIM (a pseudo-distance); no vector form. Two-stage search: SSIM itself on a grid of
-window positions ``coarse`` times coarser than the exact one.
+window positions ``coarse x max(1, side // 64)`` times coarser than the exact one.
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ class SSIMSpace(Space):
     def cheap_stage(self, C: np.ndarray, *, low_side: int, coarse: int, device: torch.device,
                     ssim_window: SSIMWindow | None = None) -> CheapStage:
         win = ssim_window or SSIMWindow()
-        window = replace(win, stride=win.stride_for(min(C.shape[1:])) * coarse)
+        # every (coarse x side/64)-th position: the grid of the 64-px measurements of the candidate
+        # recall (docs/similarity.md) at every side, whatever the exact map's stride
+        window = replace(win, stride=win.stride * coarse * max(1, min(C.shape[1:]) // 64))
 
         def block(Gb: np.ndarray) -> torch.Tensor:
             return torch.cat([S for _, S in ssim_pairwise_blocks(C, Gb, window=window, device=device)], 1)
