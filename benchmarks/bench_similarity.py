@@ -1,13 +1,24 @@
-"""Throughput of the pairwise similarities: n_real x n_gen images of side px, against a per-pair loop.
+"""Throughput of the pairwise similarities: pairs/s, fraction of this machine's matmul peak, ratio to
+a per-pair reference (scikit-image for SSIM), on 1 and 2 threads, side by side in one run.
 
-    python benchmarks/bench_similarity.py                       # 200 x 10,000 at 256 px, all spaces
-    python benchmarks/bench_similarity.py --spaces ssim --n-gen 1000
+    python benchmarks/bench_similarity.py --spaces ssim --sides 64 256 --threads 1 2
+    python benchmarks/bench_similarity.py --spaces pixel ncc --sides 256 --n-gen 10000
 
-Generated images are made (seeded, smooth random textures) and scored a chunk of ``--chunk`` at a
-time, so the 2.6 GB of float32 pixels of 10,000 256-px images never sit in memory at once. The
-per-pair baseline is a plain Python loop over pairs with NumPy per pair (SSIM: the textbook
-windowed formula with the same window and stride), timed on a few pairs and extrapolated.
-Figures are also given as a ratio to this machine's matmul FLOP/s (benchmarks/_machine.py).
+Real and generated images are made (seeded, smooth random textures). For every thread count the
+matmul FLOP/s of this machine is measured first (``_machine.measure_matmul_flops``, float32, the
+same threads), then every space and side is timed on ``--n-real`` x ``--n-gen`` pairs
+(``pairwise``, a chunk of ``--chunk`` generated images at a time).
+
+How the work is counted (the "of peak" column):
+- pixel, ncc: 2 H W flops per pair (the one matrix product of the flattened images);
+- ssim: 2 (s^2 + 2) flops per pair and window position (s = 11; every position of the full map,
+  (H - 10)(W - 10) of them): the batched matrix product that gives each pair's 2 cov + C2 as a
+  dot product of the two images' weighted windows (``similarity/ssim.py``). The per-image moments
+  and the element-wise rest of the formula are not counted: they are overhead against this peak.
+
+The per-pair reference: scikit-image's ``structural_similarity(a, b, gaussian_weights=True,
+sigma=1.5, use_sample_covariance=False, data_range=1)`` for SSIM (float64, as scikit-image computes)
+and a NumPy formula per pair for pixel / NCC, timed on ``--loop-pairs`` pairs on the same threads.
 """
 
 from __future__ import annotations
@@ -18,12 +29,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import measure_matmul_flops  # noqa: E402
 
-from trainprint.similarity.spaces import pairwise  # noqa: E402
+from trainprint.similarity.matrix import pairwise  # noqa: E402
 from trainprint.similarity.ssim import SSIMWindow  # noqa: E402
 
 
@@ -35,65 +45,77 @@ def images(n: int, side: int, seed: int) -> np.ndarray:
     return np.clip(x + 0.1 * rng.standard_normal(x.shape).astype(np.float32), 0, 1)
 
 
-def loop_pair(space: str, a: np.ndarray, b: np.ndarray, win: SSIMWindow) -> float:
+def reference_pair(space: str, a: np.ndarray, b: np.ndarray, win: SSIMWindow) -> float:
+    """One pair's similarity the usual way (scikit-image for SSIM at stride 1)."""
     if space == "pixel":
         return -float(np.sqrt(np.mean((a - b) ** 2)))
     if space == "ncc":
         ac, bc = a - a.mean(), b - b.mean()
         return float((ac * bc).sum() / np.sqrt((ac * ac).sum() * (bc * bc).sum()))
-    k = win.kernel_1d().astype(np.float32)
-    w = np.outer(k, k)
-    s = win.stride_for(a.shape[0])
-    pa, pb = sliding_window_view(a, w.shape)[::s, ::s], sliding_window_view(b, w.shape)[::s, ::s]
-    ma, mb = (pa * w).sum((-2, -1)), (pb * w).sum((-2, -1))
-    va, vb = (pa * pa * w).sum((-2, -1)) - ma**2, (pb * pb * w).sum((-2, -1)) - mb**2
-    cab = (pa * pb * w).sum((-2, -1)) - ma * mb
-    c1, c2 = 1e-4, 9e-4
-    return float((((2 * ma * mb + c1) * (2 * cab + c2)) / ((ma**2 + mb**2 + c1) * (va + vb + c2))).mean())
+    from skimage.metrics import structural_similarity
+
+    return float(structural_similarity(a.astype(np.float64), b.astype(np.float64), gaussian_weights=True,
+                                       sigma=1.5, use_sample_covariance=False, data_range=1.0))
+
+
+def work_per_pair(space: str, side: int, win: SSIMWindow) -> float:
+    """Flops counted per pair (see the module docstring)."""
+    if space != "ssim":
+        return 2.0 * side * side
+    lh, lw = win.positions(side, side)
+    return 2.0 * (win.size**2 + 2) * lh * lw
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-real", type=int, default=200)
-    ap.add_argument("--n-gen", type=int, default=10_000)
-    ap.add_argument("--side", type=int, default=256)
+    ap.add_argument("--n-gen", type=int, default=None,
+                    help="generated images (default: 10,000 for pixel / ncc; for ssim 1,000 at 64 px, 300 from 128 px)")
+    ap.add_argument("--sides", type=int, nargs="+", default=[64, 256])
     ap.add_argument("--chunk", type=int, default=1000, help="generated images made and scored at once")
     ap.add_argument("--spaces", nargs="+", default=["pixel", "ncc", "ssim"])
-    ap.add_argument("--loop-pairs", type=int, default=40, help="pairs timed in the per-pair loop")
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--loop-pairs", type=int, default=20, help="pairs timed with the per-pair reference")
+    ap.add_argument("--ssim-stride", type=int, default=1, help="SSIM map sampling step (1: the full map, the default)")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--ssim-stride", type=int, default=None, help="SSIM map sampling step (default side // 64)")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = ap.parse_args()
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-
-    flops = measure_matmul_flops()
     import torch
 
-    print(f"torch threads {torch.get_num_threads()}; machine: matmul {flops / 1e9:.1f} GFLOP/s (float32, measured now; the CPU is shared, figures are noisy)")
-    R = images(args.n_real, args.side, seed=0)
     win = SSIMWindow(stride=args.ssim_stride)
-    pairs = args.n_real * args.n_gen
-    print(f"{args.n_real} real x {args.n_gen} generated at {args.side} px = {pairs:,} pairs"
-          f" (SSIM: Gaussian 11x11, map sampled every {win.stride_for(args.side)} px)")
-    for space in args.spaces:
-        t = 0.0
-        for start in range(0, args.n_gen, args.chunk):
-            G = images(min(args.chunk, args.n_gen - start), args.side, seed=1 + start)
-            t0 = time.perf_counter()
-            pairwise(space, R, G, device=args.device, ssim_window=win)
-            t += time.perf_counter() - t0
-        G = images(args.loop_pairs, args.side, seed=99)
-        t0 = time.perf_counter()
-        for j in range(args.loop_pairs):
-            loop_pair(space, R[j % len(R)], G[j], win)
-        per_pair = (time.perf_counter() - t0) / args.loop_pairs
-        ops = 2 * args.side**2 if space != "ssim" else 2 * 122 * ((args.side - 11) // win.stride_for(args.side) + 1) ** 2
-        print(f"{space:5s}: {t:8.1f} s  {pairs / t:12,.0f} pairs/s  "
-              f"(per-pair loop: {1 / per_pair:9,.0f} pairs/s, would take {per_pair * pairs:9,.0f} s; "
-              f"speed-up x{per_pair * pairs / t:,.0f}; core arithmetic {ops * pairs / t / flops:.0%} of matmul peak)")
+    rows = []
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        peak = measure_matmul_flops()
+        print(f"threads {threads}: matmul {peak / 1e9:.1f} GFLOP/s (float32, measured now)", flush=True)
+        for side in args.sides:
+            R = images(args.n_real, side, seed=0)
+            for space in args.spaces:
+                n_gen = args.n_gen or (10_000 if space != "ssim" else (1000 if side <= 64 else 300))
+                t = 0.0
+                for start in range(0, n_gen, args.chunk):
+                    G = images(min(args.chunk, n_gen - start), side, seed=1 + start)
+                    t0 = time.perf_counter()
+                    pairwise(space, R, G, device=args.device, ssim_window=win)
+                    t += time.perf_counter() - t0
+                pairs = args.n_real * n_gen
+                G = images(args.loop_pairs, side, seed=99)
+                reference_pair(space, R[0], G[0], win)  # warm-up (imports)
+                t0 = time.perf_counter()
+                for j in range(args.loop_pairs):
+                    reference_pair(space, R[j % len(R)], G[j], win)
+                ref_rate = args.loop_pairs / (time.perf_counter() - t0)
+                rate = pairs / t
+                frac = work_per_pair(space, side, win) * rate / peak
+                rows.append((space, side, threads, pairs, t, rate, peak, frac, ref_rate))
+                print(f"  {space:5s} {side:4d} px: {pairs:,} pairs in {t:.1f} s = {rate:,.0f} pairs/s, "
+                      f"{frac:.0%} of peak; reference {ref_rate:,.0f} pairs/s (x{rate / ref_rate:,.0f})", flush=True)
+    ref = "scikit-image" if args.spaces == ["ssim"] else "per-pair reference"
+    print(f"\n| space | side | threads | pairs | time (s) | pairs/s | matmul peak (GFLOP/s) | of peak | {ref}, pairs/s | ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for space, side, threads, pairs, t, rate, peak, frac, ref_rate in rows:
+        name = space if space != "ssim" or win.stride == 1 else f"ssim, stride {win.stride}"
+        print(f"| {name} | {side} | {threads} | {pairs:,} | {t:.1f} | {rate:,.0f} | {peak / 1e9:.1f} | {frac:.0%} | "
+              f"{ref_rate:,.0f} | x{rate / ref_rate:,.0f} |")
 
 
 if __name__ == "__main__":

@@ -11,10 +11,10 @@ from trainprint.membership import scores as scores_mod
 from trainprint.membership.mia.fusion import FusionMethod
 from trainprint.membership.scores import clear_cache, membership_scores, shares_matrix
 from trainprint.methods import parse_method
-from trainprint.similarity import spaces as spaces_mod
+from trainprint.similarity.spaces import ssim as spaces_mod  # the SSIM space calls the kernel from here
 from trainprint.similarity.generated import GeneratedSet
 from trainprint.similarity.search import nearest_stats, stats_from_matrix
-from trainprint.similarity.spaces import pairwise
+from trainprint.similarity.matrix import pairwise
 
 
 def _images(n: int, seed: int, side: int = 32) -> np.ndarray:

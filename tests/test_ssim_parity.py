@@ -3,8 +3,9 @@
 scikit-image with ``gaussian_weights=True, sigma=1.5`` uses an 11 x 11 Gaussian window (truncated at
 3.5 sigma), averages the SSIM map over the positions whose window lies inside the image, and with
 ``use_sample_covariance=False`` uses the population (co)variances of Wang et al. 2004, as we do.
-``data_range`` is 1 for images scaled to [0, 1]. The strided map of the 256-px default is measured
-against the full map in docs/similarity.md.
+``data_range`` is 1 for images scaled to [0, 1]. The full map is the default at every side
+(``SSIMWindow(stride=s)`` samples every s-th position instead; docs/similarity.md measures what that
+changes). The arithmetic is float32; the same code in float64 checks what float32 costs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ import pytest
 from PIL import Image
 from skimage.metrics import structural_similarity
 
+import torch
+
+from trainprint.core.errors import TrainprintError
 from trainprint.similarity import SSIMWindow, pairwise
+from trainprint.similarity.ssim import ssim_pairwise_blocks
 
 
 def skimage_ssim(a: np.ndarray, b: np.ndarray) -> float:
@@ -38,9 +43,21 @@ def real_images(folder: Path, n: int, side: int, seed: int = 0) -> np.ndarray:
 
 
 def _parity(A: np.ndarray, B: np.ndarray) -> float:
-    ours = pairwise("ssim", A, B, ssim_window=SSIMWindow(stride=1))
+    """Largest |ours - scikit-image| over every pair, with the default window (the full map)."""
+    ours = pairwise("ssim", A, B)
     ref = np.array([[skimage_ssim(a, b) for b in B] for a in A])
     return float(np.abs(ours - ref).max())
+
+
+def _smooth(n: int, side: int, seed: int) -> np.ndarray:
+    """(n, side, side) float32 in [0, 1]: structured synthetic images (cumulative sums of noise)."""
+    smooth = np.random.default_rng(seed).random((n, side, side)).cumsum(1).cumsum(2)
+    return (smooth / smooth.max(axis=(1, 2), keepdims=True)).astype(np.float32)
+
+
+def _blocks(A: np.ndarray, B: np.ndarray, dtype: torch.dtype, **kw: object) -> np.ndarray:
+    parts = ssim_pairwise_blocks(A, B, window=SSIMWindow(), device=torch.device("cpu"), dtype=dtype, **kw)
+    return torch.cat([S for _, S in parts], 1).double().numpy()
 
 
 @pytest.mark.parametrize("bench,side", [("ctmem64", 64), ("cxrmem64", 64), ("ctmem64", 256), ("cxrmem64", 256)])
@@ -52,9 +69,44 @@ def test_ssim_equals_skimage_on_real_images(benchmark_dir, bench: str, side: int
     assert _parity(A, B) <= 1e-4
 
 
-def test_ssim_equals_skimage_on_smooth_images() -> None:
+@pytest.mark.parametrize("side", [64, 256])
+def test_ssim_equals_skimage_on_smooth_images(side: int) -> None:
     """The same check without ../shared, on structured synthetic images (always runs in CI)."""
-    rng = np.random.default_rng(0)
-    smooth = rng.random((5, 64, 64)).cumsum(1).cumsum(2)
-    X = (smooth / smooth.max(axis=(1, 2), keepdims=True)).astype(np.float32)
+    X = _smooth(5 if side == 64 else 3, side, seed=0)
+    X[-1] = np.clip(X[0] + 0.05 * np.random.default_rng(1).standard_normal(X[0].shape), 0, 1)  # a near copy
     assert _parity(X[:2], X) <= 1e-4
+
+
+def test_float32_arithmetic_equals_float64() -> None:
+    """The float32 kernel against the same kernel in float64, and the float64 one against
+    scikit-image (which computes in float64): float32 costs well under the 1e-4 tolerance."""
+    A, B = _smooth(3, 64, seed=2), _smooth(9, 64, seed=3)
+    B[0] = A[1]
+    s32, s64 = _blocks(A, B, torch.float32), _blocks(A, B, torch.float64)
+    ref = np.array([[skimage_ssim(a, b) for b in B] for a in A])
+    assert np.abs(s64 - ref).max() <= 1e-9
+    assert np.abs(s32 - s64).max() <= 1e-5
+    assert abs(s32[1, 0] - 1.0) <= 1e-5  # an identical pair
+
+
+def test_blocks_and_threads_do_not_change_the_answer() -> None:
+    """1 or 2 threads give the same matrix, bit for bit; other blocks of B the same to float32 rounding."""
+    A, B = _smooth(4, 40, seed=4), _smooth(11, 40, seed=5)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = _blocks(A, B, torch.float32)
+        torch.set_num_threads(2)
+        two = _blocks(A, B, torch.float32)
+    finally:
+        torch.set_num_threads(threads)
+    np.testing.assert_array_equal(one, two)
+    # another cut of B changes the matrix products' shapes, and the BLAS kernels their summation
+    # order: float32 rounding, nothing more
+    np.testing.assert_allclose(one, _blocks(A, B, torch.float32, b_block=3), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("stride", [0, -1, None, 1.5])
+def test_a_bad_stride_is_one_error_line(stride: object) -> None:
+    with pytest.raises(TrainprintError, match=r"^SSIM stride .*expected an integer >= 1$"):
+        SSIMWindow(stride=stride)  # type: ignore[arg-type]

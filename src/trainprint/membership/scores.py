@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from trainprint.core.errors import TrainprintError
-from trainprint.similarity.spaces import check_representation, needs_images, pairwise
+from trainprint.similarity.matrix import check_representation, needs_images, pairwise
 from trainprint.similarity.search import faiss_available, nearest_stats, stats_from_matrix
 
 SCORE_NAMES = ("max", "topk", "nn", "calibrated")

@@ -175,7 +175,7 @@ def section_gallery(run: Path, scores: dict | None, method: str | None = None, r
         return missing("images.npz (the run's images)")
     if scores is None:
         return missing("scores.csv (which real images score highest)")
-    from trainprint.similarity.spaces import pairwise
+    from trainprint.similarity.matrix import pairwise
 
     imgs = load_npz(run / "images.npz")
     ids, split, pixels = imgs["ids"].astype(str), imgs["split"].astype(str), imgs["pixels"]

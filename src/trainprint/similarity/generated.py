@@ -17,10 +17,9 @@ import numpy as np
 
 from trainprint.core.errors import TrainprintError
 from trainprint.data.shards import ShardStore
+from trainprint.similarity.spaces import space_of
 
 SEARCHES = ("exhaustive", "two-stage")
-#: spaces where two-stage search is used (the others are one matrix product already)
-TWO_STAGE_SPACES = ("ssim", "ncc")
 #: generated candidates per real image (K); with the defaults below, the candidates held the
 #: exhaustive top-1 of every real image and >= 0.99 of its top-10 on ctmem64 and cxrmem64 test
 #: (docs/similarity.md, "Two-stage search")
@@ -45,7 +44,7 @@ class SearchPlan:
     candidates: int = DEFAULT_CANDIDATES  # K: generated candidates per real image (stage 1)
     real_candidates: int = DEFAULT_REAL_CANDIDATES  # K_r: real candidates per generated image
     low_side: int = DEFAULT_LOW_SIDE  # NCC stage 1: side of the downsampled images
-    coarse: int = DEFAULT_COARSE  # SSIM stage 1: stride of the window positions, times the exact one
+    coarse: int = DEFAULT_COARSE  # SSIM stage 1: stride of the window positions, times the exact one (and side // 64)
     block_rows: int = DEFAULT_BLOCK_ROWS  # generated rows read and compared at once
 
     def __post_init__(self) -> None:
@@ -57,7 +56,9 @@ class SearchPlan:
                 raise TrainprintError(f"search plan: {name}={v!r}; expected a whole number >= 1")
 
     def two_stage(self, space: str) -> bool:
-        return self.search == "two-stage" and space in TWO_STAGE_SPACES
+        """Whether ``space`` is searched in two stages: asked for, and the space has a cheap stage
+        (SSIM and NCC; the others are one matrix product already)."""
+        return self.search == "two-stage" and space_of(space).two_stage
 
 
 class GeneratedSet:

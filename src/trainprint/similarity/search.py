@@ -27,8 +27,9 @@ from trainprint.core.device import resolve_device
 from trainprint.core.errors import TrainprintError
 from trainprint.data.shards import ShardStore
 from trainprint.similarity.pairs import pair_similarity
-from trainprint.similarity.spaces import block_columns, check_representation, iter_blocks, needs_images
 from trainprint.similarity.generated import GeneratedSet
+from trainprint.similarity.matrix import block_columns, check_representation, iter_blocks
+from trainprint.similarity.spaces import space_of
 from trainprint.similarity.twostage import two_stage_stats
 
 BACKENDS = ("auto", "torch", "faiss")
@@ -78,9 +79,10 @@ def nearest_stats(
     C = check_representation(space, C, "real images")
     G = check_representation(space, G, "generated images")
     k = max(1, min(int(k), G.shape[0]))
-    use_faiss = backend == "faiss" or (backend == "auto" and not needs_images(space) and faiss_available())
+    on_images = space_of(space).on_images
+    use_faiss = backend == "faiss" or (backend == "auto" and not on_images and faiss_available())
     if use_faiss:
-        if needs_images(space):
+        if on_images:
             raise TrainprintError(f"nearest_stats: the faiss backend works in fingerprint spaces, not {space!r}")
         if not faiss_available():
             raise TrainprintError("nearest_stats: faiss is not installed (pip install 'trainprint[faiss]')")
@@ -94,7 +96,7 @@ def nearest_stats(
         stats = _faiss_stats(C, G, k)
     else:
         stats = _streaming_stats(space, C, G, k, **opts)
-    return exact_distances(space, C, G, stats) if space == "pixel" or not needs_images(space) else stats
+    return exact_distances(space, C, G, stats) if space_of(space).exact_rerank else stats
 
 
 def _set_stats(space: str, C: np.ndarray, G: GeneratedSet, k: int, use_faiss: bool, **opts) -> NearestStats:
@@ -123,7 +125,7 @@ def _set_stats(space: str, C: np.ndarray, G: GeneratedSet, k: int, use_faiss: bo
         best = (-np.sqrt(np.maximum(d2, 0.0)).astype(np.float32), idx.astype(np.int64))
     assert best is not None
     stats = NearestStats(best[0], best[1], nearest_real, nearest_sim)
-    if needs_images(space) and space != "pixel":
+    if not space_of(space).exact_rerank:
         return stats
     return _exact_set(space, C, G, stats, plan.block_rows)
 
@@ -171,25 +173,6 @@ def _exact_set(space: str, C: np.ndarray, G: GeneratedSet, stats: NearestStats, 
                         stats.nearest_real, near)
 
 
-#: rows of a (rows, D) difference computed at once when distances are recomputed exactly
-EXACT_CHUNK_ENTRIES = 2**22
-
-
-def _exact(space: str, A: np.ndarray, ia: np.ndarray, B: np.ndarray, ib: np.ndarray) -> np.ndarray:
-    """(n,) float32 similarity of the pairs (A[ia[i]], B[ib[i]]), from the differences themselves:
-    -||a - b|| (``pixel``: divided by sqrt(H W), the RMS difference). Chunked: bounded memory."""
-    d_item = int(np.prod(A.shape[1:]))
-    step = max(1, EXACT_CHUNK_ENTRIES // max(1, d_item))
-    out = np.empty(len(ia), dtype=np.float32)
-    for i in range(0, len(ia), step):
-        a = A[ia[i:i + step]].reshape(-1, d_item).astype(np.float64)
-        d = a - B[ib[i:i + step]].reshape(-1, d_item)
-        out[i:i + step] = -np.sqrt((d * d).sum(1))
-    if space == "pixel":
-        out /= np.float32(np.sqrt(d_item))
-    return out
-
-
 def exact_distances(space: str, C: np.ndarray, G: np.ndarray, stats: NearestStats) -> NearestStats:
     """``stats`` with every reported similarity recomputed from the pair's difference.
 
@@ -199,9 +182,11 @@ def exact_distances(space: str, C: np.ndarray, G: np.ndarray, stats: NearestStat
     therefore recomputed exactly for the k matches and the nearest real images (in float64, then
     stored as float32); the top-k are re-sorted by the exact values. Costs O((c k + m) D)."""
     c, k = stats.topk_idx.shape
-    top = _exact(space, C, np.repeat(np.arange(c), k), G, stats.topk_idx.reshape(-1)).reshape(c, k)
+    sp = space_of(space)
+    top = sp.indexed_pairs(C, np.repeat(np.arange(c), k), G, stats.topk_idx.reshape(-1),
+                           device=resolve_device("cpu")).reshape(c, k)
     order = np.argsort(-top, axis=1, kind="stable")
-    near = _exact(space, G, np.arange(G.shape[0]), C, stats.nearest_real)
+    near = sp.indexed_pairs(G, np.arange(G.shape[0]), C, stats.nearest_real, device=resolve_device("cpu"))
     return NearestStats(np.take_along_axis(top, order, 1), np.take_along_axis(stats.topk_idx, order, 1),
                         stats.nearest_real, near)
 
@@ -224,7 +209,7 @@ def stats_from_matrix(space: str, C: np.ndarray, G: np.ndarray, S: np.ndarray, *
     blocks = ((start, torch.from_numpy(np.ascontiguousarray(S[:, start:start + step])).to(dev))
               for start in range(0, m, step))
     stats = _reduce_blocks(blocks, c, m, k)
-    return exact_distances(space, C, G, stats) if space == "pixel" or not needs_images(space) else stats
+    return exact_distances(space, C, G, stats) if space_of(space).exact_rerank else stats
 
 
 def _streaming_stats(space: str, C: np.ndarray, G: np.ndarray, k: int, **opts) -> NearestStats:

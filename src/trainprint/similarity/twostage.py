@@ -3,18 +3,19 @@ similarity of the candidates only.
 
 Stage 1 (cheap), one block of generated images at a time, a (c, mb) matrix of approximate
 similarities:
-- ``ssim``: SSIM itself on a grid of window positions ``coarse`` (4) times coarser than the exact
-  one (64 px: every 4th position in each direction, 16x fewer);
+- ``ssim``: SSIM itself on a grid of window positions ``coarse x max(1, side // 64)`` times
+  coarser than the exact one (64 px: every 4th position in each direction, 16x fewer; 256 px: every
+  16th);
 - ``ncc``: NCC of the images area-downsampled to ``low_side x low_side`` (32; one matrix product).
 From it, a running top-K gives every real image its ``candidates`` best generated images, and
 each generated image gets its ``real_candidates`` best real images.
 
-Stage 2 (exact): the space's own similarity (``pairs.pair_similarity``, equal to
-``spaces.pairwise``) on those pairs only. A real image's top-k is the best k of its candidates; a
+Stage 2 (exact): the space's own similarity (``pairs.indexed_pair_similarity``, equal to
+``matrix.pairwise``) on those pairs only. A real image's top-k is the best k of its candidates; a
 generated image's nearest real image is the best of its real candidates.
 
 Cost for c real and m generated images of side S, SSIM window w, exact stride s: the exhaustive
-search is c m (S/s)^2 w^2; stage 1 is that divided by coarse^2 (SSIM; NCC: c m low_side^2),
+search is c m (S/s)^2 w^2; stage 1 is that divided by (coarse max(1, S/64))^2 (SSIM; NCC: c m low_side^2),
 stage 2 (c K + m K_r) (S/s)^2 w^2. The answer equals the exhaustive one whenever the exhaustive
 top-k of a real image is among its K candidates and a generated image's nearest real among its
 K_r; ``candidate_recall`` measures how often that holds (docs/similarity.md has the numbers
@@ -23,45 +24,26 @@ behind the defaults).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from trainprint.core.device import resolve_device
 from trainprint.similarity.generated import GeneratedSet, SearchPlan
 from trainprint.similarity.pairs import indexed_pair_similarity
-from trainprint.similarity.spaces import pairwise
-from trainprint.similarity.ssim import SSIMWindow, ssim_pairwise_blocks
-
-def cheap_vectors(X: np.ndarray, low_side: int, device: torch.device) -> torch.Tensor:
-    """(n, H, W) float32 images -> (n, low_side^2) centred unit vectors (area-downsampled)."""
-    x = torch.as_tensor(np.ascontiguousarray(X), device=device).float()[:, None]
-    side = min(low_side, x.shape[-1], x.shape[-2])
-    v = F.adaptive_avg_pool2d(x, side).reshape(x.shape[0], -1)
-    v = v - v.mean(1, keepdim=True)
-    return v / v.norm(dim=1, keepdim=True).clamp_min(1e-12)
+from trainprint.similarity.matrix import pairwise
+from trainprint.similarity.spaces import space_of
+from trainprint.similarity.spaces.base import CheapStage
+from trainprint.similarity.ssim import SSIMWindow
 
 
-class CheapStage:
-    """Stage 1 of ``space`` against real images ``C``: ``block(Gb)`` -> (c, mb) approximate similarities."""
-
-    def __init__(self, space: str, C: np.ndarray, plan: SearchPlan, device: torch.device,
-                 ssim_window: SSIMWindow | None = None) -> None:
-        self.space, self.C, self.plan, self.device = space, C, plan, device
-        if space == "ncc":
-            self.Cl = cheap_vectors(C, plan.low_side, device)
-        else:
-            win = ssim_window or SSIMWindow()
-            self.window = replace(win, stride=win.stride_for(min(C.shape[1:])) * plan.coarse)
-
-    def block(self, Gb: np.ndarray) -> torch.Tensor:
-        if self.space == "ncc":
-            return self.Cl @ cheap_vectors(Gb, self.plan.low_side, self.device).T
-        parts = [S for _, S in ssim_pairwise_blocks(self.C, Gb, window=self.window, device=self.device)]
-        return torch.cat(parts, 1)
+def cheap_stage(space: str, C: np.ndarray, plan: SearchPlan, device: torch.device,
+                ssim_window: SSIMWindow | None = None) -> CheapStage:
+    """Stage 1 of ``space`` against real images ``C``: a function, block Gb -> (c, mb) approximate
+    similarities (the space's ``cheap_stage``)."""
+    return space_of(space).cheap_stage(C, low_side=plan.low_side, coarse=plan.coarse, device=device,
+                                       ssim_window=ssim_window)
 
 
 def _merge(best: tuple[torch.Tensor, torch.Tensor] | None, S: torch.Tensor, start: int,
@@ -83,14 +65,14 @@ def two_stage_stats(space: str, C: np.ndarray, G: Any, k: int, plan: SearchPlan,
     c, m = C.shape[0], len(G)
     K = max(k, min(plan.candidates, m))
     Kr = min(plan.real_candidates, c)
-    cheap = CheapStage(space, C, plan, dev, ssim_window)
+    cheap = cheap_stage(space, C, plan, dev, ssim_window)
     best: tuple[torch.Tensor, torch.Tensor] | None = None
     nearest_real = np.empty(m, dtype=np.int64)
     nearest_sim = np.empty(m, dtype=np.float32)
     opts = dict(device=device, ssim_window=ssim_window)
     with torch.no_grad():
         for start, Gb in G.blocks(plan.block_rows):
-            S = cheap.block(Gb)  # (c, mb) cheap similarities
+            S = cheap(Gb)  # (c, mb) cheap similarities
             best = _merge(best, S, start, K)
             rc = torch.topk(S, Kr, dim=0).indices.T.cpu().numpy()  # (mb, Kr) real candidates
             sims = indexed_pair_similarity(space, C, rc.reshape(-1), Gb, np.repeat(np.arange(Gb.shape[0]), Kr),
@@ -124,12 +106,12 @@ def candidate_recall(space: str, C: np.ndarray, G: "np.ndarray | GeneratedSet", 
     ``exact``: the (c, m) exhaustive similarities when already computed."""
     dev = resolve_device(device)
     S = pairwise(space, C, G, device=device, ssim_window=ssim_window) if exact is None else exact  # (c, m)
-    cheap = CheapStage(space, C, plan, dev, ssim_window)
+    cheap = cheap_stage(space, C, plan, dev, ssim_window)
     Gs = G if isinstance(G, GeneratedSet) else GeneratedSet(G, plan)
     Sl = np.empty(S.shape, dtype=np.float32)
     with torch.no_grad():
         for start, Gb in Gs.blocks(plan.block_rows):
-            Sl[:, start:start + Gb.shape[0]] = cheap.block(Gb).cpu().numpy()
+            Sl[:, start:start + Gb.shape[0]] = cheap(Gb).cpu().numpy()
     c, m = S.shape
     K, Kr = min(plan.candidates, m), min(plan.real_candidates, c)
     cand = np.argsort(-Sl, axis=1, kind="stable")[:, :K]

@@ -1,4 +1,4 @@
-"""Pairwise similarities between real and generated images, in pixel or fingerprint space.
+"""Pairwise similarity matrices of real and generated images, a block at a time, in any space.
 
 Every similarity is "higher = more alike" and is computed in chunks, so memory stays bounded
 however many generated images there are (the ``N x M x H x W`` tensor is never built):
@@ -10,9 +10,8 @@ however many generated images there are (the ``N x M x H x W`` tensor is never b
     <extractor>(N, D) float32 fingerprints         -||a - b||_2 (for unit vectors: monotone in cosine)
 
 ``pairwise(space, A, B)`` returns the full ``(n, m)`` matrix; ``iter_blocks`` yields it a block of
-``B`` at a time for streaming reductions (``search.nearest_stats``). The SSIM code lives in
-``ssim.py``, top-k search (numpy/torch or FAISS) in ``search.py``. The membership scores and
-decision rules built on these similarities are in ``trainprint.membership``.
+``B`` at a time for streaming reductions (``search.nearest_stats``). How each space computes a
+block is its registry entry's (``registry.py``).
 """
 
 from __future__ import annotations
@@ -26,18 +25,13 @@ from trainprint.core.device import resolve_device
 from trainprint.core.errors import TrainprintError
 from trainprint.data.shards import ShardStore
 from trainprint.similarity.generated import GeneratedSet
-from trainprint.similarity.ssim import SSIMWindow, default_b_block, ssim_pairwise_blocks
-
-#: spaces computed on the ``raw`` extractor's images; any other space name is an extractor name
-PIXEL_SPACES = ("pixel", "ncc", "ssim")
-
-#: default number of pairwise entries (n x m) computed at once for matrix-product spaces
-DEFAULT_BLOCK_ENTRIES = 4_000_000
+from trainprint.similarity.spaces import DEFAULT_BLOCK_ENTRIES, space_of
+from trainprint.similarity.ssim import SSIMWindow
 
 
 def needs_images(space: str) -> bool:
     """True for pixel spaces (``(N, H, W)`` inputs), False for fingerprint spaces (``(N, D)``)."""
-    return space in PIXEL_SPACES
+    return space_of(space).on_images
 
 
 def check_representation(space: str, X: np.ndarray, what: str = "X") -> np.ndarray:
@@ -64,52 +58,13 @@ def check_representation(space: str, X: np.ndarray, what: str = "X") -> np.ndarr
     return X
 
 
-def _flat(X: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(N, ...) -> (N, D) float32 tensor on ``device``."""
-    return torch.as_tensor(np.ascontiguousarray(X), device=device).reshape(X.shape[0], -1).float()
-
-
-def _prepare(space: str, A: np.ndarray, B: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """Flattened, transformed (A, B) such that the similarity is a function of ``A @ B.T``.
-
-    Returns ``(a, b, scale)``. For ``ncc``, rows are centred and scaled to unit norm; for the
-    Euclidean spaces both sets are centred on a common mean (distances do not change, the
-    ``|a|^2 + |b|^2 - 2ab`` expansion loses less precision in float32).
-    """
-    a, b = _flat(A, device), _flat(B, device)
-    if a.shape[1] != b.shape[1]:
-        raise TrainprintError(f"similarity {space!r}: A has {tuple(A.shape[1:])} per item, B has {tuple(B.shape[1:])}")
-    d = a.shape[1]
-    if space == "ncc":
-        a = a - a.mean(1, keepdim=True)
-        b = b - b.mean(1, keepdim=True)
-        # a constant image has no correlation with anything: its unit vector is 0 -> NCC 0
-        a = a / a.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        b = b / b.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        return a, b, 1.0
-    centre = (a.sum(0) + b.sum(0)) / (a.shape[0] + b.shape[0])
-    scale = 1.0 / np.sqrt(d) if space == "pixel" else 1.0
-    return a - centre, b - centre, scale
-
-
-def _block_from_products(space: str, a: torch.Tensor, b: torch.Tensor, a2: torch.Tensor,
-                         b2: torch.Tensor, scale: float) -> torch.Tensor:
-    """(n, D) x (mb, D) -> (n, mb) similarity block from one matrix product."""
-    prod = a @ b.T  # (n, mb)
-    if space == "ncc":
-        return prod.clamp(-1.0, 1.0)
-    d2 = (a2[:, None] + b2[None, :] - 2.0 * prod).clamp_min(0.0)  # squared distances
-    return -d2.sqrt() * scale
-
-
 def block_columns(space: str, n_a: int, item_shape: tuple[int, ...], *, block_entries: int = DEFAULT_BLOCK_ENTRIES,
                   ssim_window: SSIMWindow | None = None, ssim_b_block: int | None = None, **_: object) -> int:
     """How many items of ``B`` each block of ``iter_blocks`` holds, for ``n_a`` items of ``A`` of
     shape ``item_shape`` (the last block may hold fewer). ``search.stats_from_matrix`` replays a
     full matrix in these blocks, so that it answers exactly as the streaming search does."""
-    if space == "ssim":
-        return int(ssim_b_block or default_b_block(ssim_window or SSIMWindow(), *item_shape[-2:]))
-    return max(1, block_entries // max(1, n_a))
+    return space_of(space).block_columns(n_a, item_shape, block_entries=block_entries, ssim_window=ssim_window,
+                                         ssim_b_block=ssim_b_block)
 
 
 def iter_blocks(
@@ -127,17 +82,9 @@ def iter_blocks(
     SSIM, by ``ssim_b_block`` generated images at a time)."""
     A = check_representation(space, A, "A")
     B = check_representation(space, B, "B")
-    dev = resolve_device(device)
     step = block_columns(space, A.shape[0], A.shape[1:], block_entries=block_entries, ssim_window=ssim_window,
                          ssim_b_block=ssim_b_block)
-    if space == "ssim":
-        yield from ssim_pairwise_blocks(A, B, window=ssim_window or SSIMWindow(), device=dev, b_block=step)
-        return
-    a, b, scale = _prepare(space, A, B, dev)
-    a2, b2 = (a * a).sum(1), (b * b).sum(1)
-    for start in range(0, b.shape[0], step):
-        stop = start + step
-        yield start, _block_from_products(space, a, b[start:stop], a2, b2[start:stop], scale)
+    yield from space_of(space).blocks(A, B, step=step, device=resolve_device(device), ssim_window=ssim_window)
 
 
 def pairwise(space: str, A: np.ndarray, B: np.ndarray, **opts) -> np.ndarray:
