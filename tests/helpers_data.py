@@ -42,3 +42,16 @@ def tree(root: Path) -> list[str]:
     if not root.exists():
         return []
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def run_cli(capsys, *args: object) -> tuple[int, str, str]:
+    """``trainprint ARGS`` in this process: (exit code, stdout, stderr)."""
+    from trainprint.cli.main import main
+
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err

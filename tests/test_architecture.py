@@ -15,7 +15,11 @@ SRC = ROOT / "src" / "trainprint"
 
 #: the road, lowest first: a module may import its own stage and the stages before it only
 LAYERS = ("core", "data", "nets", "losses", "training", "extractors", "engine", "similarity", "membership", "methods", "scoring",
-          "evaluation", "submit", "audit", "report", "demo", "cli", "__main__")
+          "evaluation", "submit", "audit", "report", "demo", "api", "cli", "__main__")
+#: what the package root may import: the Python API it re-exports, the two subpackages it makes
+#: callable (``trainprint.audit``, ``trainprint.submit``), the error type and the version
+ROOT_IMPORTS = {"trainprint.api", "trainprint.audit", "trainprint.submit", "trainprint.core.errors",
+                "trainprint.core.version"}
 
 
 def _module_name(path: Path) -> str:
@@ -29,7 +33,8 @@ MODULES = {_module_name(p): p for p in sorted(SRC.rglob("*.py"))}
 
 
 def _layer(module: str) -> int:
-    """Position on the road; the package root (only ``__version__``) sits below everything."""
+    """Position on the road; the package root sits below everything (no module imports it: it
+    imports the API, ``test_the_root_imports_only_the_api_and_what_it_makes_callable``)."""
     parts = module.split(".")
     if len(parts) == 1:
         return -1
@@ -81,6 +86,12 @@ def test_imports_point_down_the_road() -> None:
 def test_imports_name_existing_modules() -> None:
     missing = [f"{m} imports {t}" for m, ts in GRAPH.items() for t in ts if t not in MODULES]
     assert not missing, "\n".join(missing)
+
+
+def test_the_root_imports_only_the_api_and_what_it_makes_callable() -> None:
+    assert GRAPH["trainprint"] <= ROOT_IMPORTS, GRAPH["trainprint"] - ROOT_IMPORTS
+    importers = sorted(m for m, ts in GRAPH.items() if "trainprint" in ts)
+    assert not importers, f"modules importing the package root (read the version from trainprint.core.version): {importers}"
 
 
 def test_no_import_cycle() -> None:

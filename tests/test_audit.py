@@ -11,7 +11,8 @@ from scipy.stats import mannwhitneyu
 
 from helpers_data import tree
 from helpers_eval import make_images, write_task
-from trainprint.audit import DEFAULT_LABEL_FREE_METHOD, AuditConfig, audit
+from trainprint.audit.config import DEFAULT_LABEL_FREE_METHOD, AuditConfig
+from trainprint.audit.pipeline import audit
 from trainprint.audit.pipeline import CSV_FIELDS
 from trainprint.audit.stats import (bh_q_values, conformal_p_values, global_test, rogan_gladen_members,
                                     storey_count, storey_members)

@@ -20,7 +20,8 @@ import pytest
 
 from helpers_browser import BROWSERS, IMAGES_JS, Chromium, find_browser
 from helpers_eval import make_images, write_task
-from trainprint.audit import AuditConfig, audit
+from trainprint.audit.config import AuditConfig
+from trainprint.audit.pipeline import audit
 from trainprint.core.files import read_csv
 from trainprint.report.audit_page import PAGE_ROWS, STRIP_SLICES, TABLE_ROWS, build_audit_page
 from trainprint.report.build import build_report
@@ -116,10 +117,10 @@ def test_audit_page_loads_every_image_in_headless_chromium(tmp_path: Path) -> No
                                 real_dir=str(tmp_path / "test" / "real_unknown"),
                                 reference_dir=str(tmp_path / "ref" / "real_not_used"), method="sim-pixel/realmax"),
                     run, cache_dir=False)
-    assert summary["called"]["used"] > 0  # so the gallery of used images is drawn
+    assert summary.called["used"] > 0  # so the gallery of used images is drawn
     page_file = build_audit_page(run)
     patients, rows = read_csv(run / "patients.csv"), read_csv(run / "audit.csv")
-    used, borderline = summary["called"]["used"], summary["called"]["borderline"]
+    used, borderline = summary.called["used"], summary.called["borderline"]
 
     with Chromium(browser, tmp_path / "profile") as page:
         page.open(page_file)
@@ -132,8 +133,11 @@ def test_audit_page_loads_every_image_in_headless_chromium(tmp_path: Path) -> No
         shown = [min(int(p["slices"]), STRIP_SLICES) for p in patients[:PAGE_ROWS]]
         assert strips == [2 * k for k in shown], "each strip: every shown slice and its nearest generated image"
         # per gallery row: the real image, 5 neighbours, the difference map; plus the score figure
+        assert sum(strips) > 0
         expected = sum(strips) + 7 * (min(used, PAGE_ROWS) + min(borderline, PAGE_ROWS)) + 1
         assert len(images) == expected
+        assert page.eval("document.body.dataset.imagesLoaded") == str(expected)  # the page's own count
+        assert sum(i["section"] == "used" for i in images) == 7 * min(used, PAGE_ROWS)
         sections = _sections(page, "audit.html")
         assert set(sections) == {"patients", "verdict", "used", "borderline", "all", "method", "run"}
         assert page.eval("document.querySelectorAll('#t-body tr').length") == min(TABLE_ROWS, len(rows))

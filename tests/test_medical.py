@@ -23,7 +23,8 @@ from trainprint.core.files import read_csv  # noqa: E402
 from trainprint.data import (ImageSet, Reading, known_groups, load_dev, patients_of, read_folder,  # noqa: E402
                              use_reading)
 from trainprint.data.intensity import PRESETS, Window, parse_window, to_uint8  # noqa: E402
-from trainprint.data.load import load_volume_folder, read_volume_folder  # noqa: E402
+from trainprint.data.load import read_volume_folder  # noqa: E402
+from trainprint.data.plain import load_plain_folders  # noqa: E402
 from trainprint.data.volume import slices_of, volume_from_slices  # noqa: E402
 
 #: a window that maps HU = 4 p - 1024 back to p exactly (p = 0..255)
@@ -94,8 +95,8 @@ def test_dicom_slices_follow_their_positions_then_instance_numbers(tmp_path: Pat
     write_series(tmp_path / "pos", hu(px), patient="P", slope=1.0, intercept=-1024.0, order=[4, 1, 3, 0, 2])
     write_series(tmp_path / "inst", hu(px), patient="Q", slope=1.0, intercept=-1024.0, positions=False)
     with use_reading(Reading(window=parse_window(EXACT))):
-        by_pos = load_volume_folder(tmp_path / "pos", "real_unknown", "REAL_DIR")
-        by_inst = load_volume_folder(tmp_path / "inst", "real_unknown", "REAL_DIR")
+        by_pos = load_plain_folders([(tmp_path / "pos", "real_unknown", "REAL_DIR")])[0]
+        by_inst = load_plain_folders([(tmp_path / "inst", "real_unknown", "REAL_DIR")])[0]
     assert np.array_equal(by_pos.pixels, px)
     assert np.array_equal(by_inst.pixels, px[::-1])  # write_series numbers instances against the positions
 
@@ -245,7 +246,7 @@ def test_cli_options_set_the_reading_and_inspect_says_what_it_does(tmp_path: Pat
     assert code == 2 and "--axis" in err and len(err.strip().splitlines()) == 1
 
 
-def test_volumes_are_not_cached_and_cache_folders_are_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_volumes_are_not_cached_by_default_and_cache_folders_are_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("TRAINPRINT_CACHE", raising=False)
     dicom_dev(tmp_path / "dev")
@@ -305,7 +306,7 @@ def test_audit_of_volume_folders_equals_the_audit_of_their_png_export(tmp_path: 
             assert not [t for t in tags if t.encode() in data], f
     # the PNG export: the same slices under the same ids, the patients given as a CSV
     with use_reading(Reading(window=parse_window(EXACT))):
-        sets = {n: load_volume_folder(vol / n, "real_unknown", n) for n in ("gen", "real", "ref")}
+        sets = {n: load_plain_folders([(vol / n, "real_unknown", n)])[0] for n in ("gen", "real", "ref")}
     assert np.array_equal(sets["gen"].pixels, gen.pixels)
     lines = ["id,patient"]
     for n, s in sets.items():
@@ -475,5 +476,5 @@ def test_compressed_series_are_read_by_pydicoms_handlers(tmp_path: Path) -> None
         ds.save_as(f)
     assert pydicom.dcmread(tmp_path / "rle" / "IM0000.dcm").file_meta.TransferSyntaxUID == RLELossless
     with use_reading(Reading(window=parse_window(EXACT))):
-        images = load_volume_folder(tmp_path / "rle", "real_unknown", "REAL_DIR")
+        images = load_plain_folders([(tmp_path / "rle", "real_unknown", "REAL_DIR")])[0]
     assert np.array_equal(images.pixels, px) and images.ids.tolist() == [f"R_series1:{k:03d}" for k in range(3)]

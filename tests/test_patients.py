@@ -201,3 +201,39 @@ def test_patient_calls_give_each_slice_its_patients_call() -> None:
     groups = np.array(["a", "a", "b", "c", "c", "c"])
     assert list(patient_calls(preds, groups)) == [1, 1, 0, 1, 1, 1]  # a: half -> used; c: 2 of 3
     assert list(patient_calls(preds, None)) == list(preds)
+
+
+def test_a_groups_csv_missing_an_image_stops_before_anything_is_written(volumes, tmp_path: Path, capsys) -> None:
+    root = volumes["root"]
+    lines = (root / "groups.csv").read_text().splitlines()
+    short = tmp_path / "short.csv"
+    short.write_text("\n".join(ln for ln in lines if not ln.startswith("r05_")) + "\n")  # a reference patient left out
+    out = tmp_path / "run"
+    assert _audit(root, out, "--reference", str(root / "ref"), "--groups", str(short)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --groups {short}: no group for ") and "e.g. 'r05_0'" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_siblings_option_keeps_or_leaves_out_the_own_group(volumes, tmp_path: Path, capsys) -> None:
+    """Near-duplicate slices: with the siblings kept, a memorised slice's best real match is its own
+    sibling and no patient is called; ``named`` leaves out only named groups (a CSV), so with inferred
+    groups it scores as ``keep`` and with the CSV as ``leave-out``."""
+    root = volumes["root"]
+
+    def scores(name: str, *args: str) -> dict[str, str]:
+        assert _audit(root, tmp_path / name, "--reference", str(root / "ref"), *args) == 0
+        return {r["id"]: r["score"] for r in read_csv(tmp_path / name / "audit.csv")}
+
+    keep = scores("keep", "--groups", "auto", "--siblings", "keep")
+    assert scores("named-auto", "--groups", "auto", "--siblings", "named") == keep
+    leave = scores("leave", "--groups", "auto")  # the default: leave-out
+    assert leave != keep
+    called = {name: {i.split("_")[0] for r in read_csv(tmp_path / name / "patients.csv") if r["verdict"] == "used"
+                     for i in r["slice_ids"].split()} for name in ("keep", "leave")}
+    members = {p for p, member in volumes["truth"].items() if member}
+    assert len(called["keep"] & members) < len(called["leave"] & members)
+    csv = str(root / "groups.csv")
+    assert scores("named-csv", "--groups", csv, "--siblings", "named") == scores("leave-csv", "--groups", csv)
+    notes = read_json(tmp_path / "named-auto" / "audit.json")["notes"]
+    assert "scores: siblings kept in each image's comparison set (--siblings named; groups inferred from the pixels)" in notes

@@ -12,7 +12,8 @@ import pytest
 
 import trainprint.scoring.fit as scoring_fit
 from helpers_eval import make_images, write_task
-from trainprint.audit import AuditConfig, audit
+from trainprint.audit.config import AuditConfig
+from trainprint.audit.pipeline import audit
 from trainprint.evaluation.config import EvalConfig
 from trainprint.evaluation.evaluate import evaluate
 from trainprint.methods import BASELINES

@@ -184,7 +184,7 @@ def test_label_using_similarity_methods_see_the_test_reals_in_their_pool() -> No
         def predict(self, R):
             return np.zeros(len(R), dtype=np.int64)
 
-    rows = _Rows(dev, test)
+    rows = _Rows(dev, test, (None, False))
     for method_id, labelled in (("sim-pixel/threshold", True), ("sim-pixel/nn", False)):
         spec = dataclasses.replace(parse_method(method_id), factory=lambda seed, device, options: Spy())
         assert spec.uses_labels is labelled

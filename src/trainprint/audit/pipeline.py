@@ -46,7 +46,7 @@ from typing import Any, Callable
 import numpy as np
 
 from trainprint.audit.config import DEFAULT_LABEL_FREE_METHOD, AuditConfig
-from trainprint.audit.folders import load_image_folder, same_size
+from trainprint.audit.result import AuditSummary, Counts, Folders, PatientSummary
 from trainprint.audit.stats import (bh_q_values, conformal_p_values, global_test, mixture_members,
                                     patient_p_values, reference_allows, rogan_gladen_members, storey_members,
                                     storey_patients)
@@ -56,15 +56,18 @@ from trainprint.core.runs import CONFIG_FILE, RunRecord, check_out_dir, check_re
 from trainprint.data.imageset import (GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REAL_USED, ImageSet, labels_of,
                                       patients_of)
 from trainprint.data.load import CacheDir, load_dev
+from trainprint.data.plain import load_plain_folders, same_size
 from trainprint.evaluation.evaluate import evaluate_images
 from trainprint.evaluation.fingerprint_cache import fingerprints
-from trainprint.evaluation.groups import GroupRule, resolve_groups
+from trainprint.evaluation.folds import read_groups
+from trainprint.evaluation.groups import AUTO, NONE, GroupRule, resolve_groups
 from trainprint.evaluation.protocol import uses_labels
 from trainprint.evaluation.null import ALPHA, EVIDENCE, NO_EVIDENCE, NOT_TESTED
 from trainprint.evaluation.verdict import SELECTION_FILE
 from trainprint.membership.scores import MembershipScores, membership_scores
 from trainprint.methods import MethodOptions, MethodSpec, parse_method
 from trainprint.scoring import FitView, PatientScores, patient_calls, patient_scores, score_images
+from trainprint.scoring.siblings import describe, left_out
 from trainprint.similarity import PIXEL_SPACES
 from trainprint.submit.runfiles import real_unknown_ids, write_run_file
 
@@ -95,20 +98,27 @@ class Inputs:
 
 
 def audit(cfg: AuditConfig, out: str | Path, *, progress: bool = False, cache_dir: CacheDir = None,
-          say: Callable[[str], None] | None = None, page: Callable[[Path], Any] | None = None) -> dict[str, Any]:
+          say: Callable[[str], None] | None = None, page: Callable[[Path], Any] | None = None) -> AuditSummary:
     """Load the folders of ``cfg`` and run ``audit_images``; returns the summary (``audit.json``)."""
     cfg.check()
     out = check_out_dir(out)
     check_resume(out, "audit", cfg)
     expected = task_test_ids(cfg)
-    kw = dict(size=cfg.evaluation.size, skip_bad=cfg.evaluation.skip_bad, cache_dir=cache_dir, progress=progress)
-    gen = load_image_folder(cfg.generated_dir, GENERATED, "GENERATED_DIR", **kw)
-    real = load_image_folder(cfg.real_dir, REAL_UNKNOWN, "REAL_DIR", **kw)
-    ref = load_image_folder(cfg.reference_dir, REAL_NOT_USED, "--reference", **kw) if cfg.reference_dir else None
-    dev = load_dev(cfg.dev_dir, **kw) if cfg.dev_dir else None
+    kw = dict(size=cfg.evaluation.size, skip_bad=cfg.evaluation.skip_bad, cache_dir=cache_dir, progress=progress,
+              reading=cfg.evaluation.reading)
+    plain = [(cfg.generated_dir, GENERATED, "GENERATED_DIR"), (cfg.real_dir, REAL_UNKNOWN, "REAL_DIR")]
+    if cfg.reference_dir:
+        plain.append((cfg.reference_dir, REAL_NOT_USED, "--reference"))
+    gen, real, *rest = load_plain_folders(plain, **kw)  # type: ignore[arg-type]  # one scale for the three
+    ref = rest[0] if rest else None
+    dev = load_dev(cfg.dev_dir, **kw) if cfg.dev_dir else None  # type: ignore[arg-type]
     sets = {"GENERATED_DIR": gen, "REAL_DIR": real, **({"--reference": ref} if ref else {}),
             **({"--dev": dev} if dev else {})}
     same_size(sets)  # type: ignore[arg-type]
+    if cfg.evaluation.groups not in (AUTO, NONE):  # a groups CSV must name every image before anything is written
+        for images in (real, ref):
+            if images is not None:
+                read_groups(cfg.evaluation.groups, images.ids)
     return audit_images(Inputs(gen, real, ref, dev), cfg, out, expected=expected, progress=progress, say=say,
                         page=page)
 
@@ -124,7 +134,7 @@ def task_test_ids(cfg: AuditConfig) -> list[str] | None:
 
 def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected: list[str] | None = None,
                  progress: bool = False, say: Callable[[str], None] | None = None,
-                 page: Callable[[Path], Any] | None = None) -> dict[str, Any]:
+                 page: Callable[[Path], Any] | None = None) -> AuditSummary:
     """Audit ``inputs.real`` and write the run folder ``out`` (see the module docstring); ``say``
     receives the lines stated before scoring (what the reference allows); ``page(out)`` builds the
     page from the files written, as the run's last output before ``run.json`` says finished."""
@@ -147,7 +157,7 @@ def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected:
         spec = parse_method(method)
         ref = _usable_reference(inputs, spec, notes)
         with record.stage("groups"):
-            g_real, g_ref = _sibling_groups(inputs.real, ref, cfg, notes)
+            g_real, g_ref, named = _sibling_groups(inputs.real, ref, cfg, notes)
             _write_groups(out / GROUPS_FILE, inputs.real, g_real, ref, g_ref)
         allows = None
         if ref is not None:
@@ -156,7 +166,7 @@ def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected:
             if say is not None:
                 say(("warning: " if not allows["can_call"] else "") + allows["statement"])
         with record.stage("scores"):
-            s_real, pred, s_ref = _score(spec, inputs, ref, g_real, g_ref, cfg, out, progress, notes)
+            s_real, pred, s_ref = _score(spec, inputs, ref, g_real, g_ref, named, cfg, out, progress, notes)
         with record.stage("neighbours"):
             space = spec.space if spec.kind == "similarity" and spec.space in PIXEL_SPACES else "pixel"
             pool = inputs.real.pixels if ref is None else np.concatenate([inputs.real.pixels, ref.pixels])
@@ -179,32 +189,31 @@ def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected:
             used = np.array([1 if r["patient_verdict"] == USED else 0 for r in rows])
             write_run_file(out / RUN_FILE_NAME, [r["id"] for r in rows], used, expected)
             run_file = RUN_FILE_NAME
-        summary = {
-            "mode": cfg.mode, "method": method, "method_uses_labels": bool(spec.uses_labels),
-            "method_source": ("recommended by the dev set's strict CV" if selection else
-                              "the default label-free method" if not cfg.method else "--method"),
-            "default_label_free_method": DEFAULT_LABEL_FREE_METHOD,
-            "counts": {"generated": len(inputs.gen), "audited": len(inputs.real),
-                       "reference": 0 if ref is None else len(ref),
-                       "dev": None if inputs.dev is None else inputs.dev.counts()},
-            "called": {v: int(sum(r["verdict"] == v for r in rows)) for v in (USED, BORDERLINE, NOT_FLAGGED)},
-            "patients": {"n": len(patient_rows), "slices_per_patient": _sizes(stats["patients"]),
-                         "called": {v: int(sum(r["verdict"] == v for r in patient_rows))
-                                    for v in (USED, BORDERLINE, NOT_FLAGGED)},
-                         "slices_in_called_patients": int(sum(r["slices"] for r in patient_rows
-                                                              if r["verdict"] == USED)),
-                         "rule": stats["patient_rule"], "estimate": stats["patient_estimate"]},
-            "evidence_space": space, "neighbours": NEIGHBOURS, "borderline_rows": BORDERLINE_ROWS,
-            "run_file": run_file, "notes": notes, **stats["summary"],
-            "folders": {"generated": cfg.generated_dir, "real": cfg.real_dir, "reference": cfg.reference_dir,
-                        "dev": cfg.dev_dir},
-        }
-        files.write_json(out / AUDIT_FILE, summary)
+        summary = AuditSummary(
+            mode=cfg.mode, method=method, method_uses_labels=bool(spec.uses_labels),
+            method_source=("recommended by the dev set's strict CV" if selection else
+                           "the default label-free method" if not cfg.method else "--method"),
+            default_label_free_method=DEFAULT_LABEL_FREE_METHOD,
+            counts=Counts(generated=len(inputs.gen), audited=len(inputs.real), reference=0 if ref is None else len(ref),
+                          dev=None if inputs.dev is None else inputs.dev.counts()),
+            called={v: int(sum(r["verdict"] == v for r in rows)) for v in (USED, BORDERLINE, NOT_FLAGGED)},
+            patients=PatientSummary(n=len(patient_rows), slices_per_patient=_sizes(stats["patients"]),
+                                    called={v: int(sum(r["verdict"] == v for r in patient_rows))
+                                            for v in (USED, BORDERLINE, NOT_FLAGGED)},
+                                    slices_in_called_patients=int(sum(r["slices"] for r in patient_rows
+                                                                      if r["verdict"] == USED)),
+                                    rule=stats["patient_rule"], estimate=stats["patient_estimate"]),
+            evidence_space=space, neighbours=NEIGHBOURS, borderline_rows=BORDERLINE_ROWS,
+            run_file=run_file, notes=notes, **stats["summary"],
+            folders=Folders(generated=cfg.generated_dir, real=cfg.real_dir, reference=cfg.reference_dir,
+                            dev=cfg.dev_dir),
+        )
+        files.write_json(out / AUDIT_FILE, dataclasses.asdict(summary))
         if page is not None:
             with record.stage("page"):
                 page(out)
-        record.finish(**{k: summary[k] for k in ("mode", "method", "verdict", "called", "estimate")},
-                      patients_called=summary["patients"]["called"])
+        record.finish(mode=summary.mode, method=summary.method, verdict=summary.verdict, called=summary.called,
+                      estimate=summary.estimate, patients_called=summary.patients.called)
         return summary
 
 
@@ -243,11 +252,11 @@ def _extractor_reads_labels(spec: MethodSpec) -> bool:
 
 
 def _score(spec: MethodSpec, inputs: Inputs, ref: ImageSet | None, g_real: np.ndarray, g_ref: np.ndarray | None,
-           cfg: AuditConfig, out: Path, progress: bool,
+           named: bool, cfg: AuditConfig, out: Path, progress: bool,
            notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(scores (n,), answers (n,) 0/1 of the audited images, scores (r,) of the reference or None).
-    ``g_real`` (n,) / ``g_ref`` (r,): the sibling groups; a real image's own group is left out of the
-    real images it is compared with."""
+    ``g_real`` (n,) / ``g_ref`` (r,): the sibling groups (``named``: by the files or a CSV); a real
+    image's own group is left out of the real images it is compared with as ``--siblings`` says."""
     parts = [p for p in (inputs.dev, inputs.gen, inputs.real, ref) if p is not None]
     both = ImageSet.concat(*parts) if len(parts) > 1 else parts[0]
     offsets = np.cumsum([0] + [len(p) for p in parts])
@@ -258,7 +267,7 @@ def _score(spec: MethodSpec, inputs: Inputs, ref: ImageSet | None, g_real: np.nd
     groups[real_rows] = g_real
     if ref is not None and g_ref is not None:
         groups[ref_rows] = g_ref
-    groups = groups.astype(str)
+    groups = left_out(groups.astype(str), named, cfg.evaluation.siblings)
     if inputs.dev is not None:
         fit_pixels, fit_split = inputs.dev.pixels, inputs.dev.split
     else:
@@ -288,23 +297,28 @@ def _score(spec: MethodSpec, inputs: Inputs, ref: ImageSet | None, g_real: np.nd
 
 
 def _sibling_groups(real: ImageSet, ref: ImageSet | None, cfg: AuditConfig,
-                    notes: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+                    notes: list[str]) -> tuple[np.ndarray, np.ndarray | None, bool]:
     """Sibling groups (patients) of the audited images (n,) and of the reference (r,) or None, each set
     on its own (``--groups``: auto infers them from the pixels without labels, as ``evaluate`` does; a
-    CSV names them; none: every image alone). Reference groups are labelled ``reference:<group>``."""
+    CSV names them; none: every image alone), and whether every set's groups are named (files or a
+    CSV: ``scoring.siblings``). Reference groups are labelled ``reference:<group>``."""
     out: list[np.ndarray] = []
+    sources: list[str] = []
     for images, prefix in ((real, ""), (ref, REF_PREFIX)):
         if images is None:
             continue
         groups, info = resolve_groups(cfg.evaluation.groups, images.ids, images.pixels, GroupRule(),
                                       device=cfg.evaluation.device, patients=patients_of(images))
+        sources.append(str(info.get("source")))
         labels = np.asarray(images.ids if groups is None else groups).astype(str)
         out.append(np.char.add(prefix, labels) if prefix else labels)
         what = "reference" if prefix else "audited"
         notes.append(f"sibling groups of the {len(images)} {what} images: "
                      + (f"none (--groups none): every image is its own patient" if groups is None else
                         f"{info.get('n_groups')} ({info.get('source')}; {info.get('rule')})"))
-    return out[0], (out[1] if len(out) > 1 else None)
+    named = all(src not in (AUTO, NONE) for src in sources)
+    notes.append(describe(named, cfg.evaluation.siblings, cfg.evaluation.groups != NONE))
+    return out[0], (out[1] if len(out) > 1 else None), named
 
 
 def _write_groups(path: Path, real: ImageSet, g_real: np.ndarray, ref: ImageSet | None,

@@ -3,16 +3,23 @@
 Command modules (``cli_*.py``) register their commands on ``app``; each command only parses its
 arguments and calls one library function. ``cli.main`` turns ``TrainprintError`` into one line on
 stderr and exit code 2.
+
+An option with a fixed set of values is a ``Literal`` type, so ``--help`` lists the values
+(``--device <auto|cpu|cuda>``), shell completion offers them and a bad value is a usage error
+(one ``error:`` line, exit 2). The values are written out here, not imported, so that the CLI
+starts without torch; ``tests/test_cli_json.py`` checks them against the library's tuples
+(``DEVICE_CHOICES``, ``PRESET_NAMES``, ``PROTOCOLS``, ``SUBMIT_ENGINES``, ``SEARCHES``, ``AXES``,
+make-demo's ``FORMATS``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
-import trainprint
+from trainprint.core.version import __version__
 from trainprint.data.intensity import PRESETS, parse_window
 from trainprint.data.reading import AXES, Reading, current_reading, set_reading
 
@@ -21,7 +28,7 @@ app = typer.Typer(
     help="Which real images did this generative model train on? Fingerprints, membership "
     "scores and ImageCLEFmedical GANs run files for synthetic medical images.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -29,7 +36,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"trainprint {trainprint.__version__}")
+        typer.echo(f"trainprint {__version__}")
         raise typer.Exit()
 
 
@@ -47,9 +54,28 @@ def _root(
 # Options shared by every command (use these so names, defaults and help stay the same).
 SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1,
                                       help="One seed for every random choice of the run (0 to 2^32 - 1).")]
+#: the values of the options with a fixed set of them (see the module docstring)
+Device = Literal["auto", "cpu", "cuda"]
+Preset = Literal["paper", "fast", "smoke"]
+Protocol = Literal["strict", "paper"]
+Engine = Literal["auto", "memory", "local", "ray"]
+Search = Literal["auto", "exhaustive", "two-stage"]
+Axis = Literal["sagittal", "coronal", "axial"]
+DemoFormat = Literal["png", "nifti"]
+
 DeviceOpt = Annotated[
-    str, typer.Option("--device", help="auto (GPU when there is one), cpu or cuda.")
+    Device, typer.Option("--device", help="auto (GPU when there is one), cpu or cuda.")
 ]
+ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars (on stderr, and "
+                                           "only when it is a terminal).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object on stdout and "
+                                       "everything else on stderr (docs/api.md, \"--json\").")]
+#: --groups takes auto, none or a CSV file, so it is a string shown as auto|none|FILE
+GroupsOpt = Annotated[str, typer.Option(
+    "--groups", metavar="auto|none|FILE",
+    help="Which real images are one patient (sibling group): auto (the default: the patients DICOM / NIfTI files "
+    "name, else siblings inferred from the images, no labels), none (every image alone), or a CSV FILE with "
+    "columns id and group (or patient).")]
 SizeOpt = Annotated[
     Optional[int],
     typer.Option("--size", help="Resize every image to N x N pixels (needed when sizes differ)."),
@@ -92,7 +118,7 @@ def _set_window(value: Optional[str]) -> Optional[str]:
     return value
 
 
-AxisOpt = Annotated[str, typer.Option(
+AxisOpt = Annotated[Axis, typer.Option(
     "--axis", callback=_set_axis, help="Volumes (NIfTI): slice along axial (default), coronal or sagittal.")]
 SliceStepOpt = Annotated[int, typer.Option(
     "--slice-step", min=1, callback=_set_slice_step, help="Volumes: keep every k-th slice (slice 0, k, 2k, ...).")]
@@ -100,3 +126,13 @@ WindowOpt = Annotated[Optional[str], typer.Option(
     "--window", callback=_set_window,
     help=f"Volumes and 16-bit files: CENTER,WIDTH (e.g. 40,80, in HU for CT) or a preset ({', '.join(PRESETS)}) "
     "mapped to 0..255; default: the folder's range (8-bit data as is).")]
+SiblingsOpt = Annotated[Literal["leave-out", "named", "keep"], typer.Option(
+    "--siblings",
+    help="Whether a score leaves out each image's own group (its siblings) when it compares the image with other "
+    "real images: leave-out (the groups named by DICOM / NIfTI files or a --groups CSV, or inferred), named (only "
+    "named groups; inferred ones keep the siblings) or keep (never). docs/membership.md, 'Patients and siblings'.")]
+
+
+def say(line: str, err: bool = False) -> None:
+    """One line for the reader: on stdout, or on stderr when ``err`` (``--json`` keeps stdout for the JSON)."""
+    typer.echo(line, err=err)

@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from trainprint.cli.app import (AxisOpt, CacheDirOpt, NoCacheOpt, SizeOpt, SkipBadOpt, SliceStepOpt, WindowOpt, app,
-                               cache_choice)
+from trainprint.cli.app import (AxisOpt, CacheDirOpt, NoCacheOpt, ProgressOpt, SizeOpt, SkipBadOpt, SliceStepOpt,
+                               WindowOpt, app, cache_choice)
 from trainprint.data.inspection import inspect_folder
 
 
@@ -20,6 +20,7 @@ def inspect_cmd(
     skip_bad: SkipBadOpt = False,
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
+    progress: ProgressOpt = True,
     axis: AxisOpt = "axial", slice_step: SliceStepOpt = 1, window: WindowOpt = None,
 ) -> None:
     """Check a task folder before a long run: images per split, size, formats, intensities, patients, problems.
@@ -27,6 +28,6 @@ def inspect_cmd(
     Exit 0 when the folder is usable, 2 with a one-line error otherwise.
     """
     report = inspect_folder(
-        folder, size=size, skip_bad=skip_bad, cache_dir=cache_choice(cache_dir, no_cache), progress=True
+        folder, size=size, skip_bad=skip_bad, cache_dir=cache_choice(cache_dir, no_cache), progress=progress
     )
     typer.echo("\n".join(report.lines()))

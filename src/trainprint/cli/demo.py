@@ -7,12 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from trainprint.cli.app import DeviceOpt, SeedOpt, app
+from trainprint.cli.app import DemoFormat, DeviceOpt, Preset, ProgressOpt, SeedOpt, app
 
 PresetOpt = Annotated[
-    str, typer.Option("--preset", help="fast (sized for a 2-core CPU: training its generator took 4.5-10 min "
-                      "there; demo --seed 0 starts from shipped data instead), paper (the 2023 task's counts) or "
-                      "smoke (seconds).")
+    Preset, typer.Option("--preset", help="fast (sized for a 2-core CPU: training its generator took 4.5-10 min "
+                         "there; demo --seed 0 starts from shipped data instead), paper (the 2023 task's counts) or "
+                         "smoke (seconds).")
 ]
 
 
@@ -24,16 +24,18 @@ def make_demo_cmd(
     device: DeviceOpt = "cpu",
     preset: PresetOpt = "fast",
     force: Annotated[bool, typer.Option("--force", help="Replace an earlier demo folder at FOLDER.")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="png (the task's layout) or nifti (each real patient one "
-                                     "NIfTI volume; generated images stay PNGs).")] = "png",
+    fmt: Annotated[DemoFormat, typer.Option("--format", help="png (the task's layout) or nifti (each real patient one "
+                                            "NIfTI volume; generated images stay PNGs).")] = "png",
+    progress: ProgressOpt = True,
 ) -> None:
     """Make demo task data: procedural chest-CT slices, a small GAN trained on the used ones.
 
-    Writes FOLDER/dev, FOLDER/test (task layout), FOLDER/test_key.csv, demo.json, samples.png.
+    Writes FOLDER/dev, FOLDER/test (task layout), FOLDER/test_key.csv, patients.csv, demo.json,
+    generator.pt (the trained weights), samples.png.
     """
     from trainprint.demo.make import make_demo
 
-    out = make_demo(folder, seed=seed, size=size, device=device, preset=preset, force=force, progress=True, fmt=fmt)
+    out = make_demo(folder, seed=seed, size=size, device=device, preset=preset, force=force, progress=progress, fmt=fmt)
     typer.echo(f"demo data written to {out} (answer key: {out / 'test_key.csv'})")
 
 
@@ -47,6 +49,7 @@ def demo_cmd(
     preset: PresetOpt = "fast",
     regenerate: Annotated[bool, typer.Option("--regenerate", help="Make the demo data anew (trains the generator, "
                                              "minutes) instead of copying the data shipped for seed 0, fast.")] = False,
+    progress: ProgressOpt = True,
 ) -> None:
     """Run trainprint end to end on built-in demo data, then print the results and file locations.
 
@@ -59,7 +62,7 @@ def demo_cmd(
 
     from trainprint.demo.pipeline import run_demo
 
-    result = run_demo(out, seed, device, preset=preset, progress=True, regenerate=regenerate)
+    result = run_demo(out, seed, device, preset=preset, progress=progress, regenerate=regenerate)
     console = Console()
     console.print("\n".join(result.inspect_lines), markup=False, highlight=False)
     table = Table(title="trainprint demo results")

@@ -9,10 +9,11 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from trainprint.cli.app import (AxisOpt, CacheDirOpt, DeviceOpt, NoCacheOpt, OutOpt, SeedOpt, SizeOpt, SkipBadOpt,
-                               SliceStepOpt, WindowOpt, app, cache_choice)
+from trainprint.cli.app import (AxisOpt, CacheDirOpt, DeviceOpt, Engine, GroupsOpt, JsonOpt, NoCacheOpt, OutOpt,
+                               Preset, ProgressOpt, Protocol, Search, SeedOpt, SiblingsOpt, SizeOpt, SkipBadOpt, SliceStepOpt,
+                               WindowOpt, app, cache_choice, say)
 
-PresetOpt = Annotated[str, typer.Option("--preset", help="Extractor preset: fast (CPU), paper or smoke.")]
+PresetOpt = Annotated[Preset, typer.Option("--preset", help="Extractor preset: fast (CPU), paper or smoke.")]
 MethodsOpt = Annotated[
     Optional[str],
     typer.Option("--methods", help="Comma-separated method ids, globs (vectornet-12/*/*) or lists: paper (the "
@@ -20,9 +21,6 @@ MethodsOpt = Annotated[
                  "label-free mia-* scores), contrastive, mia-nu, default (paper + similarity + mia, used when "
                  "--methods is not given)."),
 ]
-GroupsOpt = Annotated[str, typer.Option(
-    "--groups", help="Which real images share a fold: auto (the default: the patients DICOM / NIfTI files name, "
-    "else siblings inferred from the images, no labels), none (by image), or a CSV with columns id and group (or patient).")]
 GroupSpaceOpt = Annotated[str, typer.Option("--group-space", help="Similarity of --groups auto: pixel, ncc or ssim.")]
 GroupZOpt = Annotated[Optional[float], typer.Option(
     "--group-z", help="Robust z two images need to be linked (--groups auto; default: what the best of n unrelated "
@@ -38,7 +36,6 @@ FractionOpt = Annotated[bool, typer.Option(
 FractionQOpt = Annotated[float, typer.Option("--fraction-q", help="Share of images the fraction rules call used.")]
 EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", help="Override the preset's training epochs.")]
 FoldsOpt = Annotated[int, typer.Option("--folds", help="K of the stratified K-fold CV.")]
-ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")]
 
 
 @app.command()
@@ -46,12 +43,13 @@ def evaluate(
     dev_dir: Annotated[Path, typer.Argument(help="Dev folder: generated/, real_used/, real_not_used/.")],
     out: OutOpt,
     preset: PresetOpt = "fast",
-    protocol: Annotated[str, typer.Option("--protocol", help="strict (leak-free, default) or paper "
+    protocol: Annotated[Protocol, typer.Option("--protocol", help="strict (leak-free, default) or paper "
                                           "(extractors fitted on the whole dev set: optimistic).")] = "strict",
     methods: MethodsOpt = None,
     epochs: EpochsOpt = None,
     folds: FoldsOpt = 10,
     groups: GroupsOpt = "auto",
+    siblings: SiblingsOpt = "leave-out",
     group_space: GroupSpaceOpt = "pixel",
     group_z: GroupZOpt = None,
     group_k: GroupKOpt = 2,
@@ -69,23 +67,28 @@ def evaluate(
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
     progress: ProgressOpt = True,
+    as_json: JsonOpt = False,
     axis: AxisOpt = "axial", slice_step: SliceStepOpt = 1, window: WindowOpt = None,
 ) -> None:
     """Cross-validate membership methods on a dev set (the paper's Table 1 and more)."""
-    from trainprint.evaluation.evaluate import EvalConfig, evaluate as run
-    from trainprint.methods import BASELINES, expand_methods
+    from trainprint.api import evaluate_config
+    from trainprint.evaluation.evaluate import evaluate as run
+    from trainprint.evaluation.summary import EvaluationSummary
 
-    ids = expand_methods(methods)
-    ids += [b for b in BASELINES if b not in ids]
-    cfg = EvalConfig(dev_dir=str(dev_dir), protocol=protocol, preset=preset, methods=tuple(ids), folds=folds,
-                     seed=seed, epochs=epochs, device=device, size=size, keep_checkpoints=keep_checkpoints,
-                     groups=groups, group_space=group_space, group_z=group_z, group_k=group_k, skip_bad=skip_bad,
-                     permutations=permutations, null_refits=null_refits, include_fraction=recommend_fraction,
-                     fraction_q=fraction_q)
+    cfg = evaluate_config(str(dev_dir), protocol=protocol, preset=preset, methods=methods, folds=folds, seed=seed,
+                          epochs=epochs, device=device, size=size, keep_checkpoints=keep_checkpoints, groups=groups, siblings=siblings,
+                          group_space=group_space, group_z=group_z, group_k=group_k, skip_bad=skip_bad,
+                          permutations=permutations, null_refits=null_refits, recommend_fraction=recommend_fraction,
+                          fraction_q=fraction_q)
     rows = run(cfg, out, progress=progress, cache_dir=cache_choice(cache_dir, no_cache))
-    _print_summary(rows, f"{protocol} protocol, {folds}-fold CV" + (" (OPTIMISTIC)" if protocol == "paper" else ""))
-    _print_verdict(out)
-    typer.echo(f"wrote {out}/results.csv, folds.csv, scores.csv, groups.csv, selection.json, table1.md")
+    summary = EvaluationSummary.of_run(out)
+    _print_summary(rows, f"{protocol} protocol, {folds}-fold CV" + (" (OPTIMISTIC)" if protocol == "paper" else ""),
+                   err=as_json)
+    for line in summary.lines():
+        say(line, as_json)
+    say(f"wrote {out}/results.csv, folds.csv, scores.csv, groups.csv, selection.json, table1.md", as_json)
+    if as_json:
+        typer.echo(summary.to_json(), nl=False)
 
 
 @app.command()
@@ -104,6 +107,7 @@ def submit(
     device: DeviceOpt = "auto",
     size: SizeOpt = None,
     groups: GroupsOpt = "auto",
+    siblings: SiblingsOpt = "leave-out",
     group_space: GroupSpaceOpt = "pixel",
     group_z: GroupZOpt = None,
     group_k: GroupKOpt = 2,
@@ -115,11 +119,12 @@ def submit(
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
     progress: ProgressOpt = True,
-    engine: Annotated[str, typer.Option(
+    as_json: JsonOpt = False,
+    engine: Annotated[Engine, typer.Option(
         "--engine", help="auto (stream the generated test images from 20,000 of them), memory (load them all), "
         "local (stream: decode and embed a chunk at a time into shards on disk) or ray (stream, embedding on "
         "Ray: pip install 'trainprint[distributed]'). docs/scale.md.")] = "auto",
-    search: Annotated[str, typer.Option(
+    search: Annotated[Search, typer.Option(
         "--search", help="SSIM / NCC search: auto (two-stage when streaming), exhaustive, or two-stage (cheap "
         "candidates, then the exact similarity on them only).")] = "auto",
     candidates: Annotated[int, typer.Option(
@@ -132,28 +137,24 @@ def submit(
     axis: AxisOpt = "axial", slice_step: SliceStepOpt = 1, window: WindowOpt = None,
 ) -> None:
     """Write official run files for a test folder, their majority votes and a recommended one."""
-    from trainprint.evaluation.selection import describe
-    from trainprint.methods import expand_methods
-    from trainprint.evaluation.config import EvalConfig
-    from trainprint.submit.pipeline import SubmitConfig, submit as run
+    from trainprint.api import submit_config
+    from trainprint.submit.pipeline import submit as run
+    from trainprint.submit.summary import SubmitSummary
 
-    shared = EvalConfig(dev_dir=str(dev_dir), protocol="strict", methods=tuple(expand_methods(methods)), preset=preset,
-                        epochs=epochs, folds=folds, seed=seed, device=device, size=size, skip_bad=skip_bad,
-                        groups=groups, group_space=group_space, group_z=group_z, group_k=group_k,
-                        permutations=permutations, null_refits=null_refits, include_fraction=recommend_fraction,
-                        fraction_q=fraction_q)
-    cfg = SubmitConfig(test_dir=str(test_dir), evaluation=shared, from_run=str(from_run) if from_run else None,
-                       engine=engine, search=search, candidates=candidates, real_candidates=real_candidates,
-                       chunk=chunk, workers=workers)
-    summary = run(cfg, out, progress=progress, cache_dir=cache_choice(cache_dir, no_cache))
-    votes = ", ".join(f"{out}/{name}" for name in summary["votes"])
-    typer.echo(f"wrote {len(summary['runs'])} run files to {out}/runs/, {votes}, {out}/recommended.csv "
-               f"(with recommended.json)")
-    for line in describe(summary):
-        typer.echo(line)
-    if summary["transfer"]["caution"]:
-        typer.echo(f"caution: {summary['transfer']['caution']}")
-    typer.echo(f"recommendation from: {summary['source']}")
+    cfg = submit_config(str(dev_dir), str(test_dir), methods=methods, from_run=from_run, preset=preset, epochs=epochs,
+                        folds=folds, seed=seed, device=device, size=size, skip_bad=skip_bad, groups=groups, siblings=siblings,
+                        group_space=group_space, group_z=group_z, group_k=group_k, permutations=permutations,
+                        null_refits=null_refits, recommend_fraction=recommend_fraction, fraction_q=fraction_q,
+                        engine=engine, search=search, candidates=candidates, real_candidates=real_candidates,
+                        chunk=chunk, workers=workers)
+    summary = SubmitSummary.from_dict(run(cfg, out, progress=progress, cache_dir=cache_choice(cache_dir, no_cache)))
+    votes = ", ".join(f"{out}/{name}" for name in summary.votes)
+    say(f"wrote {len(summary.runs)} run files to {out}/runs/, {votes}, {out}/recommended.csv (with recommended.json)",
+        as_json)
+    for line in summary.lines():
+        say(line, as_json)
+    if as_json:
+        typer.echo(summary.to_json(), nl=False)
 
 
 @app.command()
@@ -200,7 +201,8 @@ def score(
         typer.echo(f"{name:<12} {value:.4f}" if isinstance(value, float) else f"{name:<12} {value}")
 
 
-def _print_summary(rows: list[dict[str, Any]], title: str) -> None:
+def _print_summary(rows: list[dict[str, Any]], title: str, *, err: bool = False) -> None:
+    """The results table, on stdout (on stderr with ``err``: ``--json`` keeps stdout for the JSON)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -212,20 +214,10 @@ def _print_summary(rows: list[dict[str, Any]], title: str) -> None:
     for r in rows:
         table.add_row(r["method"], _pm(r, "accuracy"), _pm(r, "f1"), _pm(r, "mcc"), _pm(r, "auc"),
                       _num(r["tpr_at_fpr05"]), str(r["notes"]))
-    console = Console()
+    console = Console(stderr=err)
     if not console.is_terminal:  # a file or a pipe: do not cut method ids at 80 columns
-        console = Console(width=160)
+        console = Console(width=160, stderr=err)
     console.print(table)
-
-
-def _print_verdict(out: Path) -> None:
-    """The groups, the recommendation, its selection-aware estimate and the verdict, from the run folder."""
-    from trainprint.core import files
-    from trainprint.evaluation.selection import describe
-
-    record = files.read_json(out / "run.json")
-    for line in describe(record, record.get("groups")):
-        typer.echo(line)
 
 
 def _pm(r: dict[str, Any], m: str) -> str:

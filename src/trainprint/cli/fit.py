@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from trainprint.cli.app import (AxisOpt, CacheDirOpt, DeviceOpt, NoCacheOpt, OutOpt, SeedOpt, SizeOpt, SkipBadOpt,
-                               SliceStepOpt, WindowOpt, app, cache_choice)
+from trainprint.cli.app import (AxisOpt, CacheDirOpt, DeviceOpt, NoCacheOpt, OutOpt, Preset, ProgressOpt, SeedOpt,
+                               SizeOpt, SkipBadOpt, SliceStepOpt, WindowOpt, app, cache_choice)
 
 
 @app.command("fit")
@@ -19,7 +19,7 @@ def fit_cmd(
     test: Annotated[
         Optional[Path], typer.Option("--test", help="Test folder (generated/, real_unknown/) to embed too.")
     ] = None,
-    preset: Annotated[str, typer.Option("--preset", help="paper, fast (this CPU) or smoke (tests).")] = "fast",
+    preset: Annotated[Preset, typer.Option("--preset", help="paper, fast (this CPU) or smoke (tests).")] = "fast",
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="Override the preset's epochs.")] = None,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
@@ -27,7 +27,8 @@ def fit_cmd(
     skip_bad: SkipBadOpt = False,
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    progress: ProgressOpt = True,
+    quiet: Annotated[bool, typer.Option("--quiet", hidden=True, help="Deprecated: --no-progress.")] = False,
     axis: AxisOpt = "axial", slice_step: SliceStepOpt = 1, window: WindowOpt = None,
 ) -> None:
     """Train NAME on DEV_DIR; write checkpoint, training curve, run.json and fingerprints.npz to --out.
@@ -38,5 +39,5 @@ def fit_cmd(
 
     path = fit_run(name, dev_dir, out, test_dir=test, preset=preset, epochs=epochs, seed=seed,
                    device=device, size=size, skip_bad=skip_bad, cache_dir=cache_choice(cache_dir, no_cache),
-                   progress=not quiet)
+                   progress=progress and not quiet)
     typer.echo(f"wrote {path}")

@@ -16,8 +16,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-# Typer (>= 0.29, pyproject.toml) carries its own copy of click; its usage errors are these classes, not click's.
-from typer._click.exceptions import NoArgsIsHelpError, UsageError
+# Typer (>= 0.26) carries its own copy of click; every usage error it raises (a bad option value, a missing
+# argument, an unknown command) is a ``typer.TyperException``, its public base class.
+from typer import TyperException
 
 from trainprint.cli.app import app
 from trainprint.core import runs
@@ -45,14 +46,13 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(argv: list[str] | None) -> int:
     runs.interrupted_runs.clear()
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        code = app(args=argv, prog_name="trainprint", standalone_mode=False)
+        # ``trainprint`` alone: the help, as --help prints it, exit 0
+        code = app(args=args or ["--help"], prog_name="trainprint", standalone_mode=False)
     except TrainprintError as e:
         return _error(str(e))
-    except NoArgsIsHelpError as e:  # ``trainprint`` alone: the help, as --help prints it
-        print(e.format_message())
-        return 0
-    except UsageError as e:
+    except TyperException as e:
         return _error(e.format_message())
     except Interrupted as e:
         return _interrupted(e.signal_name)

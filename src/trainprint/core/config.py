@@ -9,6 +9,7 @@ iterations on tiny data, used by the test suite).
 from __future__ import annotations
 
 import dataclasses
+import types
 from typing import Any, Mapping, TypeVar
 
 from trainprint.core.errors import TrainprintError
@@ -59,8 +60,10 @@ def config_from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
         hint = hints.get(name)
-        if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, Mapping):
-            value = config_from_dict(hint, value)
+        options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+        nested = [h for h in options if isinstance(h, type) and dataclasses.is_dataclass(h)]
+        if nested and isinstance(value, Mapping):  # a config inside the config (or an optional one)
+            value = config_from_dict(nested[0], value)
         elif isinstance(value, list):
             value = tuple(value)
         kwargs[name] = value

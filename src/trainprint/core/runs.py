@@ -30,10 +30,10 @@ def versions() -> dict[str, str]:
     import sklearn
     import torch
 
-    import trainprint
+    from trainprint.core.version import __version__
 
     out = {
-        "trainprint": trainprint.__version__,
+        "trainprint": __version__,
         "python": sys.version.split()[0],
         "numpy": numpy.__version__,
         "torch": torch.__version__,
@@ -64,9 +64,11 @@ def machine() -> dict[str, Any]:
 
 
 def to_jsonable(config: Any) -> Any:
-    """Dataclasses (frozen configs) become dicts; everything else passes through."""
+    """Dataclasses (frozen configs) become dicts, also inside a dict; everything else passes through."""
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
         return dataclasses.asdict(config)
+    if isinstance(config, dict):
+        return {k: to_jsonable(v) for k, v in config.items()}
     return config
 
 
@@ -224,7 +226,7 @@ def check_resume(out: Path, command: str, config: Any, keys: tuple[str, ...] | N
                  what: str = "--out") -> dict[str, Any] | None:
     """The one resume check of every command: when ``out`` holds a run, it must be a run of
     ``command`` made with the same settings (``keys``, dotted for nested configs; None: every
-    setting), else a ``TrainprintError`` naming the first that differs (``what``: the option that
+    setting; a key names a nested config's settings too), else a ``TrainprintError`` naming the first that differs (``what``: the option that
     named ``out``, e.g. ``--from``). Returns the saved config
     (``config.json``), or None for a new run folder. A changed setting never reuses stale results."""
     path = out / CONFIG_FILE
@@ -234,7 +236,9 @@ def check_resume(out: Path, command: str, config: Any, keys: tuple[str, ...] | N
     if run.get("command", command) != command:
         raise TrainprintError(f"{what} {out}: holds a run of `{run.get('command')}`, not `{command}`; use another {what}")
     old, mine = _flat(read_json(path)), _flat(config)
-    for k in keys if keys is not None else tuple(mine):
+    names = tuple(mine) if keys is None else tuple(
+        n for k in keys for n in sorted({*old, *mine}) if n == k or n.startswith(k + "."))
+    for k in names:
         if old.get(k, "<absent>") != mine.get(k):
             raise TrainprintError(f"{what} {out}: its {k} is {old.get(k, '<absent>')!r}, this run's is "
                                   f"{mine.get(k)!r}; use another {what} or the same settings")

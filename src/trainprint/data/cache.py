@@ -20,7 +20,9 @@ The cache is bounded on disk: after each write, the least recently used packs (b
 time, which a hit refreshes) are deleted until the packs fit in ``max_bytes`` (default
 ``$TRAINPRINT_CACHE_MAX_GB`` GB, else ``DEFAULT_MAX_GB``; the pack just written is always kept).
 ``--no-cache`` turns the cache off. The cache folder and its ``decoded-v*`` folder are created
-readable by their owner only (0700). DICOM series and NIfTI volumes are never cached.
+readable by their owner only (0700). DICOM series and NIfTI volumes are cached only in a folder the
+user chose (``--cache-dir`` or ``$TRAINPRINT_CACHE``), one pack per read of volume folders
+(``data_volcache``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import logging
 import os
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -78,18 +80,23 @@ def file_digest(path: Path) -> str | None:
         return None
 
 
-def pack_key(ids: list[str], digests: list[str], size: int | None) -> str:
-    """Cache key of one split: its ids and file digests, decoded at ``size`` (``None``: native)."""
-    blob = json.dumps([DECODER_VERSION, size, list(zip(ids, digests))]).encode("utf-8")
+def pack_key(ids: list[str], digests: list[str], size: int | None, scale: object = None) -> str:
+    """Cache key of one split: its ids and file digests, decoded at ``size`` (``None``: native);
+    ``scale``: a JSON-able description of a 16-bit scale other than each file's own (a window)."""
+    parts: list[object] = [DECODER_VERSION, size, list(zip(ids, digests))] + ([] if scale is None else [scale])
+    blob = json.dumps(parts).encode("utf-8")
     return f"{hashlib.blake2b(blob, digest_size=16).hexdigest()}-{size if size else 'n'}"
 
 
 @dataclass(frozen=True)
 class Pack:
-    """The decoded files of one split: ``items[i]`` is a ``Decoded`` or the reason file i was bad."""
+    """The decoded files of one split: ``items[i]`` is a ``Decoded`` or the reason file i was bad;
+    ``extra``: what else the reader needs to rebuild its result (JSON-able; e.g. a volume folder's
+    slice files and notes, ``data_volcache``)."""
 
     ids: tuple[str, ...]
     items: tuple[Decoded | str, ...]
+    extra: dict[str, object] = field(default_factory=dict)
 
 
 class DecodeCache:
@@ -103,8 +110,9 @@ class DecodeCache:
     def path(self, key: str) -> Path:
         return self.dir / f"{key}.tpk"
 
-    def get(self, key: str, ids: list[str]) -> Pack | None:
-        """The pack for ``key`` holding exactly ``ids``, or ``None`` (missing or failing a check)."""
+    def get(self, key: str, ids: list[str] | None) -> Pack | None:
+        """The pack for ``key`` holding exactly ``ids`` (``None``: the ids it holds), or ``None``
+        (missing or failing a check)."""
         try:
             blob = self.path(key).read_bytes()
         except OSError:
@@ -114,7 +122,7 @@ class DecodeCache:
             return None
         try:
             pack = _unpack(blob)
-            if list(pack.ids) != list(ids):
+            if ids is not None and list(pack.ids) != list(ids):
                 raise ValueError("other ids than its key's")
         except (ValueError, KeyError, TypeError, IndexError, struct.error, UnicodeDecodeError) as e:
             self.drop(key, str(e))
@@ -143,7 +151,8 @@ class DecodeCache:
         for it in good:
             crc = zlib.crc32(np.ascontiguousarray(it.pixels, dtype=np.uint8).data, crc)
         header = json.dumps(
-            {"ids": list(pack.ids), "entries": [_meta(it) for it in pack.items], "shape": shape, "crc": crc}
+            {"ids": list(pack.ids), "entries": [_meta(it) for it in pack.items], "shape": shape, "crc": crc,
+             **({"extra": pack.extra} if pack.extra else {})}
         ).encode("utf-8")
         for folder in (self.root, self.dir):  # created readable by its owner only (docs/data.md)
             if not folder.exists():
@@ -213,4 +222,7 @@ def _unpack(blob: bytes) -> Pack:
         k += 1
     if k != count or len(items) != len(head["ids"]):
         raise ValueError("entries do not match the pixels")
-    return Pack(tuple(str(i) for i in head["ids"]), tuple(items))
+    extra = head.get("extra", {})
+    if not isinstance(extra, dict):
+        raise ValueError("extra is not an object")
+    return Pack(tuple(str(i) for i in head["ids"]), tuple(items), extra)

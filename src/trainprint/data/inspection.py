@@ -73,8 +73,8 @@ def inspect_folder(
     """Read every task folder at ``path``; raises ``TrainprintError`` when one is not usable."""
     path = Path(path)
     if is_volume_folder(path) and not is_task_folder(path):
-        _, report = read_volume_folder(path, REAL_UNKNOWN, "folder", size=size, skip_bad=skip_bad, workers=workers,
-                                       progress=progress, reading=reading)
+        _, report = read_volume_folder(path, REAL_UNKNOWN, "folder", size=size, skip_bad=skip_bad, cache_dir=cache_dir,
+                                       workers=workers, progress=progress, reading=reading)
         return InspectReport(path, (report,))
     options = dict(size=size, skip_bad=skip_bad, cache_dir=cache_dir, workers=workers, progress=progress,
                    reading=reading)

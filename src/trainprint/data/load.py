@@ -24,6 +24,7 @@ Rules:
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -31,13 +32,15 @@ from pathlib import Path
 
 import numpy as np
 
+from trainprint.data.cache import ENV_VAR as CACHE_ENV
 from trainprint.data.cache import DecodeCache, default_cache_dir
 from trainprint.data.decode import BIT_DEPTHS, MIN_SIDE, WARNING_CONVERSIONS, from_16bit
 from trainprint.data.layout import LAYOUTS, ImageFile, detect_kind, list_images
-from trainprint.data.medical import MedicalRead, folder_format, read_medical
+from trainprint.data.medical import MedicalRead, folder_format
 from trainprint.data.read import FileResult, read_files, write_packs
 from trainprint.data.reading import Reading, current_reading
 from trainprint.data.scale16 import one_scale
+from trainprint.data.volcache import read_medical_cached
 from trainprint.core.errors import TrainprintError
 from trainprint.data.imageset import ImageSet
 
@@ -106,10 +109,11 @@ def load_dev(
     cache_dir: CacheDir = None,
     workers: int | None = None,
     progress: bool = False,
+    reading: Reading | None = None,
 ) -> ImageSet:
     """A dev folder (``generated/``, ``real_used/``, ``real_not_used/``) as an ImageSet."""
     return _logged(read_folder(path, "dev", size=size, skip_bad=skip_bad, cache_dir=cache_dir,
-                               workers=workers, progress=progress))
+                               workers=workers, progress=progress, reading=reading))
 
 
 def load_test(
@@ -120,10 +124,11 @@ def load_test(
     cache_dir: CacheDir = None,
     workers: int | None = None,
     progress: bool = False,
+    reading: Reading | None = None,
 ) -> ImageSet:
     """A test folder (``generated/``, ``real_unknown/``) as an ImageSet."""
     return _logged(read_folder(path, "test", size=size, skip_bad=skip_bad, cache_dir=cache_dir,
-                               workers=workers, progress=progress))
+                               workers=workers, progress=progress, reading=reading))
 
 
 def load_folder(
@@ -134,10 +139,11 @@ def load_folder(
     cache_dir: CacheDir = None,
     workers: int | None = None,
     progress: bool = False,
+    reading: Reading | None = None,
 ) -> ImageSet:
     """A dev or test folder, told apart by its sub-folders, as an ImageSet."""
     return _logged(read_folder(path, None, size=size, skip_bad=skip_bad, cache_dir=cache_dir,
-                               workers=workers, progress=progress))
+                               workers=workers, progress=progress, reading=reading))
 
 
 def read_folder(
@@ -180,9 +186,10 @@ def read_folder(
                                    progress=progress, desc=str(path))
     med = None
     if volume_folders:
-        med = read_medical(volume_folders, reading=reading, size=size, skip_bad=skip_bad,
+        med = read_medical_cached(volume_folders, cache=volume_cache(cache_dir), reading=reading, size=size,
+                                  skip_bad=skip_bad,
                            workers=workers, pool=pool, progress=progress, where=path)
-    images, good, bad = _assemble(path, kind, *_with_volumes(kind, files, scaled, med), size, skip_bad)
+    images, good, bad = assemble(path, kind, *_with_volumes(kind, files, scaled, med), size, skip_bad)
     if cache is not None and pending:  # the cache keeps each file decoded alone (data_scale16)
         failed = write_packs(cache, files, results, pending)
         if failed:
@@ -201,28 +208,6 @@ def _with_volumes(kind: str, files: list[ImageFile], results: list[FileResult],
     return [f for f, _ in both], [r for _, r in both]
 
 
-def load_volume_folder(
-    path: str | Path,
-    split: str,
-    what: str,
-    *,
-    size: int | None = None,
-    skip_bad: bool = False,
-    cache_dir: CacheDir = None,
-    progress: bool = False,
-    reading: Reading | None = None,
-) -> ImageSet:
-    """A bare folder (or tree) of DICOM series or NIfTI volumes as an ImageSet of split ``split``
-    (``audit``'s GENERATED_DIR, REAL_DIR, --reference); ``what`` names the folder in errors.
-
-    The decode cache is not used (``cache_dir`` is accepted for the callers' sake). Raises
-    ``TrainprintError`` when ``path`` holds no volumes (``is_volume_folder`` tells beforehand).
-    """
-    images, report = read_volume_folder(path, split, what, size=size, skip_bad=skip_bad, progress=progress,
-                                        reading=reading)
-    return _logged((images, report))
-
-
 def is_volume_folder(path: str | Path) -> bool:
     """Whether ``path`` is a folder (or tree) of DICOM series or NIfTI volumes, not of 2-D images."""
     return Path(path).is_dir() and folder_format(Path(path)) is not None
@@ -230,9 +215,12 @@ def is_volume_folder(path: str | Path) -> bool:
 
 def read_volume_folder(
     path: str | Path, split: str, what: str, *, size: int | None = None, skip_bad: bool = False,
-    workers: int | None = None, progress: bool = False, reading: Reading | None = None,
+    cache_dir: CacheDir = None, workers: int | None = None, progress: bool = False, reading: Reading | None = None,
 ) -> tuple[ImageSet, LoadReport]:
-    """``load_volume_folder`` with its report."""
+    """A bare folder (or tree) of DICOM series or NIfTI volumes as an ImageSet of split ``split``,
+    with its report (``trainprint inspect``); ``what`` names the folder in errors. Raises
+    ``TrainprintError`` when ``path`` holds no volumes (``is_volume_folder`` tells beforehand).
+    ``data_plain`` reads such folders beside others, with one scale."""
     t0 = time.perf_counter()
     path = Path(path)
     _check_size(size)
@@ -242,10 +230,11 @@ def read_volume_folder(
     if fmt is None:
         raise TrainprintError(f"{what} {path}: no DICOM or NIfTI files; expected a folder of DICOM series or NIfTI "
                               "volumes")
-    med = read_medical({split: (path, fmt)}, reading=reading or current_reading(), size=size, skip_bad=skip_bad,
-                       workers=workers, progress=progress, where=path)
-    images, good, bad = _assemble(path, "", med.files, med.results, size, skip_bad)
-    return images, _report(path, "", images, good, bad, [], size, None, time.perf_counter() - t0, med)
+    cache = volume_cache(cache_dir)
+    med = read_medical_cached({split: (path, fmt)}, cache=cache, reading=reading or current_reading(), size=size,
+                              skip_bad=skip_bad, workers=workers, progress=progress, where=path)
+    images, good, bad = assemble(path, "", med.files, med.results, size, skip_bad)
+    return images, _report(path, "", images, good, bad, [], size, cache, time.perf_counter() - t0, med)
 
 
 def _check_size(size: int | None) -> None:
@@ -256,7 +245,7 @@ def _check_size(size: int | None) -> None:
 Pair = tuple[ImageFile, FileResult]
 
 
-def _assemble(
+def assemble(
     path: Path, kind: str, files: list[ImageFile], results: list[FileResult], size: int | None,
     skip_bad: bool,
 ) -> tuple[ImageSet, list[Pair], list[Pair]]:
@@ -396,6 +385,16 @@ def _logged(loaded: tuple[ImageSet, LoadReport]) -> ImageSet:
 def open_cache(cache_dir: CacheDir) -> DecodeCache | None:
     """The decode cache ``cache_dir`` names (``False``: none; ``None``/``True``: the default folder)."""
     return _open_cache(cache_dir)
+
+
+def volume_cache(cache_dir: CacheDir) -> DecodeCache | None:
+    """The cache of DICOM / NIfTI reads: only in a folder the user chose (``cache_dir`` a path, or
+    ``$TRAINPRINT_CACHE`` set), never the default one in the home folder (docs/data.md, "Patient data")."""
+    if cache_dir is False:
+        return None
+    if cache_dir is None or cache_dir is True:
+        return DecodeCache(default_cache_dir()) if os.environ.get(CACHE_ENV) else None
+    return DecodeCache(Path(cache_dir))
 
 
 def _open_cache(cache_dir: CacheDir) -> DecodeCache | None:

@@ -161,7 +161,7 @@ def read_medical(
     workers: int | None = None,
     pool: str = "process",
     progress: bool = False,
-    where: Path,
+    where: Path | str,
 ) -> MedicalRead:
     """Read the volume folders ``{split: (folder, format)}`` of one task or plain folder ``where``
     with one window for all of them (see the module docstring). Raises ``TrainprintError``."""
@@ -176,7 +176,7 @@ def read_medical(
         if reading.axis not in fmt.axes:
             raise TrainprintError(f"--axis {reading.axis}: {fmt.name} series are sliced as acquired; "
                                   f"expected --axis {' or '.join(fmt.axes)} for {folder}")
-        paths, skipped = _list(folder, fmt)
+        paths, skipped = volume_files(folder, fmt)
         ignored += [str(p) for p in skipped]
         read_one = partial(_read_one, fmt=fmt_name, reading=reading)
         read = list(zip(paths, map_files(read_one, paths, workers, pool, progress, f"reading {folder}")))
@@ -307,7 +307,7 @@ def _tree_files(folder: Path) -> list[Path]:
     return sorted(out)
 
 
-def _list(folder: Path, fmt: VolumeFormat) -> tuple[list[Path], list[Path]]:
+def volume_files(folder: Path, fmt: VolumeFormat) -> tuple[list[Path], list[Path]]:
     """The files of ``fmt`` under ``folder`` and the other files (ignored)."""
     paths, other = [], []
     for p in _tree_files(folder):

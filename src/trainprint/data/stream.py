@@ -34,7 +34,9 @@ import numpy as np
 from trainprint.core.errors import TrainprintError
 from trainprint.core.progress import new_progress
 from trainprint.data.cache import DECODER_VERSION, DecodeCache, Pack, file_digest, pack_key
-from trainprint.data.decode import MIN_SIDE
+from trainprint.data.decode import MIN_SIDE, is_16bit
+from trainprint.data.intensity import Window
+from trainprint.data.medical import folder_format
 from trainprint.data.read import PARALLEL_MIN_FILES, FileResult, _executor, decode_file, default_workers
 from trainprint.data.shards import ShardStore, ShardWriter, complete
 
@@ -61,17 +63,21 @@ class GeneratedStream:
     """
 
     def __init__(self, folder: str | Path, *, size: int | None = None, chunk: int = DEFAULT_CHUNK,
-                 skip_bad: bool = False, cache: DecodeCache | None = None, workers: int | None = None) -> None:
+                 skip_bad: bool = False, cache: DecodeCache | None = None, workers: int | None = None,
+                 window: Window | None = None) -> None:
         self.folder = Path(folder)
+        if folder_format(self.folder) is not None:
+            raise TrainprintError(f"{self.folder}: holds DICOM or NIfTI volumes, which are read whole, not streamed; "
+                                  "expected 2-D image files (use --engine memory)")
         if size is not None and (not isinstance(size, int) or size < MIN_SIDE):
             raise TrainprintError(f"--size {size}: expected a whole number of pixels >= {MIN_SIDE}")
         if not isinstance(chunk, int) or chunk < 1:
             raise TrainprintError(f"--chunk {chunk}: expected a whole number of images >= 1")
-        self.size, self.chunk, self.skip_bad, self.cache = size, chunk, skip_bad, cache
+        self.size, self.chunk, self.skip_bad, self.cache, self.window = size, chunk, skip_bad, cache, window
         self.workers = workers
         self.names, stats = _list(self.folder)  # file names (str: ~60 bytes each, not a Path's ~200)
         self.ids = np.array([n.rsplit(".", 1)[0] if "." in n else n for n in self.names], dtype=str)
-        h = hashlib.sha256(json.dumps([DECODER_VERSION, size, chunk, skip_bad]).encode())
+        h = hashlib.sha256(json.dumps([DECODER_VERSION, size, chunk, skip_bad, _window_key(window)]).encode())
         for name, (n, t) in zip(self.names, stats):
             h.update(f"{name}\0{n}\0{t}\n".encode())
         self.key = h.hexdigest()
@@ -121,14 +127,14 @@ class GeneratedStream:
         if self.cache is not None:
             digests = [file_digest(p) for p in paths]
             if all(d is not None for d in digests):
-                key = pack_key(ids, [str(d) for d in digests], self.size)
+                key = pack_key(ids, [str(d) for d in digests], self.size, _window_key(self.window))
                 pack = self.cache.get(key, ids)
                 if pack is not None:
                     results = [FileResult(None, it) if isinstance(it, str) else FileResult(it, from_cache=True)
                                for it in pack.items]
                     self.report.cache_hits += sum(r.from_cache for r in results)
         if results is None:
-            decode_one = partial(decode_file, size=self.size)
+            decode_one = partial(decode_file, size=self.size, scale=self.window)
             if pool is not None:
                 results = list(pool.map(decode_one, paths, chunksize=max(1, min(32, len(paths) // 32))))
             else:
@@ -149,6 +155,9 @@ class GeneratedStream:
                     raise TrainprintError(f"{paths[j]}: {r.error} (--skip-bad skips such files)")
                 self.report.skipped.append((str(paths[j]), r.error))
                 continue
+            if self.window is None and is_16bit(r.item.mode):
+                raise TrainprintError(f"{paths[j]}: a 16-bit image; streamed 16-bit images need --window CENTER,WIDTH "
+                                      "(one scale for every chunk), or --engine memory (one scale set by the folder)")
             h, w = r.item.pixels.shape
             if self.size is None:
                 if h != w:
@@ -172,6 +181,10 @@ class GeneratedStream:
         if self._side is None:
             self.read_chunk(0)
         return int(self._side or 0)
+
+
+def _window_key(window: Window | None) -> list[float] | None:
+    return None if window is None else [window.center, window.width]
 
 
 def write_pixel_shards(stream: GeneratedStream, root: str | Path, *, progress: bool = False) -> ShardStore:

@@ -212,7 +212,8 @@ def run_demo(
 def _audit(data: Path, out: Path, seed: int, device: str, result: DemoResult, progress: bool) -> Path:
     """``trainprint audit data/test/generated data/test/real_unknown --reference
     data/dev/real_not_used``, its page, and its answers scored against the demo's key."""
-    from trainprint.audit import AuditConfig, audit
+    from trainprint.audit.config import AuditConfig
+    from trainprint.audit.pipeline import audit
     from trainprint.audit.config import DEV_METHODS
     from trainprint.evaluation.config import EvalConfig
     from trainprint.methods import BASELINES
@@ -227,14 +228,14 @@ def _audit(data: Path, out: Path, seed: int, device: str, result: DemoResult, pr
                     out, progress=progress, page=build_audit_page)
     page = out / "audit.html"
     key = read_run_file(data / KEY_FILE)
-    test, est = summary["test"], summary["estimate"]
+    verdict, est = summary.verdict_of(), summary.members()
     result.rows += [
-        ("audit (test folder, label-free)", "verdict", f"{summary['verdict']} ({summary['method']}, "
-                                                       f"p = {test['p_value']:.3g})"),
+        ("audit (test folder, label-free)", "verdict", f"{summary.verdict} ({summary.method}, "
+                                                       f"p = {verdict.p_value:.3g})"),
         ("audit (test folder, label-free)", "estimated members vs the key",
-         f"{est['members']:.1f} [95% {est['ci95'][0]:.1f}, {est['ci95'][1]:.1f}] vs {sum(key.values())} of {len(key)}"),
+         f"{est.members:.1f} [95% {est.low:.1f}, {est.high:.1f}] vs {sum(key.values())} of {len(key)}"),
         ("audit (test folder, label-free)", "called used / borderline",
-         f"{summary['called']['used']} / {summary['called']['borderline']}"),
+         f"{summary.called['used']} / {summary.called['borderline']}"),
     ]
     m = score_run(out / "run.csv", data / KEY_FILE)
     result.rows.append(("audit (test folder, label-free)", "run.csv vs the key",

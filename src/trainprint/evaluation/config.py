@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from trainprint.core.config import PRESET_NAMES
 from trainprint.core.device import resolve_device
 from trainprint.core.errors import TrainprintError
 from trainprint.core.seeding import check_seed
+from trainprint.data.reading import Reading, current_reading
 from trainprint.evaluation.groups import AUTO, NONE, GroupRule
 from trainprint.evaluation.null import PERMUTATIONS
 from trainprint.evaluation.protocol import PROTOCOLS
+from trainprint.scoring.siblings import check_siblings
 from trainprint.methods import BASELINES, DEFAULT_METHODS, MethodOptions, parse_method
 
 #: settings that must match for a run folder to be resumed (methods may be added)
-RESUME_KEYS = ("dev_dir", "protocol", "preset", "folds", "seed", "epochs", "size", "groups", "group_space",
+RESUME_KEYS = ("dev_dir", "reading", "siblings", "protocol", "preset", "folds", "seed", "epochs", "size", "groups", "group_space",
                "group_z", "group_k", "skip_bad", "fraction_q")
 
 
@@ -42,6 +44,9 @@ class EvalConfig:
     null_refits: int = 0  # permutations that retrain label-reading extractors (0: such methods are not recommended)
     include_fraction: bool = False  # let the recommendation pick a fraction rule (it assumes the base rate)
     fraction_q: float = 0.5  # share of images the fraction rules call used
+    siblings: str = "leave-out"  # leave-out | named | keep: which groups the scores leave out (scoring/siblings.py)
+    # how volumes and 16-bit files are read (--axis, --slice-step, --window); default: the current reading
+    reading: Reading = field(default_factory=current_reading)
 
     @property
     def group_rule(self) -> GroupRule:
@@ -55,6 +60,8 @@ class EvalConfig:
         """Every setting checked (errors name the value), before anything is read or written."""
         check_seed(self.seed)
         resolve_device(self.device)
+        self.reading.check()
+        check_siblings(self.siblings)
         if self.protocol not in PROTOCOLS:
             raise TrainprintError(f"--protocol {self.protocol!r}: expected one of {', '.join(PROTOCOLS)}")
         if self.preset not in PRESET_NAMES:

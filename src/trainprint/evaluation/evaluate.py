@@ -36,6 +36,7 @@ from trainprint.data.imageset import GENERATED, REAL_NOT_USED, REAL_USED, ImageS
 from trainprint.data.load import CacheDir, load_dev
 from trainprint.evaluation.config import RESUME_KEYS, EvalConfig
 from trainprint.evaluation.fold import evaluate_fold, row_groups
+from trainprint.scoring.siblings import describe, left_out
 from trainprint.evaluation.folds import make_folds
 from trainprint.evaluation.groups import AUTO, GROUPS_FILE, NONE, resolve_groups, write_groups
 from trainprint.evaluation.protocol import uses_labels
@@ -54,7 +55,8 @@ def evaluate(cfg: EvalConfig, out: str | Path, *, progress: bool = False,
     ``cache_dir``: the decode cache (``trainprint.data``; ``False`` turns it off)."""
     cfg.check()
     check_out_dir(out)
-    images = load_dev(cfg.dev_dir, size=cfg.size, skip_bad=cfg.skip_bad, cache_dir=cache_dir, progress=progress)
+    images = load_dev(cfg.dev_dir, size=cfg.size, skip_bad=cfg.skip_bad, cache_dir=cache_dir, progress=progress,
+                      reading=cfg.reading)
     return evaluate_images(images, cfg, out, progress=progress)
 
 
@@ -72,10 +74,13 @@ def evaluate_images(images: ImageSet, cfg: EvalConfig, out: str | Path, *,
     groups, group_info = resolve_groups(cfg.groups, images.ids[real_idx], images.pixels[real_idx], cfg.group_rule,
                                         device=cfg.device, patients=patients_of(images, real_idx))
     folds = make_folds(y, cfg.folds, cfg.seed, groups)  # checked before anything is written
-    rows_groups = row_groups(len(images), real_idx, groups)  # a real image is never compared with its siblings
+    # the groups the scores leave out: named ones, inferred ones only with --siblings leave-out (scoring/siblings.py)
+    rows_groups = left_out(row_groups(len(images), real_idx, groups), group_info["source"] not in (AUTO, NONE),
+                           cfg.siblings)
 
     with RunRecord(out, command="evaluate", config=cfg, seed=cfg.seed) as record:
-        record.data["groups"] = group_info
+        record.data["groups"] = {**group_info, "scores": describe(group_info["source"] not in (AUTO, NONE),
+                                                                  cfg.siblings, groups is not None)}
         files.write_json(out / "config.json", dataclasses.asdict(cfg))
         write_groups(out / GROUPS_FILE, images.ids[real_idx], groups)
         _save_images(images, out / "images.npz")

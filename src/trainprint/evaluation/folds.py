@@ -50,5 +50,5 @@ def read_groups(path: str | Path, ids: np.ndarray) -> np.ndarray:
     table = {r["id"]: r[column] for r in rows}
     missing = [i for i in ids if i not in table]
     if missing:
-        raise TrainprintError(f"--groups {path}: no group for {len(missing)} image(s), e.g. {missing[0]!r}")
+        raise TrainprintError(f"--groups {path}: no group for {len(missing)} image(s), e.g. {str(missing[0])!r}")
     return np.array([table[i] for i in ids])

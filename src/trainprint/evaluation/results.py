@@ -23,7 +23,7 @@ import numpy as np
 from trainprint.core import files
 from trainprint.evaluation.metrics import METRICS, binary_metrics, confusion, mean_std, tpr_at_fpr
 from trainprint.methods import MethodSpec
-from trainprint.scoring import patient_scores
+from trainprint.scoring import majority, patient_scores
 
 MAX_NOTES = 2  # distinct fold notes copied into a results.csv row
 
@@ -47,9 +47,7 @@ def group_metrics(ids: Sequence[str], labels: np.ndarray, scores: np.ndarray, pr
 
     g = np.array([groups.get(i, i) for i in ids] if groups is not None else list(ids), dtype=str)
     ps = patient_scores(scores, g)
-    size = ps.size.astype(np.float64)
-    y_g = (np.bincount(ps.index, weights=labels, minlength=len(size)) / size >= 0.5).astype(int)
-    pred_g = (np.bincount(ps.index, weights=preds, minlength=len(size)) / size >= 0.5).astype(int)
+    y_g, pred_g = majority(labels, ps.index, len(ps.size)), majority(preds, ps.index, len(ps.size))
     return {"auc_pooled": r6(auc(labels, scores)), "group_auc": r6(auc(y_g, ps.score)),
             "group_accuracy": r6(float(np.mean(pred_g == y_g))) if len(y_g) else float("nan"), "groups": len(y_g)}
 

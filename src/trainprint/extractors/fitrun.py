@@ -14,14 +14,18 @@ import numpy as np
 
 from trainprint.core.device import resolve_device
 from trainprint.core.errors import TrainprintError
-from trainprint.core.runs import RunRecord, check_out_dir
+from trainprint.core.files import write_json
+from trainprint.core.runs import CONFIG_FILE, RunRecord, check_out_dir, check_resume, to_jsonable
 from trainprint.core.seeding import check_seed
 from trainprint.data.load import CacheDir, load_dev, load_test
+from trainprint.data.reading import Reading, current_reading
 from trainprint.extractors.fingerprints import FINGERPRINTS, Fingerprints, fingerprints_of, save_fingerprints
 from trainprint.extractors.registry import make_extractor, run_params
 from trainprint.extractors.trained import TrainedExtractor
 
 EXTRACTOR_FILE = "extractor.pt"
+#: settings a fit run folder is resumed with only when equal (its checkpoint was trained with them)
+RESUME_KEYS = ("extractor", "dev", "test", "preset", "epochs", "size", "seed", "reading")
 
 
 def fit_run(
@@ -38,18 +42,23 @@ def fit_run(
     skip_bad: bool = False,
     cache_dir: CacheDir = None,
     progress: bool = False,
+    reading: Reading | None = None,
 ) -> Path:
     """Train extractor ``name`` on ``dev_dir`` and write ``out/fingerprints.npz`` for every dev
-    image (and every ``test_dir`` image). Returns the fingerprints path."""
+    image (and every ``test_dir`` image). Returns the fingerprints path. ``reading``: how volumes
+    are read (``None``: the current reading). A run folder is resumed only with the same settings."""
     out = check_out_dir(out)
     check_seed(seed)
     resolve_device(device)
+    reading = (reading or current_reading()).check()
     make_extractor(name)  # an unknown name fails before any folder is created
     config = {"extractor": name, "dev": str(dev_dir), "test": None if test_dir is None else str(test_dir),
-              "preset": preset, "epochs": epochs, "device": device, "size": size}
+              "preset": preset, "epochs": epochs, "device": device, "size": size, "seed": seed, "reading": reading}
+    check_resume(out, "fit", config, RESUME_KEYS)
     with_test = test_dir is not None
-    dev = load_dev(dev_dir, size=size, skip_bad=skip_bad, cache_dir=cache_dir, progress=progress)
-    test = load_test(test_dir, size=size, skip_bad=skip_bad, cache_dir=cache_dir, progress=progress) if with_test else None
+    kw = dict(size=size, skip_bad=skip_bad, cache_dir=cache_dir, progress=progress, reading=reading)
+    dev = load_dev(dev_dir, **kw)  # type: ignore[arg-type]
+    test = load_test(test_dir, **kw) if with_test else None  # type: ignore[arg-type]
     if test is not None and test.pixels.shape[1:] != dev.pixels.shape[1:]:
         raise TrainprintError(
             f"{test_dir}: images are {test.size} px but the dev images are {dev.size} px; pass --size N"
@@ -59,6 +68,7 @@ def fit_run(
     if isinstance(extractor, TrainedExtractor):
         extractor.config()  # bad settings fail here, before the run folder is made
     with RunRecord(out, command="fit", config=config, seed=seed) as record:
+        write_json(out / CONFIG_FILE, to_jsonable(config))
         with record.stage("train"):
             extractor.fit(dev.pixels, dev.split)
         with record.stage("embed"):

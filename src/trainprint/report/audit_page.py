@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-import trainprint
 from trainprint.core.errors import TrainprintError
 from trainprint.core.files import csv_float, load_npz, read_csv, read_json, write_text
 from trainprint.core.runs import check_out_dir
+from trainprint.core.version import __version__
 from trainprint.report.plots import fig_to_base64, image_to_base64
 from trainprint.report.sections import esc, img_tag, section_run
 
@@ -217,7 +217,7 @@ def build_audit_page(run_dir: str | Path, out: str | Path | None = None) -> Path
             f"<h1>trainprint audit: {esc(run.resolve().name)}</h1>"
             f"<p class='sub'>{len(rows)} real images of <code>{esc(summary['folders']['real'])}</code> against "
             f"{summary['counts']['generated']} generated images of <code>{esc(summary['folders']['generated'])}</code>. "
-            f"Built {time.strftime('%Y-%m-%d %H:%M')} by trainprint {trainprint.__version__} from the files of the "
+            f"Built {time.strftime('%Y-%m-%d %H:%M')} by trainprint {__version__} from the files of the "
             f"run folder only.</p>"
             "<p class='sub'><b>This file embeds image thumbnails</b> (the audited real images and their nearest "
             f"generated images, at most 64 px): share it only where those images may go.</p><nav>{nav}</nav>"

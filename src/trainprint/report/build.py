@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-import trainprint
 from trainprint.core.errors import TrainprintError
 from trainprint.core.runs import check_out_dir
 from trainprint.core.files import load_npz, write_text
+from trainprint.core.version import __version__
 from trainprint.report.sections import (SECTIONS, esc, fold_mean_auc, image_to_base64, missing, ranked_methods,
                                         read_scores, recommended_method, section_groups, section_map,
                                         section_results, section_roc, section_run, section_scores, section_training,
@@ -90,7 +90,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, *, tsne: bo
                          for sid, title in titles)
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>trainprint report: {esc(run.name)}"
             f"</title><style>{CSS}</style></head><body><h1>trainprint report: {esc(run.resolve().name)}</h1>"
-            f"<p class='sub'>Built {time.strftime('%Y-%m-%d %H:%M')} by trainprint {trainprint.__version__} "
+            f"<p class='sub'>Built {time.strftime('%Y-%m-%d %H:%M')} by trainprint {__version__} "
             f"from the files of <code>{esc(run.resolve())}</code> only.</p><nav>{nav}</nav>{sections}</body></html>")
     write_text(out_path, page)
     return out_path

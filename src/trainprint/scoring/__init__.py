@@ -3,7 +3,7 @@ road, before ``evaluation/``): a method fitted on what it may see (``FitView``),
 sibling groups honoured, per-image and per-patient scores out."""
 
 from trainprint.scoring.fit import POOLED_KINDS, FitView, Scored, fit_method, label_refitter, representation, score_images
-from trainprint.scoring.patients import PatientScores, patient_calls, patient_scores
+from trainprint.scoring.patients import PatientScores, majority, patient_calls, patient_scores
 
-__all__ = ["POOLED_KINDS", "FitView", "PatientScores", "Scored", "fit_method", "label_refitter", "patient_calls",
+__all__ = ["POOLED_KINDS", "FitView", "PatientScores", "Scored", "fit_method", "label_refitter", "majority", "patient_calls",
            "patient_scores", "representation", "score_images"]

@@ -68,5 +68,12 @@ def patient_calls(preds: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
     if groups is None:
         return preds.copy()
     labels, index = group_index(np.asarray(groups))
-    share = np.bincount(index, weights=preds, minlength=len(labels)) / np.bincount(index, minlength=len(labels))
-    return (share >= 0.5).astype(np.int64)[index]
+    return majority(preds, index, len(labels))[index]
+
+
+def majority(values: np.ndarray, index: np.ndarray, n_groups: int) -> np.ndarray:
+    """``values`` (n,) 0/1 of images, ``index`` (n,) their group's row -> (n_groups,) 0/1: 1 where at
+    least half of the group's images are 1 (a patient's call, or its label from its slices')."""
+    share = (np.bincount(index, weights=np.asarray(values, dtype=np.float64), minlength=n_groups)
+             / np.bincount(index, minlength=n_groups))
+    return (share >= 0.5).astype(np.int64)

@@ -41,11 +41,12 @@ from typing import Any
 import numpy as np
 
 from trainprint.core import files
+from trainprint.core.config import config_from_dict
 from trainprint.core.errors import TrainprintError
 from trainprint.core.runs import CONFIG_FILE, RunRecord, check_out_dir, check_resume
 from trainprint.data.imageset import (GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REAL_USED, ImageSet, labels_of,
                                       patients_of)
-from trainprint.data.load import CacheDir, load_dev, load_test, open_cache, read_folder
+from trainprint.data.load import CacheDir, is_volume_folder, load_dev, load_test, open_cache, read_folder
 from trainprint.data.shards import ShardStore
 from trainprint.data.stream import DEFAULT_CHUNK, GeneratedStream, write_pixel_shards
 from trainprint.engine import ENGINES, EmbedSpec, embed_shards, ray_available
@@ -54,6 +55,7 @@ from trainprint.evaluation.evaluate import evaluate_images
 from trainprint.evaluation.fingerprint_cache import fingerprints
 from trainprint.evaluation.groups import AUTO, NONE, resolve_groups
 from trainprint.evaluation.folds import make_folds, read_groups
+from trainprint.scoring.siblings import describe, left_out
 from trainprint.evaluation.null import PERMUTATIONS
 from trainprint.evaluation.protocol import label_free_view
 from trainprint.evaluation.selection import candidates
@@ -71,7 +73,7 @@ SUBMIT_ENGINES = ("auto", "memory", *ENGINES)
 STREAM_MIN = 20_000
 
 #: settings an evaluate run given as --from must share with this submit
-FROM_KEYS = ("dev_dir", "preset", "seed", "size", "epochs", "groups", "group_space", "group_z", "group_k", "fraction_q",
+FROM_KEYS = ("dev_dir", "reading", "preset", "seed", "size", "epochs", "groups", "group_space", "group_z", "group_k", "fraction_q",
              "skip_bad")
 
 
@@ -152,15 +154,26 @@ def submit(cfg: SubmitConfig, out: str | Path, *, progress: bool = False,
     (``trainprint.data``; ``False`` turns it off)."""
     cfg.check()
     check_out_dir(out)
-    stream = GeneratedStream(Path(cfg.test_dir) / GENERATED, size=cfg.evaluation.size, chunk=cfg.chunk, skip_bad=cfg.evaluation.skip_bad,
-                             cache=open_cache(cache_dir))
-    engine = cfg.engine_for(len(stream))
-    dev = load_dev(cfg.evaluation.dev_dir, size=cfg.evaluation.size, skip_bad=cfg.evaluation.skip_bad, cache_dir=cache_dir, progress=progress)
-    if engine == "memory":
-        test = load_test(cfg.test_dir, size=cfg.evaluation.size, skip_bad=cfg.evaluation.skip_bad, cache_dir=cache_dir, progress=progress)
+    ev = cfg.evaluation
+    gen_dir = Path(cfg.test_dir) / GENERATED
+    stream = None
+    if is_volume_folder(gen_dir) and cfg.engine != "auto":  # volumes are read whole: the memory engine
+        engine = cfg.engine
+        if engine != "memory":
+            raise TrainprintError(f"--engine {engine}: {gen_dir} holds DICOM or NIfTI volumes, which are read whole, "
+                                  "not streamed; expected --engine memory or auto")
+    elif is_volume_folder(gen_dir):
+        engine = "memory"
+    else:
+        stream = GeneratedStream(gen_dir, size=ev.size, chunk=cfg.chunk, skip_bad=ev.skip_bad,
+                                 cache=open_cache(cache_dir), window=ev.reading.window)
+        engine = cfg.engine_for(len(stream))
+    kw = dict(size=ev.size, skip_bad=ev.skip_bad, cache_dir=cache_dir, progress=progress, reading=ev.reading)
+    dev = load_dev(ev.dev_dir, **kw)  # type: ignore[arg-type]
+    if engine == "memory" or stream is None:
+        test = load_test(cfg.test_dir, **kw)  # type: ignore[arg-type]
         return submit_images(dev, test, cfg, out, progress=progress)
-    test_real, _ = read_folder(cfg.test_dir, "test", size=cfg.evaluation.size, skip_bad=cfg.evaluation.skip_bad, cache_dir=cache_dir,
-                               progress=progress, splits=(REAL_UNKNOWN,))
+    test_real, _ = read_folder(cfg.test_dir, "test", splits=(REAL_UNKNOWN,), **kw)  # type: ignore[arg-type]
     return submit_stream(dev, test_real, stream, cfg, out, engine=engine, progress=progress)
 
 
@@ -175,12 +188,10 @@ def submit_stream(dev: ImageSet, test_real: ImageSet, stream: GeneratedStream, c
     out = check_out_dir(out)
     specs = [parse_method(m) for m in cfg.check().methods]
     expected = real_unknown_ids(cfg.test_dir)
-    if not cfg.from_run:
-        real = dev.mask(REAL_USED, REAL_NOT_USED)
-        ecfg = cfg.eval_config()
-        groups, _ = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=cfg.evaluation.device,
-                                   patients=patients_of(dev, real))
-        make_folds(labels_of(dev.split[real]), cfg.evaluation.folds, cfg.evaluation.seed, groups)
+    dev_groups = _dev_groups(dev, cfg)
+    if not cfg.from_run:  # the CV that picks recommended.csv must be possible: checked before writing
+        make_folds(labels_of(dev.split[dev.mask(REAL_USED, REAL_NOT_USED)]), cfg.evaluation.folds, cfg.evaluation.seed,
+                   dev_groups[0])
     if (stream.side, stream.side) != dev.pixels.shape[1:]:
         raise TrainprintError(f"{stream.folder}: generated images are {stream.side}x{stream.side} px, dev images "
                               f"{dev.pixels.shape[1]}x{dev.pixels.shape[2]}; use --size")
@@ -193,7 +204,7 @@ def submit_stream(dev: ImageSet, test_real: ImageSet, stream: GeneratedStream, c
             selection = _selection(dev, cfg, out, progress)
         plan = cfg.plan(cfg.search_for(engine))
         answers, scored = _answer_test_stream(dev, test_real, pixels, plan, cfg, specs, out, record, expected,
-                                              engine, progress)
+                                              engine, progress, dev_groups)
         summary = _write_answers(out, cfg, selection, answers, expected,
                                  _counts(dev, len(pixels), len(test_real)))
         summary.update(scored=scored, engine=engine, search=dataclasses.asdict(plan), n_generated=len(pixels),
@@ -204,7 +215,7 @@ def submit_stream(dev: ImageSet, test_real: ImageSet, stream: GeneratedStream, c
 
 def _answer_test_stream(dev: ImageSet, test_real: ImageSet, pixels: ShardStore, plan: SearchPlan, cfg: SubmitConfig,
                         specs: list[MethodSpec], out: Path, record: RunRecord, expected: list[str], engine: str,
-                        progress: bool) -> tuple[dict[str, np.ndarray], int]:
+                        progress: bool, dev_groups: tuple[np.ndarray | None, bool]) -> tuple[dict[str, np.ndarray], int]:
     """``_answer_test`` with the generated test images as shard stores."""
     small = ImageSet.concat(dev, test_real)  # (N_dev + N_test_real, H, W); rows of dev first
     source = np.array(["dev"] * len(dev) + ["test"] * len(test_real))
@@ -230,7 +241,8 @@ def _answer_test_stream(dev: ImageSet, test_real: ImageSet, pixels: ShardStore, 
     def g_test(spec: MethodSpec) -> Any:
         return GeneratedSet(gen[spec.extractor], plan) if spec.extractor else np.zeros((len(pixels), 1), np.float32)
 
-    return _answer_methods(specs, _Rows(dev, test_real), reps, len(small), cfg, out, record, expected, g_test)
+    return _answer_methods(specs, _Rows(dev, test_real, dev_groups), reps, len(small), cfg, out, record, expected,
+                           g_test)
 
 
 def submit_images(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, out: str | Path, *,
@@ -243,18 +255,16 @@ def submit_images(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, out: str | P
         raise TrainprintError(f"{cfg.test_dir}: test images are {test.pixels.shape[1:]} px, dev images "
                               f"{dev.pixels.shape[1:]}; use --size")
     expected = real_unknown_ids(cfg.test_dir)
+    dev_groups = _dev_groups(dev, cfg)
     if not cfg.from_run:  # the CV that picks recommended.csv must be possible: checked before writing
-        real = dev.mask(REAL_USED, REAL_NOT_USED)
-        ecfg = cfg.eval_config()
-        groups, _ = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=cfg.evaluation.device,
-                                   patients=patients_of(dev, real))
-        make_folds(labels_of(dev.split[real]), cfg.evaluation.folds, cfg.evaluation.seed, groups)
+        make_folds(labels_of(dev.split[dev.mask(REAL_USED, REAL_NOT_USED)]), cfg.evaluation.folds, cfg.evaluation.seed,
+                   dev_groups[0])
     check_resume(out, "submit", cfg)
     with RunRecord(out, command="submit", config=cfg, seed=cfg.evaluation.seed) as record:
         files.write_json(out / CONFIG_FILE, dataclasses.asdict(cfg))
         with record.stage("recommend"):
             selection = _selection(dev, cfg, out, progress)
-        answers, scored = _answer_test(dev, test, cfg, specs, out, record, expected, progress)
+        answers, scored = _answer_test(dev, test, cfg, specs, out, record, expected, progress, dev_groups)
         summary = _write_answers(out, cfg, selection, answers, expected,
                                  _counts(dev, int(test.mask(GENERATED).sum()), int(test.mask(REAL_UNKNOWN).sum())))
         summary.update(scored=scored, engine="memory")
@@ -263,7 +273,8 @@ def submit_images(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, out: str | P
 
 
 def _answer_test(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, specs: list[MethodSpec], out: Path,
-                 record: RunRecord, expected: list[str], progress: bool) -> tuple[dict[str, np.ndarray], int]:
+                 record: RunRecord, expected: list[str], progress: bool,
+                 dev_groups: tuple[np.ndarray | None, bool]) -> tuple[dict[str, np.ndarray], int]:
     """One run file per method; returns each method's answers in sorted-id order."""
     both = ImageSet.concat(dev, test)  # (N_dev + N_test, H, W); rows of dev first
     source = np.array(["dev"] * len(dev) + ["test"] * len(test))
@@ -276,7 +287,7 @@ def _answer_test(dev: ImageSet, test: ImageSet, cfg: SubmitConfig, specs: list[M
             reps[name] = fingerprints(name, both, dev.pixels, dev.split,
                                       out / "fingerprints" / "all" / f"{name}.npz", source=source,
                                       run_dir=out / "extractors" / "all" / name, **params)
-    return _answer_methods(specs, _Rows(dev, test), reps, len(both), cfg, out, record, expected)
+    return _answer_methods(specs, _Rows(dev, test, dev_groups), reps, len(both), cfg, out, record, expected)
 
 
 def _answer_methods(specs: list[MethodSpec], rows: "_Rows", reps: dict[str, np.ndarray], n_rows: int,
@@ -290,8 +301,10 @@ def _answer_methods(specs: list[MethodSpec], rows: "_Rows", reps: dict[str, np.n
     score_rows: list[dict[str, Any]] = []
     options = cfg.evaluation.options
     with record.stage("groups"):
-        groups = rows.groups(cfg)  # (n_rows,) sibling groups: dev reals, test reals (each set on its own)
+        groups, named = rows.groups(cfg)  # (n_rows,) sibling groups: dev reals, test reals (each set on its own)
         test_groups = None if groups is None else groups[rows.test_real]
+        record.data["groups"] = {"scores": describe(named, cfg.evaluation.siblings, groups is not None)}
+        groups = left_out(groups, named, cfg.evaluation.siblings)  # the groups the scores leave out
         files.write_csv(out / "groups_test.csv", [{"id": i, "group": g} for i, g in
                                                   zip(rows.test_ids, rows.test_ids if test_groups is None
                                                       else test_groups)], ["id", "group"])
@@ -377,11 +390,23 @@ def _counts(dev: ImageSet, test_generated: int, test_real: int) -> dict[str, int
             "test_generated": test_generated, "test_real": test_real}
 
 
+def _dev_groups(dev: ImageSet, cfg: SubmitConfig) -> tuple[np.ndarray | None, bool]:
+    """(dev real images,) the sibling groups of the dev set's real images, as ``evaluate`` makes
+    them (None with ``--groups none``), and whether they are named (files or a CSV); made once per
+    run, for the fold check and the scores."""
+    real = dev.mask(REAL_USED, REAL_NOT_USED)
+    ecfg = cfg.eval_config()
+    groups, info = resolve_groups(ecfg.groups, dev.ids[real], dev.pixels[real], ecfg.group_rule, device=ecfg.device,
+                                  patients=patients_of(dev, real))
+    return groups, info["source"] not in (AUTO, NONE)
+
+
 class _Rows:
     """Where each method reads its inputs in the dev + test arrays (dev rows first)."""
 
-    def __init__(self, dev: ImageSet, test: ImageSet) -> None:
+    def __init__(self, dev: ImageSet, test: ImageSet, dev_groups: tuple[np.ndarray | None, bool]) -> None:
         n = len(dev)
+        self.dev_groups, self.dev_named = dev_groups  # (dev real images,) their sibling groups (``_dev_groups``)
         self.dev_real = np.flatnonzero(dev.mask(REAL_USED, REAL_NOT_USED))
         self.dev_gen = np.flatnonzero(dev.mask(GENERATED))
         self.test_real = n + np.flatnonzero(test.mask(REAL_UNKNOWN))
@@ -389,34 +414,33 @@ class _Rows:
         self.y = labels_of(dev.split[self.dev_real])
         self.test_ids = test.ids[self.test_real - n]
         self.n = n + len(test)
-        self.dev_pixels, self.test_pixels = dev.pixels[self.dev_real], test.pixels[self.test_real - n]
+        self.test_pixels = test.pixels[self.test_real - n]
         self.dev_ids = dev.ids[self.dev_real]
-        self.dev_patients = patients_of(dev, self.dev_real)
         self.test_patients = patients_of(test, self.test_real - n)
         if len(self.test_real) == 0:
             raise TrainprintError("test folder: no real_unknown images")
 
-    def groups(self, cfg: SubmitConfig) -> np.ndarray | None:
+    def groups(self, cfg: SubmitConfig) -> tuple[np.ndarray | None, bool]:
         """(N,) sibling group of every row: the dev real images' as evaluate makes them, the test real
         images' inferred on their own (or read from the ``--groups`` CSV when it names them), every
-        generated image alone; None with ``--groups none``."""
+        generated image alone; None with ``--groups none``; and whether every set's groups are named
+        (files or a CSV: ``scoring.siblings``)."""
         ecfg = cfg.eval_config()
         if ecfg.groups == NONE:
-            return None
+            return None, False
         out = np.array([f"#{i}" for i in range(self.n)], dtype=object)
-        dev, _ = resolve_groups(ecfg.groups, self.dev_ids, self.dev_pixels, ecfg.group_rule, device=ecfg.device,
-                                patients=self.dev_patients)
+        dev = self.dev_ids if self.dev_groups is None else self.dev_groups
         choice = ecfg.groups
         if choice != AUTO:
             try:
                 read_groups(choice, self.test_ids)
             except TrainprintError:
                 choice = AUTO  # the CSV names the dev images only: the test images' groups are inferred
-        test, _ = resolve_groups(choice, self.test_ids, self.test_pixels, ecfg.group_rule, device=ecfg.device,
-                                 patients=self.test_patients)
+        test, info = resolve_groups(choice, self.test_ids, self.test_pixels, ecfg.group_rule, device=ecfg.device,
+                                    patients=self.test_patients)
         out[self.dev_real] = np.char.add("dev:", np.asarray(dev).astype(str))
         out[self.test_real] = np.asarray(test).astype(str)
-        return out.astype(str)
+        return out.astype(str), self.dev_named and info["source"] not in (AUTO, NONE)
 
     def view(self, spec: MethodSpec, groups: np.ndarray | None = None) -> FitView:
         """What ``spec`` may see. A label-reading method: the dev labels and generated images, and
@@ -450,8 +474,8 @@ def _from_config(cfg: SubmitConfig) -> EvalConfig:
         raise TrainprintError(f"--from {run}: no {SELECTION_FILE} (an unfinished evaluate run, or one made by an "
                               "older trainprint); run evaluate again into that folder to finish it")
     saved = files.read_json(path)
-    fields = {f.name: f for f in dataclasses.fields(EvalConfig)}
-    old = EvalConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in saved.items() if k in fields})
+    fields = {f.name for f in dataclasses.fields(EvalConfig)}
+    old = config_from_dict(EvalConfig, {k: v for k, v in saved.items() if k in fields})
     if old.protocol != "strict":
         raise TrainprintError(f"--from {run}: its protocol is {old.protocol!r} (optimistic); the recommendation "
                               "needs a strict-protocol evaluate run")
