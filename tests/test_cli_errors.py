@@ -18,20 +18,11 @@ import pytest
 from PIL import Image
 
 from helpers_eval import make_images, write_task
+from helpers_data import run_cli as run
 from trainprint.cli.main import main
 from trainprint.core import files
 
 ROOT_USER = hasattr(os, "geteuid") and os.geteuid() == 0
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -8,19 +8,9 @@ import numpy as np
 import pytest
 
 from helpers_eval import make_images, write_task
+from helpers_data import run_cli as run
 from trainprint.core import files as io
-from trainprint.cli.main import main
 from trainprint.methods import GRID_METHODS
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

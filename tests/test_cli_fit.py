@@ -68,7 +68,7 @@ def test_fit_smoke_writes_every_file_and_resumes(task, tmp_path, capsys):
 @pytest.mark.parametrize("args,match", [
     (["fit", "vectornet-9", "{dev}"], "unknown extractor"),
     (["fit", "vectornet-1", "{missing}"], "missing"),
-    (["fit", "vectornet-1", "{dev}", "--preset", "huge"], "unknown preset"),
+    (["fit", "vectornet-1", "{dev}", "--preset", "huge"], "--preset 'huge': expected one of paper, fast, smoke"),
     (["fit", "vectornet-1", "{dev}", "--epochs", "0"], "epochs"),
 ])
 def test_bad_input_is_one_line_and_exit_2(task, tmp_path, capsys, args, match):

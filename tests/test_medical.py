@@ -13,11 +13,10 @@ import pytest
 pytest.importorskip("pydicom")
 pytest.importorskip("nibabel")
 
-from helpers_data import gray, save, tree  # noqa: E402
+from helpers_data import gray, run_cli as run, save, tree  # noqa: E402
 from helpers_eval import make_images  # noqa: E402
 from helpers_medical import write_nifti, write_series  # noqa: E402
 
-from trainprint.cli.main import main  # noqa: E402
 from trainprint.core.errors import TrainprintError  # noqa: E402
 from trainprint.core.files import read_csv  # noqa: E402
 from trainprint.data import (ImageSet, Reading, known_groups, load_dev, patients_of, read_folder,  # noqa: E402
@@ -33,16 +32,6 @@ EXACT = "-514,1020"
 
 def hu(pixels: np.ndarray) -> np.ndarray:
     return pixels.astype(np.float64) * 4 - 1024
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def slices(seed: int, n: int = 4) -> np.ndarray:

@@ -14,27 +14,16 @@ import pytest
 pytest.importorskip("pydicom")
 pytest.importorskip("nibabel")
 
-from helpers_data import gray, save  # noqa: E402
+from helpers_data import gray, run_cli as run, save  # noqa: E402
 from helpers_medical import write_nifti, write_series  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from trainprint.cli.main import main  # noqa: E402
 from trainprint.core.errors import TrainprintError  # noqa: E402
 from trainprint.data import Reading  # noqa: E402
 from trainprint.data import medical  # noqa: E402
 from trainprint.data.intensity import Window, range_window, to_uint8  # noqa: E402
 from trainprint.data.plain import load_plain_folders  # noqa: E402
 from trainprint.data.stream import GeneratedStream  # noqa: E402
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def ramp(top: int) -> np.ndarray:

@@ -7,20 +7,11 @@ import numpy as np
 import pytest
 
 from helpers_eval import SpyExtractor, make_images, register_spies, write_task
+from helpers_data import run_cli as run
 from trainprint.cli.main import main
 from trainprint.core import files
 from trainprint.evaluation.fingerprint_cache import fingerprints
 from trainprint.methods import TABLE2_METHODS, expand_methods
-
-
-def run(capsys, *args: object) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

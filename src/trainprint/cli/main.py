@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import sys
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from typing import Any
 
 # Typer (>= 0.26) carries its own copy of click; every usage error it raises (a bad option value, a missing
 # argument, an unknown command) is a ``typer.TyperException``, its public base class.
-from typer import TyperException
+from typer import BadParameter, TyperException
 
 from trainprint.cli.app import app
 from trainprint.core import runs
@@ -52,6 +53,8 @@ def _run(argv: list[str] | None) -> int:
         code = app(args=args or ["--help"], prog_name="trainprint", standalone_mode=False)
     except TrainprintError as e:
         return _error(str(e))
+    except BadParameter as e:
+        return _error(_bad_value(e.format_message()))
     except TyperException as e:
         return _error(e.format_message())
     except Interrupted as e:
@@ -62,6 +65,21 @@ def _run(argv: list[str] | None) -> int:
         where = f"{e.filename}: " if e.filename else ""
         return _error(f"{where}{e.strerror or e}")
     return int(code or 0)
+
+
+#: how typer (through pydantic) words a value outside an option's choices
+_NOT_ONE_OF = re.compile(r"Invalid value for '(?P<opt>[^']+)': (?:Value error, )?(?P<value>'.*') is not one of "
+                         r"(?P<choices>.*?)\.?$", re.S)
+
+
+def _bad_value(message: str) -> str:
+    """``--protocol 'loose': expected one of strict, paper`` for a value outside an option's
+    choices (the option, the value, the choices); other bad values as typer words them."""
+    m = _NOT_ONE_OF.match(" ".join(message.split()))
+    if m is None:
+        return message.replace("Value error, ", "")
+    choices = ", ".join(c.strip().strip("'") for c in m["choices"].split(","))
+    return f"{m['opt']} {m['value']}: expected one of {choices}"
 
 
 def _error(message: str) -> int:
