@@ -138,7 +138,7 @@ def test_layout_and_counts(smoke: Path):
             with Image.open(f) as im:
                 assert im.format == "PNG" and im.mode == "L" and im.size == (cfg.size, cfg.size)
     assert sorted(p.name for p in smoke.iterdir()) == [
-        "demo.json", "dev", "patients.csv", "samples.png", "test", "test_key.csv"]
+        "demo.json", "dev", "generator.pt", "patients.csv", "samples.png", "test", "test_key.csv"]
     info = read_json(smoke / "demo.json")
     assert info["seed"] == 0 and info["preset"] == "smoke"
     assert info["counts"]["dev"]["real_used"] == expected[("dev", "real_used")]
@@ -266,7 +266,7 @@ def test_run_demo_makes_data_inspects_it_and_records_the_run(tmp_path: Path):
     assert run["status"] == "finished"
     assert set(run["timings_s"]) == {"data", "inspect", "evaluate", "submit", "score", "report", "audit"}
     assert any(ln.startswith("usable: yes") for ln in res.inspect_lines)
-    assert ("data", "demo folder", "made") in res.rows
+    assert ("data", "demo folder", "made (generator trained)") in res.rows
     assert all(p.exists() for p in res.files.values())
     # every demo method was cross-validated, answered the test set, and was scored against the key
     from trainprint.demo.pipeline import DEMO_METHODS
@@ -319,3 +319,121 @@ def test_key_passes_the_run_file_validator(smoke: Path):
 
     ids = runfiles.real_unknown_ids(smoke / "test")
     assert runfiles.validate_file(smoke / "test_key.csv", ids) == []
+
+
+# ---------------------------------------------------------------- the data shipped in the package
+
+
+def _same_demo_data(a: Path, b: Path) -> None:
+    """Every image of two demo folders equal byte for byte (``samples.png``, whose labels are drawn
+    with the installed font, aside), and so their key and ``patients.csv``. A PNG whose bytes differ
+    is named with whether its pixels differ too (another zlib can pack equal pixels otherwise)."""
+    names = sorted(str(p.relative_to(a)) for p in a.rglob("*.png") if p.name != "samples.png")
+    assert names == sorted(str(p.relative_to(b)) for p in b.rglob("*.png") if p.name != "samples.png")
+    for name in names:
+        if (a / name).read_bytes() != (b / name).read_bytes():
+            with Image.open(a / name) as x, Image.open(b / name) as y:
+                same = np.array_equal(np.asarray(x), np.asarray(y))
+            pytest.fail(f"{name}: other bytes, {'the same' if same else 'other'} pixels")
+    for name in ("test_key.csv", "patients.csv"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def test_the_shipped_demo_data_are_what_make_demo_makes_from_the_shipped_generator(tmp_path: Path):
+    """The package's demo folder (``make-demo --seed 0 --preset fast``) against the code: the real
+    phantom slices, their ids, the key and patients.csv are made anew and must be equal; the
+    generated images must be exactly the samples of the shipped generator's weights for the seed.
+    (Retraining the generator takes minutes: benchmarks/check_builtin_demo.py does that by hand.)"""
+    from trainprint.demo.pipeline import BUILTIN, BUILTIN_PRESET, BUILTIN_SEED
+
+    info = read_json(BUILTIN / "demo.json")
+    assert (info["seed"], info["preset"], info["format"]) == (BUILTIN_SEED, BUILTIN_PRESET, "png")
+    assert info["config"] == dataclasses.asdict(PRESETS[BUILTIN_PRESET])
+    assert info["generator"]["torch_threads"] == demo_mod.DEMO_THREADS
+    again = make_demo(tmp_path / "again", seed=BUILTIN_SEED, preset=BUILTIN_PRESET,
+                      generator_file=BUILTIN / "generator.pt")
+    _same_demo_data(BUILTIN, again)
+    assert read_json(again / "demo.json")["membership_signal"] == info["membership_signal"]
+    # the shipped files are small: 64 px PNGs and a generator of a few MB
+    assert sum(p.stat().st_size for p in BUILTIN.rglob("*") if p.is_file()) < 10_000_000
+
+
+def test_make_demo_trains_at_the_pinned_thread_count_and_restores_the_callers(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch):
+    seen = []
+    real_train = demo_mod.train_gan
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(demo_mod, "train_gan", spy)
+    was = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1 if demo_mod.DEMO_THREADS != 1 else 2)
+        caller = torch.get_num_threads()
+        make_demo(tmp_path / "d", preset="smoke")
+        assert seen == [demo_mod.DEMO_THREADS] and torch.get_num_threads() == caller
+    finally:
+        torch.set_num_threads(was)
+
+
+def test_a_generator_file_of_other_settings_is_refused(smoke: Path, tmp_path: Path):
+    with pytest.raises(TrainprintError, match="other settings"):
+        make_demo(tmp_path / "x", preset="fast", generator_file=smoke / "generator.pt")
+    assert not (tmp_path / "x").exists()
+
+
+class _StopAfterData(Exception):
+    pass
+
+
+def test_demo_copies_the_shipped_data_and_regenerate_trains(smoke: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch):
+    """Seed and preset of the shipped data: copied, not made; a rerun reuses them; --regenerate
+    makes them anew (training), and a rerun with --regenerate reuses what it trained. The pipeline
+    is stopped after its data stage (the later stages are tested above)."""
+    from trainprint.demo import pipeline
+
+    monkeypatch.setattr(pipeline, "BUILTIN", smoke)  # the smoke folder stands in for the shipped one
+    monkeypatch.setattr(pipeline, "BUILTIN_PRESET", "smoke")
+    made = []
+    real_make = pipeline.make_demo
+    monkeypatch.setattr(pipeline, "make_demo", lambda *a, **k: made.append(k) or real_make(*a, **k))
+
+    def stop(*a, **k):
+        raise _StopAfterData
+
+    monkeypatch.setattr("trainprint.data.inspection.inspect_folder", stop)
+    out = tmp_path / "run"
+
+    def data_stage(**kw) -> dict:
+        with pytest.raises(_StopAfterData):
+            pipeline.run_demo(out, 0, "cpu", preset="smoke", **kw)
+        return read_json(out / "data" / "demo.json")
+
+    assert data_stage()["copied_from"] == "package" and made == []
+    _same_demo_data(smoke, out / "data")
+    assert data_stage()["copied_from"] == "package" and made == []  # reused
+    assert "copied_from" not in data_stage(regenerate=True) and len(made) == 1
+    assert "copied_from" not in data_stage(regenerate=True) and len(made) == 1  # what it trained is reused
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["data", "run.json"]
+
+
+def test_demo_refuses_a_folder_that_is_not_a_demo_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from trainprint.core.files import write_json
+    from trainprint.demo.pipeline import run_demo
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("mine")
+    with pytest.raises(TrainprintError, match="not an earlier demo run"):
+        run_demo(mine, 0, "cpu", preset="smoke")
+    other = tmp_path / "other"
+    write_json(other / "run.json", {"command": "evaluate"})
+    with pytest.raises(TrainprintError, match="not an earlier demo run"):
+        run_demo(other, 0, "cpu", preset="smoke")
+    assert _cli(["demo", "--out", str(mine), "--preset", "smoke"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --out ") and "not an earlier demo run" in err[0]
+    assert [p.name for p in mine.iterdir()] == ["thesis.tex"] and [p.name for p in other.iterdir()] == ["run.json"]

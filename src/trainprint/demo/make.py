@@ -10,6 +10,7 @@ DCGAN (``demo_generator``) on the used patients' slices only, samples it, and wr
     OUT/test_key.csv     answer key of test/real_unknown in the run-file format (<id>,<0|1>)
     OUT/patients.csv     id, folder, split, patient, slice of every real image
     OUT/demo.json        how it was made: seed, preset, counts, generator settings, timings
+    OUT/generator.pt     the trained generator's weights (the generated PNGs are its samples)
     OUT/samples.png      real slices, generated samples and each sample's nearest training slice
 
 ``make-demo --format nifti`` writes each real patient as one NIfTI volume instead
@@ -18,7 +19,13 @@ images stay PNGs, as the demo's generator is 2-D).
 
 Dev and test real images come from disjoint patients; every used patient's slices (dev and test)
 form the generator's training set. The folder is built beside OUT and renamed into place, so an
-interrupted run leaves nothing half-made. Same seed, same machine, CPU: byte-identical PNGs.
+interrupted run leaves nothing half-made. Same seed, CPU: byte-identical PNGs. Torch's thread
+count is pinned to ``DEMO_THREADS`` while the generator trains and samples (and restored after), so
+the seed alone decides the data, not the machine's ``OMP_NUM_THREADS``.
+
+``make_demo(..., generator_file=...)`` skips training and samples the given weights instead: with the
+``generator.pt`` of a demo folder and that folder's seed and preset it remakes the folder's images,
+key and ``patients.csv`` (how the test suite checks the data shipped in the package).
 """
 
 from __future__ import annotations
@@ -39,15 +46,19 @@ from PIL import Image
 
 from trainprint.core import files as tio
 from trainprint.core.config import get_preset
-from trainprint.demo.generator import GanConfig, sample, train_gan
+from trainprint.demo.generator import GanConfig, Generator, TrainedGan, sample, train_gan
 from trainprint.demo.phantoms import draw_anatomy, render_patient
 from trainprint.core.device import resolve_device
 from trainprint.core.errors import TrainprintError
 from trainprint.core.progress import new_progress
 from trainprint.core.runs import check_out_dir, versions
 from trainprint.core.seeding import check_seed
+from trainprint.core.torchstate import cpu_state_dict, load_state, save_state
 
 DEMO_FILE = "demo.json"
+GENERATOR_FILE = "generator.pt"  # the trained generator's weights, in every demo folder
+DEMO_THREADS = 2  # torch's thread count while the generator trains and samples (restored after)
+_GENERATOR_FORMAT = "trainprint-demo-generator/1"
 FORMATS = ("png", "nifti")  # make-demo --format
 KEY_FILE = "test_key.csv"
 
@@ -108,9 +119,12 @@ def make_demo(
     force: bool = False,
     progress: bool = False,
     fmt: str = "png",
+    generator_file: str | Path | None = None,
 ) -> Path:
     """Write the demo task folder at ``out_dir`` (see the module docstring); returns its path.
     ``fmt``: ``"png"`` (the task's layout) or ``"nifti"`` (real patients as NIfTI volumes).
+    ``generator_file``: a demo folder's ``generator.pt``, sampled instead of training a generator
+    (its settings must be the preset's).
 
     Raises ``TrainprintError`` when ``out_dir`` is a non-empty folder (unless ``force`` and it holds
     an earlier demo, i.e. a ``demo.json``), a file, or ``size`` is not 64, 128 or 256.
@@ -144,10 +158,14 @@ def make_demo(
     # beside OUT, so that a run interrupted while the generator trains resumes it (deleted when done)
     checkpoint = out.parent / f".{out.name}.generator-checkpoint.pt"
     out.parent.mkdir(parents=True, exist_ok=True)
-    with _progress_bar(progress, cfg.gan.steps) as on_step:
-        trained = train_gan(train, cfg.gan, seed=seed_gan, device=dev, on_step=on_step, checkpoint=checkpoint)
-    gen_dev = sample(trained.generator, cfg.dev_generated, seed=seed_dev, device=dev)
-    gen_test = sample(trained.generator, cfg.test_generated, seed=seed_test, device=dev)
+    with torch_threads(DEMO_THREADS):
+        if generator_file is not None:
+            trained = TrainedGan(load_generator(generator_file, cfg).to(dev), [], 0.0)
+        else:
+            with _progress_bar(progress, cfg.gan.steps) as on_step:
+                trained = train_gan(train, cfg.gan, seed=seed_gan, device=dev, on_step=on_step, checkpoint=checkpoint)
+        gen_dev = sample(trained.generator, cfg.dev_generated, seed=seed_dev, device=dev)
+        gen_test = sample(trained.generator, cfg.test_generated, seed=seed_test, device=dev)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
@@ -167,12 +185,15 @@ def make_demo(
                 "generator_training_images": int(train.shape[0]),
             },
             "generator": {"model": "DCGAN", "train_seconds": round(trained.seconds, 2),
-                          "losses_last": trained.losses[-1], "losses": trained.losses},
+                          "losses_last": trained.losses[-1] if trained.losses else None, "losses": trained.losses,
+                          "torch_threads": DEMO_THREADS,
+                          "weights": "trained" if generator_file is None else f"loaded from {generator_file}"},
             "membership_signal": _membership_signal(roles, train, gen_dev, gen_test),
             "seconds_total": round(time.perf_counter() - t_start, 2),
             "versions": versions(),
         }
         tio.write_json(tmp / DEMO_FILE, info)
+        save_generator(tmp / GENERATOR_FILE, trained.generator, cfg)
         tio.write_csv(tmp / "patients.csv", rows, ["id", "folder", "split", "patient", "slice"])
         _write_png(tmp / "samples.png", _sample_sheet(roles, train, gen_dev))
         _move_into_place(tmp, out, force)
@@ -181,6 +202,37 @@ def make_demo(
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Torch's intra-op thread count set to ``n`` inside, the caller's restored on exit. The float
+    sums of a convolution are split by thread, so the count changes the bits of what trains."""
+    import torch
+
+    was = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(was)
+
+
+def save_generator(path: Path, gen: Generator, cfg: DemoConfig) -> Path:
+    """The trained generator's weights and the settings that built it (same weights, same bytes)."""
+    return save_state(path, {"size": cfg.size, "gan": dataclasses.asdict(cfg.gan), "weights": cpu_state_dict(gen)},
+                      _GENERATOR_FORMAT)
+
+
+def load_generator(path: str | Path, cfg: DemoConfig) -> Generator:
+    """A generator saved by ``save_generator`` (eval mode, CPU); its settings must be ``cfg``'s."""
+    state = load_state(path, _GENERATOR_FORMAT, "demo generator")
+    if state["size"] != cfg.size or state["gan"] != dataclasses.asdict(cfg.gan):
+        raise TrainprintError(f"{path}: a demo generator made with other settings (size {state['size']}, "
+                              f"{state['gan']}) than the preset's")
+    gen = Generator(cfg.size, cfg.gan.latent_dim, cfg.gan.width)
+    gen.load_state_dict(state["weights"])
+    return gen.eval()
 
 
 def _check_target(out: Path, force: bool) -> None:

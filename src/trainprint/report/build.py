@@ -191,24 +191,35 @@ def section_gallery(run: Path, scores: dict | None, method: str | None = None, r
         return missing("generated images in images.npz")
     row_of = {i: k for k, i in enumerate(ids)}
     order = np.argsort(-np.nan_to_num(d["score"], nan=-np.inf), kind="stable")
-    rows, seen = [], set()
+    picked, seen = [], set()  # (score row, id, images.npz row, space, fingerprints or None)
     for j in order:
         rid = str(d["id"][j])
         if rid in seen or rid not in row_of:
             continue
         seen.add(rid)
         space, fp = _neighbour_space(run, method, str(d["fold"][j]))
-        r = row_of[rid]
-        if fp is not None and rid in set(fp["ids"].astype(str)):
+        if fp is None or rid not in set(fp["ids"].astype(str)):
+            space, fp = (space if space in ("pixel", "ncc", "ssim") else "pixel"), None
+        picked.append((j, rid, row_of[rid], space, fp))
+        if len(picked) >= GALLERY_IMAGES:
+            break
+    # pixel spaces: every picked image against the generated ones in one call per space (an SSIM call
+    # prepares all generated images, 3 s for 400 at 64 px here, so once and not once per row)
+    in_pixels = {}
+    for space in {sp for *_, sp, fp in picked if fp is None}:
+        rs = [r for _, _, r, sp, fp in picked if fp is None and sp == space]
+        in_pixels.update({(space, r): row for r, row in zip(rs, pairwise(space, pixels[rs] / 255.0,
+                                                                          pixels[gen] / 255.0))})
+    rows = []
+    for j, rid, r, space, fp in picked:
+        if fp is not None:
             fid = {i: k for k, i in enumerate(fp["ids"].astype(str))}
             gids = [g for g in ids[gen] if g in fid]
             sims = pairwise(space, fp["X"][[fid[rid]]], fp["X"][[fid[g] for g in gids]])[0]
             g_rows = np.asarray([row_of[g] for g in gids])
             what = f"{space} fingerprint space, -L2 distance"
         else:
-            space = space if space in ("pixel", "ncc", "ssim") else "pixel"
-            sims = pairwise(space, pixels[[r]] / 255.0, pixels[gen] / 255.0)[0]
-            g_rows = gen
+            sims, g_rows = in_pixels[(space, r)], gen
             what = {"pixel": "pixels, -RMS difference", "ncc": "pixels, NCC", "ssim": "pixels, SSIM"}[space]
         best = np.argsort(-sims, kind="stable")[:GALLERY_NEIGHBOURS]
         label = {"real_used": "U", "real_not_used": "NU"}.get(split[r], split[r])
@@ -218,8 +229,6 @@ def section_gallery(run: Path, scores: dict | None, method: str | None = None, r
         cells += [f"<div class='cell'><img src='data:image/png;base64,{image_to_base64(pixels[g_rows[b]])}' "
                   f"alt='{esc(ids[g_rows[b]])}'>{esc(ids[g_rows[b]])}<br>sim {sims[b]:.3g}</div>" for b in best]
         rows.append(f"<div class='row'>{''.join(cells)}<div class='cell'>{esc(what)}</div></div>")
-        if len(rows) >= GALLERY_IMAGES:
-            break
     head = (f"<p>The {len(rows)} highest-scoring real images of <code>{esc(method)}</code> ({esc(why)}), each "
             f"(red frame) beside its {GALLERY_NEIGHBOURS} most similar generated images. "
             "A near copy among them is evidence that the generator saw the image.</p>")
