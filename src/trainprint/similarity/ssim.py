@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from trainprint.core.errors import TrainprintError
+from trainprint.similarity.blocks import PAIR_BLOCK, pair_scores
 
 #: elements of one (positions, n, mb) tile of the per-pair SSIM map (1 MB of float32: it stays in cache)
 BLOCK_ELEMENTS = 2**18
@@ -188,7 +189,6 @@ def ssim_pairwise_blocks(
 
 
 #: pairs computed at once by ``ssim_pairs`` / ``ssim_indexed_pairs`` (64 px: ~6 maps of 64 x 64 floats per pair)
-PAIR_BLOCK = 512
 
 
 def band(k: torch.Tensor, n: int, stride: int) -> torch.Tensor:
@@ -222,14 +222,7 @@ def _ssim_pair_block(x: torch.Tensor, y: torch.Tensor, win: SSIMWindow) -> torch
 
 def ssim_pairs(X: np.ndarray, Y: np.ndarray, *, window: SSIMWindow, device: torch.device) -> np.ndarray:
     """(n,) float32 SSIM of ``X[i]`` to ``Y[i]``; X, Y (n, H, W) float32."""
-    n = X.shape[0]
-    out = np.empty(n, dtype=np.float32)
-    with torch.no_grad():
-        for s in range(0, n, PAIR_BLOCK):
-            x = torch.as_tensor(np.ascontiguousarray(X[s:s + PAIR_BLOCK]), device=device).float()
-            y = torch.as_tensor(np.ascontiguousarray(Y[s:s + PAIR_BLOCK]), device=device).float()
-            out[s:s + x.shape[0]] = _ssim_pair_block(x, y, window).cpu().numpy()
-    return out
+    return pair_scores(X, Y, lambda x, y: _ssim_pair_block(x, y, window), device=device)
 
 
 def _moments(x: torch.Tensor, kh: torch.Tensor, kw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

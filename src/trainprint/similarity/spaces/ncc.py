@@ -13,11 +13,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from trainprint.similarity.blocks import PAIR_BLOCK, pair_scores
 from trainprint.similarity.spaces.base import CheapStage, ProductSpace
 from trainprint.similarity.ssim import SSIMWindow
-
-#: pairs computed at once by ``pairs`` (``indexed_pairs``: 4 times as many)
-PAIR_BLOCK = 512
 
 
 def unit(x: torch.Tensor) -> torch.Tensor:
@@ -54,14 +52,7 @@ class NCCSpace(ProductSpace):
 
     def pairs(self, X: np.ndarray, Y: np.ndarray, *, device: torch.device,
               ssim_window: SSIMWindow | None = None) -> np.ndarray:
-        n = X.shape[0]
-        out = np.empty(n, dtype=np.float32)
-        with torch.no_grad():
-            for s in range(0, n, PAIR_BLOCK):
-                x = torch.as_tensor(np.ascontiguousarray(X[s:s + PAIR_BLOCK]), device=device).float()
-                y = torch.as_tensor(np.ascontiguousarray(Y[s:s + PAIR_BLOCK]), device=device).float()
-                out[s:s + x.shape[0]] = (unit(x) * unit(y)).sum(1).clamp(-1.0, 1.0).cpu().numpy()
-        return out
+        return pair_scores(X, Y, lambda x, y: (unit(x) * unit(y)).sum(1).clamp(-1.0, 1.0), device=device)
 
     def indexed_pairs(self, A: np.ndarray, ia: np.ndarray, B: np.ndarray, ib: np.ndarray, *, device: torch.device,
                       ssim_window: SSIMWindow | None = None) -> np.ndarray:
