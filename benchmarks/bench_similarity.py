@@ -3,6 +3,7 @@ a per-pair reference (scikit-image for SSIM), on 1 and 2 threads, side by side i
 
     python benchmarks/bench_similarity.py --spaces ssim --sides 64 256 --threads 1 2
     python benchmarks/bench_similarity.py --spaces pixel ncc --sides 256 --n-gen 10000
+    python benchmarks/bench_similarity.py --spaces ssim --given-pairs 4000   # also the two-stage exact stage
 
 Real and generated images are made (seeded, smooth random textures). For every thread count the
 matmul FLOP/s of this machine is measured first (``_machine.measure_matmul_flops``, float32, the
@@ -66,6 +67,29 @@ def work_per_pair(space: str, side: int, win: SSIMWindow) -> float:
     return 2.0 * (win.size**2 + 2) * lh * lw
 
 
+def given_pairs(space: str, R: np.ndarray, side: int, n_pairs: int, win: SSIMWindow, device: str, threads: int,
+                peak: float, ref_rate: float) -> tuple:
+    """The exact stage of two-stage search: ``n_pairs`` given (real, generated) pairs, as it meets
+    them (each generated image with its 4 real candidates), timed through ``Space.indexed_pairs``.
+    Its work is not a matrix product: the "of peak" column is left empty (NaN)."""
+    import torch
+
+    from trainprint.similarity.spaces import space_of
+
+    G = images(max(1, n_pairs // 4), side, seed=7)
+    rng = np.random.default_rng(0)
+    ia = rng.integers(0, len(R), len(G) * 4)
+    ib = np.repeat(np.arange(len(G)), 4)
+    sp = space_of(space)
+    sp.indexed_pairs(R, ia[:8], G, ib[:8], device=torch.device(device), ssim_window=win)  # warm-up
+    t0 = time.perf_counter()
+    sp.indexed_pairs(R, ia, G, ib, device=torch.device(device), ssim_window=win)
+    t = time.perf_counter() - t0
+    rate = len(ia) / t
+    print(f"  {space:5s} {side:4d} px, given pairs: {len(ia):,} in {t:.1f} s = {rate:,.0f} pairs/s", flush=True)
+    return (f"{space} (given pairs)", side, threads, len(ia), t, rate, peak, float("nan"), ref_rate)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-real", type=int, default=200)
@@ -78,6 +102,8 @@ def main() -> None:
     ap.add_argument("--loop-pairs", type=int, default=20, help="pairs timed with the per-pair reference")
     ap.add_argument("--ssim-stride", type=int, default=1, help="SSIM map sampling step (1: the full map, the default)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--given-pairs", type=int, default=0,
+                    help="also time this many given pairs (the exact stage of two-stage search; 0: not)")
     args = ap.parse_args()
     import torch
 
@@ -91,6 +117,7 @@ def main() -> None:
             R = images(args.n_real, side, seed=0)
             for space in args.spaces:
                 n_gen = args.n_gen or (10_000 if space != "ssim" else (1000 if side <= 64 else 300))
+                pairwise(space, R, images(8, side, seed=98), device=args.device, ssim_window=win)  # warm-up
                 t = 0.0
                 for start in range(0, n_gen, args.chunk):
                     G = images(min(args.chunk, n_gen - start), side, seed=1 + start)
@@ -109,12 +136,16 @@ def main() -> None:
                 rows.append((space, side, threads, pairs, t, rate, peak, frac, ref_rate))
                 print(f"  {space:5s} {side:4d} px: {pairs:,} pairs in {t:.1f} s = {rate:,.0f} pairs/s, "
                       f"{frac:.0%} of peak; reference {ref_rate:,.0f} pairs/s (x{rate / ref_rate:,.0f})", flush=True)
+                if args.given_pairs and space in ("ssim", "ncc"):
+                    rows.append(given_pairs(space, R, side, args.given_pairs, win, args.device, threads, peak,
+                                            ref_rate))
     ref = "scikit-image" if args.spaces == ["ssim"] else "per-pair reference"
     print(f"\n| space | side | threads | pairs | time (s) | pairs/s | matmul peak (GFLOP/s) | of peak | {ref}, pairs/s | ratio |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for space, side, threads, pairs, t, rate, peak, frac, ref_rate in rows:
         name = space if space != "ssim" or win.stride == 1 else f"ssim, stride {win.stride}"
-        print(f"| {name} | {side} | {threads} | {pairs:,} | {t:.1f} | {rate:,.0f} | {peak / 1e9:.1f} | {frac:.0%} | "
+        of_peak = "-" if np.isnan(frac) else f"{frac:.0%}"
+        print(f"| {name} | {side} | {threads} | {pairs:,} | {t:.1f} | {rate:,.0f} | {peak / 1e9:.1f} | {of_peak} | "
               f"{ref_rate:,.0f} | x{rate / ref_rate:,.0f} |")
 
 

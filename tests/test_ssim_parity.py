@@ -106,6 +106,46 @@ def test_blocks_and_threads_do_not_change_the_answer() -> None:
     np.testing.assert_allclose(one, _blocks(A, B, torch.float32, b_block=3), rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("side", [64, 256])
+def test_given_pairs_equal_skimage_and_the_matrix_in_any_chunks(side: int, monkeypatch) -> None:
+    """The exact stage of two-stage search (``ssim_indexed_pairs``: shifted-add filtering, moments once
+    per image, B's moments a chunk at a time) equals scikit-image and the pairwise matrix; 1 or 2
+    threads give the same values bit for bit, other chunks the same to float32 rounding."""
+    import trainprint.similarity.ssim as ssim
+
+    A, B = _smooth(3, side, seed=6), _smooth(5, side, seed=7)
+    B[4] = A[2]  # an identical pair
+    ia = np.array([0, 2, 1, 2, 0, 1, 2, 2, 0])
+    ib = np.array([4, 4, 0, 1, 3, 3, 2, 0, 1])
+    run = lambda: ssim.ssim_indexed_pairs(A, ia, B, ib, window=SSIMWindow(), device=torch.device("cpu"))  # noqa: E731
+    whole = run()
+    ref = np.array([skimage_ssim(A[i], B[j]) for i, j in zip(ia, ib)])
+    assert np.abs(whole - ref).max() <= 1e-4 and abs(whole[1] - 1.0) <= 1e-5
+    np.testing.assert_allclose(whole, pairwise("ssim", A, B)[ia, ib], rtol=0, atol=1e-6)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1 if threads != 1 else 2)
+        np.testing.assert_array_equal(run(), whole)
+    finally:
+        torch.set_num_threads(threads)
+    monkeypatch.setattr(ssim, "INDEXED_B_BYTES", 1)  # one B image per chunk
+    monkeypatch.setattr(ssim, "PAIR_PIXELS", 1)  # one pair per block
+    monkeypatch.setattr(ssim, "FILTER_BLOCK", 1)
+    # the mean over a map sums in an order that may follow the batch's size: float32 rounding only
+    np.testing.assert_allclose(run(), whole, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_a,n_b", [(1, 1), (1, 4), (3, 1)])
+def test_the_inputs_are_never_written(n_a: int, n_b: int) -> None:
+    """One image on a side: its images-last copy is a view torch would call contiguous, and centring
+    it in place would write into the caller's array; the centring works on a copy."""
+    A, B = _smooth(n_a, 24, seed=8), _smooth(n_b, 24, seed=9)
+    A0, B0 = A.copy(), B.copy()
+    S = _blocks(A, B, torch.float32)
+    assert np.array_equal(A, A0) and np.array_equal(B, B0)
+    assert np.abs(S - np.array([[skimage_ssim(a, b) for b in B] for a in A])).max() <= 1e-4
+
+
 @pytest.mark.parametrize("stride", [0, -1, None, 1.5])
 def test_a_bad_stride_is_one_error_line(stride: object) -> None:
     with pytest.raises(TrainprintError, match=r"^SSIM stride .*expected an integer >= 1$"):

@@ -10,8 +10,10 @@ with C1 = (0.01 L)^2, C2 = (0.03 L)^2 and data range L = 1, over every window po
 (the full map: scikit-image's ``structural_similarity(..., gaussian_weights=True, sigma=1.5,
 use_sample_covariance=False, data_range=1)``, tests/test_ssim_parity.py); ``SSIMWindow(stride=s)``
 samples every s-th position instead. ``mu`` and ``var`` are per image, computed once per image
-(separable banded matrix products); only the cross term ``w * (x y)`` is per pair: for all pairs of
-a block, at a row of positions, one batched matrix product (``ssim_pairwise_blocks``).
+(``moments``: the separable window as shifted adds, ``window_filter``); only the cross term
+``w * (x y)`` is per pair: for all pairs of a block, at a row of positions, one batched matrix
+product (``ssim_pairwise_blocks``); for given pairs (the exact stage of two-stage search), the
+filtered product image of each pair (``ssim_indexed_pairs``).
 """
 
 from __future__ import annotations
@@ -23,17 +25,22 @@ import numpy as np
 import torch
 
 from trainprint.core.errors import TrainprintError
-from trainprint.similarity.blocks import PAIR_BLOCK, pair_scores
+from trainprint.similarity.blocks import pair_scores
 
-#: elements of one (positions, n, mb) tile of the per-pair SSIM map (1 MB of float32: it stays in cache)
-BLOCK_ELEMENTS = 2**18
+#: elements of one (positions, n, mb) tile of the per-pair SSIM map (2 MB of float32: it stays in cache)
+BLOCK_ELEMENTS = 2**19
 #: B images that ``BLOCK_ELEMENTS`` is sized for (positions per tile = BLOCK_ELEMENTS // (n TILE_B))
 TILE_B = 256
-#: bytes that one block of B images may take in ``ssim_pairwise_blocks`` (the images twice, their
-#: three moment maps and one row of windows; 256 px: 391 images)
-B_BLOCK_BYTES = 2**29
+#: bytes that one block of B images may take in ``ssim_pairwise_blocks`` (the images twice and one
+#: row of windows; 256 px: 416 images, 64 px: the 512 of ``MAX_B_BLOCK``). Not smaller: A's windows
+#: are rebuilt for every block, and blocks of 97 images at 256 px took SSIM from 46% to 36% of the
+#: one-thread peak, 53% to 25% of the two-thread one (docs/similarity.md)
+B_BLOCK_BYTES = 2**28
 #: most B images per block (more does not make the matrix products faster)
 MAX_B_BLOCK = 512
+#: images filtered at once by ``window_filter`` at stride 1 (16 maps of 256 x 256 floats, 4 MB: the
+#: s shifted adds per axis run on data in cache)
+FILTER_BLOCK = 16
 
 
 @dataclass(frozen=True)
@@ -73,26 +80,59 @@ class SSIMWindow:
 
 def default_b_block(window: SSIMWindow, h: int, w: int) -> int:
     """B images per block of ``ssim_pairwise_blocks`` when ``b_block`` is not given: a block's
-    images, moments and one row of windows take at most ``B_BLOCK_BYTES`` (and never more than
-    ``MAX_B_BLOCK`` images)."""
-    lh, lw = window.positions(h, w)
-    per_image = 4 * (2 * h * w + 3 * lh * lw + (window.size**2 + 2) * lw)
+    images (twice while they are centred) and one row of windows take at most ``B_BLOCK_BYTES`` (and
+    never more than ``MAX_B_BLOCK`` images)."""
+    _, lw = window.positions(h, w)
+    per_image = 4 * (2 * h * w + (window.size**2 + 2) * lw)
     return max(1, min(MAX_B_BLOCK, B_BLOCK_BYTES // per_image))
 
 
-def moments(x: torch.Tensor, window: SSIMWindow) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-image statistics of images x (N, H, W), once per image.
+def tile_positions(n: int) -> int:
+    """Window positions per tile of ``ssim_pairwise_blocks`` for ``n`` A images: about
+    ``BLOCK_ELEMENTS`` floats, and an even number (the batched product of a tile splits evenly over 2
+    threads: at 256 px, 5 positions ran at 35% of the 2-thread peak, 8 at 49%; docs/similarity.md).
+    A function of n alone, never of the thread count, so every thread count sums the same way."""
+    per = BLOCK_ELEMENTS // (n * TILE_B)
+    return max(1, per - per % 2) if per > 1 else 1
 
-    Returns ``(x0, mu0, mu, var)``: x0 = x minus its mean (N, H, W) (the cross terms are computed on
-    it, which loses less precision), mu0 and mu its local means (N, L_h, L_w), var its local
-    variances. The separable window as two banded matrix products that also do the striding."""
-    k = torch.as_tensor(window.kernel_1d(), dtype=x.dtype, device=x.device)
-    kh, kw = band(k, x.shape[1], window.stride), band(k, x.shape[2], window.stride)
+
+def window_filter(x: torch.Tensor, k: torch.Tensor, stride: int) -> torch.Tensor:
+    """(N, H, W) -> (N, L_h, L_w): ``x`` filtered by the separable window ``k`` (s,) at its 'valid'
+    positions, sampled every ``stride`` px.
+
+    Stride 1 (the full map): s shifted, scaled adds down each column, then s across each row,
+    ``FILTER_BLOCK`` images at a time (4 s flops per position; at 256 px 5x faster here than the banded
+    matrix products, which do 2 (H + L_w) flops per position, most of them on zeros). Stride > 1:
+    the two banded matrix products ``band(k, H) @ x @ band(k, W).T``, which also sample."""
+    n, h, w = x.shape
+    if stride > 1:
+        return band(k, h, stride) @ x @ band(k, w, stride).T
+    s = k.shape[0]
+    lh, lw = h - s + 1, w - s + 1
+    weights = [float(v) for v in k]
+    out = torch.empty(n, lh, lw, dtype=x.dtype, device=x.device)
+    for b in range(0, n, FILTER_BLOCK):
+        xb = x[b:b + FILTER_BLOCK]
+        cols = xb[:, 0:lh] * weights[0]  # (b, L_h, W)
+        for i in range(1, s):
+            cols.add_(xb[:, i:i + lh], alpha=weights[i])
+        dst = out[b:b + FILTER_BLOCK]
+        torch.mul(cols[:, :, 0:lw], weights[0], out=dst)
+        for i in range(1, s):
+            dst.add_(cols[:, :, i:i + lw], alpha=weights[i])
+    return out
+
+
+def moments(x: torch.Tensor, k: torch.Tensor,
+            stride: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Images x (n, H, W) -> (x0, mu0, mean, var): x0 = x minus its mean (n, 1, 1) (the cross terms
+    are computed on it, which loses less precision), mu0 its local means (n, L_h, L_w) (those of x are
+    mu0 + mean), var the local variances."""
     mean = x.mean(dim=(1, 2), keepdim=True)
     x0 = x - mean
-    mu0 = kh @ x0 @ kw.T
-    var = kh @ (x0 * x0) @ kw.T - mu0 * mu0
-    return x0, mu0, mu0 + mean, var
+    mu0 = window_filter(x0, k, stride)
+    var = window_filter(x0 * x0, k, stride) - mu0 * mu0
+    return x0, mu0, mean, var
 
 
 def _windows_into(out: torch.Tensor, xt: torch.Tensor, row: int, window: SSIMWindow,
@@ -111,6 +151,44 @@ def _windows_into(out: torch.Tensor, xt: torch.Tensor, row: int, window: SSIMWin
         torch.mul(src, scale[None, :, :, None], out=dst)
 
 
+def _centred_last(X: np.ndarray, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images X (N, H, W) -> (xt (H, W, N): each minus its mean, images last (every window copy then
+    moves N contiguous floats), the means (N,))."""
+    x = torch.as_tensor(np.asarray(X), device=device).to(dtype)  # may share X's memory: never written
+    mean = x.mean(dim=(1, 2))
+    xt = torch.empty(x.shape[1], x.shape[2], x.shape[0], dtype=dtype, device=device)
+    xt.copy_(x.permute(1, 2, 0))
+    xt -= mean
+    return xt, mean
+
+
+#: map rows whose local moments ``ssim_pairwise_blocks`` computes at once
+MOMENT_ROWS = 8
+
+
+def _rows_moments(xt: torch.Tensor, r0: int, r1: int, k: torch.Tensor, kw: torch.Tensor,
+                  stride: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Local means and variances (r1 - r0, L_w, N) of centred images xt (H, W, N) along map rows
+    r0 .. r1 - 1: the image rows they cover filtered down (shifted adds), then across (``kw``
+    (L_w, W), one matrix product for the rows and both moments). Computed a few rows at a time,
+    not held for the whole map: 2 L_h L_w floats per image less to hold (at 256 px more than the
+    image itself), for a few % more arithmetic."""
+    lo, hi = r0 * stride, (r1 - 1) * stride + k.shape[0]
+    rows = xt[lo:hi]  # (h_rows, W, N)
+    sq = rows * rows
+    span = (r1 - r0 - 1) * stride + 1
+    down = torch.zeros(r1 - r0, *rows.shape[1:], dtype=xt.dtype, device=xt.device)  # (R, W, N)
+    down2 = torch.zeros_like(down)
+    for i, weight in enumerate(float(v) for v in k):  # element-wise: the same sums on any thread count
+        down.add_(rows[i:i + span:stride], alpha=weight)
+        down2.add_(sq[i:i + span:stride], alpha=weight)
+    r, w, n = down.shape
+    both = torch.cat([down, down2], 2).transpose(0, 1).reshape(w, 2 * r * n)  # (W, 2 R N)
+    f = (kw @ both).reshape(-1, r, 2 * n).transpose(0, 1)  # (R, L_w, 2N): one matrix product
+    mu0 = f[:, :, :n]
+    return mu0, f[:, :, n:] - mu0 * mu0
+
+
 def ssim_pairwise_blocks(
     A: np.ndarray,
     B: np.ndarray,
@@ -124,15 +202,16 @@ def ssim_pairwise_blocks(
 
     Every window position counts (``window.stride`` = 1, the default), as scikit-image's
     ``structural_similarity(..., gaussian_weights=True, sigma=1.5, use_sample_covariance=False)``.
-    What depends on one image (local means, variances) is computed once per image
-    (``moments``). The one per-pair term, 2 cov_xy + C2 at a position, is a dot product of the two
+    What depends on one image (local means, variances) is computed once per image and row of
+    positions. The one per-pair term, 2 cov_xy + C2 at a position, is a dot product of the two
     images' windows (s^2 weighted pixels, plus two columns that fold in -2 mu_x mu_y and C2), so a
     row of positions for all pairs of a block is one batched matrix product
     ``(L_w, n, s^2 + 2) @ (L_w, s^2 + 2, mb)``; the rest of the SSIM formula
     (2 mu_x mu_y + C1 and (mu_x^2 + mu_y^2 + C1)(var_x + var_y + C2)) are rank-2 and rank-4
     batched products, applied to a cache-sized tile of positions at a time. ``dtype``: the
-    arithmetic's (float32; float64 for checks). Memory: A's moments (2 n L floats), a block of
-    ``b_block`` B images with their moments, one row of windows of each, and one tile.
+    arithmetic's (float32; float64 for checks). The local means and variances are computed a row of
+    positions at a time (``_rows_moments``), not held. Memory: A's images, a block of ``b_block`` B
+    images, one row of windows of each, and one tile.
     """
     n, h, w = A.shape
     if B.shape[1:] != (h, w):
@@ -149,17 +228,13 @@ def ssim_pairwise_blocks(
     # positions per tile: a function of n only, so that the positions are summed in the same order
     # in every block of B (the matrix products' own rounding may still change with the block's
     # width, by float32 rounding: tests/test_ssim_parity.py)
-    per = max(1, BLOCK_ELEMENTS // (n * TILE_B))
+    per = tile_positions(n)
+    kw = band(k, w, window.stride)  # (L_w, W): the window across a row, sampled every stride px
     with torch.no_grad():
-        a0, mu0_a, mu_a, var_a = moments(torch.as_tensor(np.asarray(A), device=device).to(dtype), window)
-        at = a0.permute(1, 2, 0).contiguous()  # (H, W, n): images last
-        del a0
+        at, mean_a = _centred_last(A, dtype, device)  # (H, W, n), (n,)
         for start in range(0, B.shape[0], b_block):
-            b0, mu0_b, mu_b, var_b = moments(torch.as_tensor(np.asarray(B[start:start + b_block]),
-                                                             device=device).to(dtype), window)
-            mb = b0.shape[0]
-            bt = b0.permute(1, 2, 0).contiguous()  # (H, W, mb)
-            del b0
+            bt, mean_b = _centred_last(B[start:start + b_block], dtype, device)  # (H, W, mb), (mb,)
+            mb = bt.shape[2]
             # (L_w, s^2 + 2, .) windows of one map row: A's (weighted, doubled) and B's, with two extra
             # rows that fold in -2 mu0_x mu0_y and C2: their product is 2 E_w[x0 y0] - 2 mu0_x mu0_y + C2
             wa = torch.empty(lw, s2 + 2, n, dtype=dtype, device=device)
@@ -168,12 +243,17 @@ def ssim_pairwise_blocks(
             wb[:, s2 + 1] = 1.0
             acc = torch.zeros(n, mb, dtype=dtype, device=device)
             for r in range(lh):
-                ma, va = mu_a[:, r].T, var_a[:, r].T  # (L_w, n)
-                mb_, vb = mu_b[:, r].T, var_b[:, r].T  # (L_w, mb)
+                if r % MOMENT_ROWS == 0:
+                    r1 = min(lh, r + MOMENT_ROWS)
+                    rows_a = _rows_moments(at, r, r1, k, kw, window.stride)  # (R, L_w, n) x2
+                    rows_b = _rows_moments(bt, r, r1, k, kw, window.stride)  # (R, L_w, mb) x2
+                mu0_a, va = rows_a[0][r % MOMENT_ROWS], rows_a[1][r % MOMENT_ROWS]  # (L_w, n): centred means, variances
+                mu0_b, vb = rows_b[0][r % MOMENT_ROWS], rows_b[1][r % MOMENT_ROWS]  # (L_w, mb)
+                ma, mb_ = mu0_a + mean_a, mu0_b + mean_b  # the local means
                 _windows_into(wa[:, :s2], at, r, window, 2 * wgt)
                 _windows_into(wb[:, :s2], bt, r, window, None)
-                wa[:, s2] = -2 * mu0_a[:, r].T
-                wb[:, s2] = mu0_b[:, r].T
+                wa[:, s2] = -2 * mu0_a
+                wb[:, s2] = mu0_b
                 lum_a = torch.stack([2 * ma, torch.full_like(ma, c1)], 2)  # (L_w, n, 2)
                 lum_b = torch.stack([mb_, torch.ones_like(mb_)], 1)  # (L_w, 2, mb)
                 # (mu_x^2 + mu_y^2 + C1)(var_x + var_y + C2), expanded into four rank-1 terms
@@ -188,9 +268,6 @@ def ssim_pairwise_blocks(
             yield start, acc / (lh * lw)
 
 
-#: pairs computed at once by ``ssim_pairs`` / ``ssim_indexed_pairs`` (64 px: ~6 maps of 64 x 64 floats per pair)
-
-
 def band(k: torch.Tensor, n: int, stride: int) -> torch.Tensor:
     """(L, n) matrix whose row i is the window ``k`` placed at position i * stride ('valid' only):
     ``band @ x`` filters the columns of x and samples every ``stride``-th position."""
@@ -201,23 +278,36 @@ def band(k: torch.Tensor, n: int, stride: int) -> torch.Tensor:
     return out
 
 
-def _ssim_pair_block(x: torch.Tensor, y: torch.Tensor, win: SSIMWindow) -> torch.Tensor:
-    """(b, H, W) x2 -> (b,) mean SSIM over the window's valid positions, sampled every stride px.
+#: pixels (pairs x H x W) per block of ``ssim_indexed_pairs``: 16 pairs at 256 px, 256 at 64 px (2^22 ran at
+#: half the speed: the element-wise formula then works on maps out of cache)
+PAIR_PIXELS = 2**20
+#: bytes of the B images' moments ``ssim_indexed_pairs`` holds at once (90 images at 256 px)
+INDEXED_B_BYTES = 2**26
 
-    The separable window as two matrix products per map (``Kh @ m @ Kw.T``, banded matrices that
-    also do the striding): 20x faster on CPU than single-channel ``conv2d``."""
+
+def _pair_map_mean(mx: torch.Tensor, my: torch.Tensor, vx: torch.Tensor, vy: torch.Tensor, cov: torch.Tensor,
+                   win: SSIMWindow) -> torch.Tensor:
+    """(b,) mean over positions of the SSIM map from local means, variances and covariance (b, L_h, L_w)."""
     c1, c2 = (0.01 * win.data_range) ** 2, (0.03 * win.data_range) ** 2
-    stride = win.stride_for(min(x.shape[1], x.shape[2]))
-    k = torch.as_tensor(win.kernel_1d(), dtype=torch.float32, device=x.device)
-    kh, kw = band(k, x.shape[1], stride), band(k, x.shape[2], stride)
-    b = x.shape[0]
-    maps = torch.cat([x, y, x * x, y * y, x * y])  # (5b, H, W)
-    f = kh @ maps @ kw.T  # (5b, L_h, L_w)
-    mu_x, mu_y, xx, yy, xy = f[:b], f[b:2 * b], f[2 * b:3 * b], f[3 * b:4 * b], f[4 * b:]
-    var_x, var_y, cov = xx - mu_x * mu_x, yy - mu_y * mu_y, xy - mu_x * mu_y
-    num = (2 * mu_x * mu_y + c1) * (2 * cov + c2)
-    den = (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)
+    num = (2 * mx * my + c1) * (2 * cov + c2)
+    den = (mx * mx + my * my + c1) * (vx + vy + c2)
     return (num / den).mean(dim=(1, 2))
+
+
+def _pair_ssim(a: tuple[torch.Tensor, ...], b: tuple[torch.Tensor, ...], k: torch.Tensor, stride: int,
+               win: SSIMWindow) -> torch.Tensor:
+    """(b,) SSIM of pairs given each side's ``_local_moments`` (rows aligned): only the covariance,
+    E_w[x0 y0] - mu0_x mu0_y, is computed per pair."""
+    (x0, mu0_x, mean_x, var_x), (y0, mu0_y, mean_y, var_y) = a, b
+    cov = window_filter(x0 * y0, k, stride) - mu0_x * mu0_y
+    return _pair_map_mean(mu0_x + mean_x, mu0_y + mean_y, var_x, var_y, cov, win)
+
+
+def _ssim_pair_block(x: torch.Tensor, y: torch.Tensor, win: SSIMWindow) -> torch.Tensor:
+    """(b, H, W) x2 -> (b,) mean SSIM over the window's valid positions, sampled every stride px."""
+    k = torch.as_tensor(win.kernel_1d(), dtype=torch.float32, device=x.device)
+    stride = win.stride_for(min(x.shape[1], x.shape[2]))
+    return _pair_ssim(moments(x, k, stride), moments(y, k, stride), k, stride, win)
 
 
 def ssim_pairs(X: np.ndarray, Y: np.ndarray, *, window: SSIMWindow, device: torch.device) -> np.ndarray:
@@ -225,36 +315,45 @@ def ssim_pairs(X: np.ndarray, Y: np.ndarray, *, window: SSIMWindow, device: torc
     return pair_scores(X, Y, lambda x, y: _ssim_pair_block(x, y, window), device=device)
 
 
-def _moments(x: torch.Tensor, kh: torch.Tensor, kw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Local means and variances (n, L_h, L_w) of images x (n, H, W) under the window."""
-    mu, xx = [], []
-    for s in range(0, x.shape[0], PAIR_BLOCK):
-        f = kh @ torch.cat([x[s:s + PAIR_BLOCK], x[s:s + PAIR_BLOCK] ** 2]) @ kw.T
-        n = f.shape[0] // 2
-        mu.append(f[:n])
-        xx.append(f[n:] - f[:n] * f[:n])
-    return torch.cat(mu), torch.cat(xx)
+def _moments_of(X: np.ndarray, rows: np.ndarray, k: torch.Tensor, stride: int, device: torch.device,
+                per: int) -> list[torch.Tensor]:
+    """``_local_moments`` of images ``X[rows]``, ``per`` images at a time, concatenated."""
+    parts = [moments(torch.as_tensor(np.ascontiguousarray(X[rows[s:s + per]]), device=device).float(), k, stride)
+             for s in range(0, len(rows), per)]
+    return [torch.cat([p[j] for p in parts]) for j in range(4)]
 
 
 def ssim_indexed_pairs(A: np.ndarray, ia: np.ndarray, B: np.ndarray, ib: np.ndarray, *, window: SSIMWindow,
                        device: torch.device) -> np.ndarray:
     """(n,) float32 SSIM of the pairs ``(A[ia[i]], B[ib[i]])``; A (a, H, W), B (b, H, W) float32.
-    Each image's local means and variances are computed once, not once per pair."""
+
+    Each image's local moments are computed once, not once per pair: those of every A image named
+    (A is the small side: the real images), those of B ``INDEXED_B_BYTES`` of them at a time, with
+    the pairs that name them; the pairs' covariances ``PAIR_PIXELS`` at a time (in cache)."""
+    ia, ib = np.asarray(ia, dtype=np.int64), np.asarray(ib, dtype=np.int64)
     out = np.empty(len(ia), dtype=np.float32)
+    if not len(ia):
+        return out
+    h, w = A.shape[1:]
+    per = max(1, PAIR_PIXELS // (h * w))
+    k = torch.as_tensor(window.kernel_1d(), dtype=torch.float32, device=device)
+    stride = window.stride_for(min(h, w))
+    lh, lw = window.positions(h, w)
+    chunk = max(1, INDEXED_B_BYTES // (4 * (h * w + 2 * lh * lw)))  # B images whose moments are held at once
     with torch.no_grad():
-        a = torch.as_tensor(np.ascontiguousarray(A), device=device).float()
-        b = torch.as_tensor(np.ascontiguousarray(B), device=device).float()
-        c1, c2 = (0.01 * window.data_range) ** 2, (0.03 * window.data_range) ** 2
-        stride = window.stride_for(min(a.shape[1], a.shape[2]))
-        k = torch.as_tensor(window.kernel_1d(), dtype=torch.float32, device=device)
-        kh, kw = band(k, a.shape[1], stride), band(k, a.shape[2], stride)
-        mu_a, var_a = _moments(a, kh, kw)
-        mu_b, var_b = _moments(b, kh, kw)
-        for s in range(0, len(ia), PAIR_BLOCK):
-            i, j = torch.as_tensor(ia[s:s + PAIR_BLOCK]), torch.as_tensor(ib[s:s + PAIR_BLOCK])
-            mx, my = mu_a[i], mu_b[j]
-            cov = kh @ (a[i] * b[j]) @ kw.T - mx * my
-            num = (2 * mx * my + c1) * (2 * cov + c2)
-            den = (mx * mx + my * my + c1) * (var_a[i] + var_b[j] + c2)
-            out[s:s + len(i)] = (num / den).mean(dim=(1, 2)).cpu().numpy()
+        used_a, ja = np.unique(ia, return_inverse=True)
+        ma = _moments_of(A, used_a, k, stride, device, per)
+        order = np.argsort(ib, kind="stable")  # the pairs, grouped by their B image
+        used_b, jb = np.unique(ib[order], return_inverse=True)
+        bounds = np.searchsorted(jb, np.arange(0, len(used_b) + chunk, chunk))
+        for c, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+            if lo == hi:
+                continue
+            mb = _moments_of(B, used_b[c * chunk:(c + 1) * chunk], k, stride, device, per)
+            for s in range(lo, hi, per):
+                pos = order[s:min(s + per, hi)]
+                i = torch.as_tensor(ja[pos])
+                j = torch.as_tensor(jb[s:s + len(pos)] - c * chunk)
+                out[pos] = _pair_ssim(tuple(m[i] for m in ma), tuple(m[j] for m in mb), k, stride,
+                                      window).cpu().numpy()
     return out
