@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from multiprocessing import Pool
@@ -33,6 +32,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _child import run_child  # noqa: E402
 
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 SPACES = {"dae-gu": "sim-dae-gu/realmax", "ssim": "sim-ssim/realmax"}
@@ -100,17 +100,9 @@ def run_submit(dev: Path, test: Path, out: Path, method: str, size: int | None, 
     cmd = [sys.executable, "-m", "trainprint", "submit", str(dev), str(test), "--out", str(out), "--methods", method,
            "--engine", "local", "--no-cache", "--folds", "3", "--permutations", "0", "--preset", "smoke",
            "--device", "cpu", "--no-progress", *(["--size", str(size)] if size else []), *extra]
-    if out.exists():  # a fresh run: a resumed one would skip the decoding and embedding it measures
-        shutil.rmtree(out)
-    t0 = time.perf_counter()
-    with open(out.parent / f"{out.name}.log", "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"submit failed ({out}.log): {' '.join(cmd)}")
+    wall, peak = run_child(cmd, out)  # a fresh run: a resumed one would skip the decoding and embedding
     run = json.loads((out / "run.json").read_text())
-    return {"wall_s": wall, "peak_rss_gb": usage.ru_maxrss * 1024 / 1e9, "stages": run.get("timings_s", {})}
+    return {"wall_s": wall, "peak_rss_gb": peak / 1e9, "stages": run.get("timings_s", {})}
 
 
 def recall(out: Path, test: Path, size: int | None, n_real: int, n_gen: int, seed: int = 0) -> dict[str, float]:

@@ -290,3 +290,27 @@ def test_out_is_a_file_and_a_bad_image_are_one_line(folders: dict[str, Path], tm
     assert _run(folders, out, t / "generated", bad) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "broken.png" in err[0] and tree(out) == []
+
+
+def test_audit_two_stage_search_equals_exhaustive_when_the_candidates_hold_every_image(
+        folders: dict[str, Path], tmp_path: Path) -> None:
+    """40 generated images, 64 candidates per real image: the two-stage search keeps every image, so
+    its answer is the exhaustive one (scores equal to float32 rounding: the exact stage computes the
+    pairs one by one); it says that it searched in two stages."""
+    t = folders["test"]
+    runs = {}
+    for search in ("exhaustive", "two-stage"):
+        out = tmp_path / search
+        assert _run(folders, out, t / "generated", t / "real_unknown", "--reference", str(folders["ref"]),
+                    "--search", search) == 0
+        runs[search] = ({r["id"]: r for r in read_csv(out / "audit.csv")}, read_json(out / "audit.json"))
+    (ex, s_ex), (two, s_two) = runs["exhaustive"], runs["two-stage"]
+    assert s_ex["method"] == s_two["method"] == DEFAULT_LABEL_FREE_METHOD
+    assert sorted(ex) == sorted(two)
+    for i in ex:
+        assert float(two[i]["score"]) == pytest.approx(float(ex[i]["score"]), abs=1e-5)
+        assert two[i]["neighbour_1"] == ex[i]["neighbour_1"]
+    assert s_two["verdict"] == s_ex["verdict"]
+    assert any("two-stage search" in n for n in s_two["notes"])
+    assert not any("two-stage search" in n for n in s_ex["notes"])
+    assert read_json(tmp_path / "two-stage" / "config.json")["search"] == "two-stage"

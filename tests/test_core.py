@@ -139,3 +139,14 @@ def test_cli_version_and_usage_errors():
     assert ok.returncode == 0 and ok.stdout.strip().startswith("trainprint ")
     bad = subprocess.run([sys.executable, "-m", "trainprint", "no-such-command"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_release_free_memory_asks_glibc_and_only_glibc() -> None:
+    import platform
+
+    from trainprint.core.memory import release_free_memory
+
+    arrays = [np.ones(8192) for _ in range(200)]  # small blocks on the C heap, then freed
+    del arrays
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert release_free_memory() is glibc

@@ -125,7 +125,8 @@ def audit(generated: Images, real: Images, *, reference: Images | None = None, d
           folds: int = 10, permutations: int = 200, groups: PathLike = "auto", siblings: Literal["leave-out", "named", "keep"] = "leave-out",
           fdr: float = 0.05, preset: Literal["paper", "fast", "smoke"] = "fast", seed: int = 0,
           device: Literal["auto", "cpu", "cuda"] = "auto", size: int | None = None, skip_bad: bool = False,
-          cache_dir: PathLike | bool | None = None, progress: bool = False) -> AuditResult:
+          search: Literal["auto", "exhaustive", "two-stage"] = "auto", cache_dir: PathLike | bool | None = None,
+          progress: bool = False) -> AuditResult:
     """Audit the real images ``real`` against the generator's images ``generated`` (as
     ``trainprint audit``; docs/audit.md): a verdict for every real image and for every patient, the
     overall verdict and the estimated number of members.
@@ -138,7 +139,7 @@ def audit(generated: Images, real: Images, *, reference: Images | None = None, d
     cfg = audit_config(_name(generated), _name(real), reference=None if reference is None else _name(reference),
                        dev=None if dev is None else str(dev), method=method, methods=methods, folds=folds,
                        permutations=permutations, groups=groups, siblings=siblings, fdr=fdr, preset=preset, seed=seed,
-                       device=device, size=size, skip_bad=skip_bad).check()
+                       device=device, size=size, skip_bad=skip_bad, search=search).check()
     from trainprint.audit.pipeline import CSV_FIELDS, PATIENT_FIELDS, audit as run_audit
     from trainprint.report.audit_page import build_audit_page
 
@@ -161,7 +162,7 @@ def audit_config(generated_dir: str, real_dir: str, *, reference: str | None = N
                  method: str | None = None, methods: str | Sequence[str] | None = None, folds: int = 10,
                  permutations: int = 200, groups: PathLike = "auto", siblings: str = "leave-out", fdr: float = 0.05,
                  preset: str = "fast", seed: int = 0, device: str = "auto", size: int | None = None,
-                 skip_bad: bool = False) -> AuditConfig:
+                 skip_bad: bool = False, search: str = "auto") -> AuditConfig:
     """The ``AuditConfig`` of ``trainprint audit``'s options (the command and ``audit`` both build it
     here). ``--method`` is the one method scored without ``--dev``; ``--methods`` the candidates a
     dev set's CV chooses among, so it needs ``--dev`` (and ``--method`` refuses ``--dev``:
@@ -178,7 +179,7 @@ def audit_config(generated_dir: str, real_dir: str, *, reference: str | None = N
                         permutations=permutations, groups=str(groups), siblings=siblings, preset=preset, seed=seed,
                         device=device, size=size, skip_bad=skip_bad)
     return AuditConfig(generated_dir=generated_dir, real_dir=real_dir, evaluation=shared, reference_dir=reference,
-                       method=method, fdr=fdr)
+                       method=method, fdr=fdr, search=search)
 
 
 def _audit_arrays(generated: Images, real: Images, reference: Images | None, cfg: AuditConfig, out: Path,

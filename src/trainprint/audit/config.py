@@ -24,6 +24,7 @@ from trainprint.evaluation.config import EvalConfig
 from trainprint.evaluation.groups import AUTO, NONE
 from trainprint.methods import BASELINES, SIMILARITY_METHODS, parse_method
 from trainprint.similarity import PIXEL_SPACES
+from trainprint.similarity.generated import resolve_search
 
 #: the method of an audit without a dev set (see the module docstring for why this one)
 DEFAULT_LABEL_FREE_METHOD = "sim-ssim/calibrated"
@@ -47,6 +48,7 @@ class AuditConfig:
     reference_dir: str | None = None  # folder of real images known not to be in training (the null's sample)
     method: str | None = None  # without a dev set: a label-free sim-<pixel|ncc|ssim>/<rule>; None: the default
     fdr: float = 0.05  # with a reference: images are called used at Benjamini-Hochberg q <= fdr
+    search: str = "auto"  # SSIM / NCC against the generated images: auto | exhaustive | two-stage (similarity.generated)
 
     @property
     def dev_dir(self) -> str | None:
@@ -71,6 +73,7 @@ class AuditConfig:
         resolve_device(ev.device)
         if ev.preset not in PRESET_NAMES:
             raise TrainprintError(f"--preset {ev.preset!r}: expected one of {', '.join(PRESET_NAMES)}")
+        resolve_search(self.search, 0, 0, ())
         if not 0.0 < self.fdr < 1.0:
             raise TrainprintError(f"--fdr {self.fdr}: expected a share between 0 and 1")
         if self.dev_dir:

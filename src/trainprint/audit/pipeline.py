@@ -69,6 +69,7 @@ from trainprint.methods import MethodOptions, MethodSpec, parse_method
 from trainprint.scoring import FitView, PatientScores, patient_calls, patient_scores, score_images
 from trainprint.scoring.siblings import describe, left_out
 from trainprint.similarity import PIXEL_SPACES
+from trainprint.similarity.generated import GeneratedSet, SearchPlan, resolve_search
 from trainprint.submit.runfiles import real_unknown_ids, write_run_file
 
 NEIGHBOURS = 5  # nearest generated images listed per audited image
@@ -165,13 +166,15 @@ def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected:
             notes.append(allows["statement"])
             if say is not None:
                 say(("warning: " if not allows["can_call"] else "") + allows["statement"])
+        gen_set = generated_set(inputs, ref, cfg, notes)
         with record.stage("scores"):
-            s_real, pred, s_ref = _score(spec, inputs, ref, g_real, g_ref, named, cfg, out, progress, notes)
+            s_real, pred, s_ref = _score(spec, inputs, ref, g_real, g_ref, named, cfg, out, progress, notes,
+                                         gen_set if streams(spec) else None)
         with record.stage("neighbours"):
             space = spec.space if spec.kind == "similarity" and spec.space in PIXEL_SPACES else "pixel"
             pool = inputs.real.pixels if ref is None else np.concatenate([inputs.real.pixels, ref.pixels])
-            ms = membership_scores(space, inputs.real.pixels / np.float32(255.0), inputs.gen.pixels / np.float32(255.0),
-                                   pool / np.float32(255.0), k=min(NEIGHBOURS, len(inputs.gen)), device=cfg.evaluation.device)
+            ms = membership_scores(space, inputs.real.pixels / np.float32(255.0), gen_set, pool / np.float32(255.0),
+                                   k=min(NEIGHBOURS, len(inputs.gen)), device=cfg.evaluation.device)
         with record.stage("statistics"):
             stats = _statistics(cfg, out, spec, selection, s_real, pred, s_ref, g_real, g_ref, notes)
             stats["summary"]["reference_allows"] = allows
@@ -222,6 +225,27 @@ def _digests(pixels: np.ndarray) -> list[bytes]:
     return [p.tobytes() for p in np.ascontiguousarray(pixels)]
 
 
+def streams(spec: MethodSpec) -> bool:
+    """Whether ``spec`` reads the generated images as a ``GeneratedSet`` (uint8, a block at a time):
+    a label-free similarity method on the raw images. The others (fingerprints, the ``mia-`` scores,
+    label-reading methods fitted on a dev set) read them as rows of one representation."""
+    return spec.kind == "similarity" and spec.extractor == "raw" and not spec.uses_labels
+
+
+def generated_set(inputs: Inputs, ref: ImageSet | None, cfg: AuditConfig, notes: list[str]) -> GeneratedSet:
+    """The generated images as a ``GeneratedSet``: their uint8 pixels, divided by 255 a block at a
+    time (the float32 copy of all of them, 2.6 GB for 10,000 at 256 px, is never made), searched as
+    ``--search`` says (``similarity.generated.resolve_search``)."""
+    n_real = len(inputs.real) + (0 if ref is None else len(ref))
+    search = resolve_search(cfg.search, n_real, len(inputs.gen), inputs.gen.pixels.shape[1:])
+    plan = SearchPlan(search=search)
+    if search == "two-stage":
+        notes.append(f"SSIM / NCC against the {len(inputs.gen)} generated images: two-stage search (--search "
+                     f"{cfg.search}; {plan.candidates} generated candidates per real image, {plan.real_candidates} "
+                     "real candidates per generated image, then the exact similarity of those pairs)")
+    return GeneratedSet(inputs.gen.pixels, plan, divisor=255.0)
+
+
 def _usable_reference(inputs: Inputs, spec: MethodSpec, notes: list[str]) -> ImageSet | None:
     """The reference images a p-value may be computed against: those a label-reading method saw
     in the dev set (by content) are dropped, because their scores would be in-sample."""
@@ -252,16 +276,20 @@ def _extractor_reads_labels(spec: MethodSpec) -> bool:
 
 
 def _score(spec: MethodSpec, inputs: Inputs, ref: ImageSet | None, g_real: np.ndarray, g_ref: np.ndarray | None,
-           named: bool, cfg: AuditConfig, out: Path, progress: bool,
-           notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+           named: bool, cfg: AuditConfig, out: Path, progress: bool, notes: list[str],
+           gen_set: GeneratedSet | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(scores (n,), answers (n,) 0/1 of the audited images, scores (r,) of the reference or None).
     ``g_real`` (n,) / ``g_ref`` (r,): the sibling groups (``named``: by the files or a CSV); a real
-    image's own group is left out of the real images it is compared with as ``--siblings`` says."""
-    parts = [p for p in (inputs.dev, inputs.gen, inputs.real, ref) if p is not None]
+    image's own group is left out of the real images it is compared with as ``--siblings`` says.
+    ``gen_set``: the generated images as a ``GeneratedSet`` (``streams(spec)``), else None: they are
+    rows of the representation with the real images."""
+    gen = inputs.gen if gen_set is None else None
+    parts = [p for p in (inputs.dev, gen, inputs.real, ref) if p is not None]
     both = ImageSet.concat(*parts) if len(parts) > 1 else parts[0]
     offsets = np.cumsum([0] + [len(p) for p in parts])
     where = {id(p): np.arange(offsets[i], offsets[i + 1]) for i, p in enumerate(parts)}
-    gen_rows, real_rows = where[id(inputs.gen)], where[id(inputs.real)]
+    gen_rows = where[id(gen)] if gen is not None else np.zeros(0, dtype=np.int64)
+    real_rows = where[id(inputs.real)]
     ref_rows = where[id(ref)] if ref is not None else np.zeros(0, dtype=np.int64)
     groups = np.array([f"#{i}" for i in range(len(both))], dtype=object)  # (N,) every other image alone
     groups[real_rows] = g_real
@@ -291,7 +319,7 @@ def _score(spec: MethodSpec, inputs: Inputs, ref: ImageSet | None, g_real: np.nd
         pool = np.concatenate([real_rows, ref_rows])
         view = FitView(real=pool, y=None, gen=gen_rows, pool=pool, groups=groups)
     scored = score_images(spec, X, view, [real_rows] + ([ref_rows] if ref is not None else []), seed=cfg.evaluation.seed,
-                          device=cfg.evaluation.device, options=MethodOptions(preset=cfg.evaluation.preset))
+                          device=cfg.evaluation.device, options=MethodOptions(preset=cfg.evaluation.preset), G=gen_set)
     notes += [n for n in scored.notes if n not in notes]
     return scored.scores[0], scored.preds[0], scored.scores[1] if ref is not None else None
 

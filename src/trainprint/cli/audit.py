@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from trainprint.cli.app import (AxisOpt, CacheDirOpt, DeviceOpt, GroupsOpt, JsonOpt, NoCacheOpt, OutOpt, Preset,
-                               ProgressOpt, SeedOpt, SiblingsOpt, SizeOpt, SkipBadOpt, SliceStepOpt, WindowOpt, app, cache_choice,
+                               ProgressOpt, Search, SeedOpt, SiblingsOpt, SizeOpt, SkipBadOpt, SliceStepOpt, WindowOpt, app, cache_choice,
                                say)
 
 
@@ -35,6 +35,10 @@ def audit_cmd(
                                               "test.")] = 200,
     groups: GroupsOpt = "auto",
     siblings: SiblingsOpt = "leave-out",
+    search: Annotated[Search, typer.Option(
+        "--search", help="SSIM / NCC against the generated images: exhaustive (every pair), two-stage (cheap "
+        "candidates, then the exact similarity on them only) or auto (two-stage when the exhaustive search would "
+        "take minutes: from 10^11 real x generated x pixels).")] = "auto",
     fdr: Annotated[float, typer.Option("--fdr", help="With --reference: call used at Benjamini-Hochberg q <= "
                                        "this.")] = 0.05,
     preset: Annotated[Preset, typer.Option("--preset", help="Preset of trained extractors a candidate needs.")] = "fast",
@@ -61,7 +65,7 @@ def audit_cmd(
     cfg = audit_config(str(generated_dir), str(real_dir), reference=str(reference) if reference else None,
                        dev=str(dev) if dev else None, method=method, methods=methods, folds=folds,
                        permutations=permutations, groups=groups, siblings=siblings, fdr=fdr, preset=preset, seed=seed, device=device,
-                       size=size, skip_bad=skip_bad)
+                       size=size, skip_bad=skip_bad, search=search)
     summary = audit(cfg, out, progress=progress, cache_dir=cache_choice(cache_dir, no_cache),
                     say=lambda line: typer.echo(line, err=True), page=build_audit_page)
     verdict = summary.verdict_of()

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from trainprint.core.memory import release_free_memory
 from trainprint.core.errors import TrainprintError
 from trainprint.data.decode import MIN_SIDE
 from trainprint.data.imageset import ImageSet
@@ -97,6 +98,7 @@ def load_plain_folders(folders: Sequence[Folder], *, size: int | None = None, sk
     if flat:
         for i, images in zip((i for i, *_ in flat), _load_flat(flat, size, skip_bad, cache_dir, progress, reading)):
             out[i] = images
+        release_free_memory()  # the per-file arrays, now stacked, are freed: give their pages back
     return [images for images in out if images is not None]
 
 
@@ -147,7 +149,7 @@ def _checked(path: Path, split: str, what: str, files: list[ImageFile], results:
             listed = ", ".join(f"{s}x{s} ({n})" for s, n in sides.most_common())
             raise TrainprintError(f"{what} {path}: images differ in size: {listed}; pass --size N to resize all "
                                   "to N x N")
-    pixels = np.stack([item.pixels for _, item in good]).astype(np.uint8)  # (N, S, S)
+    pixels = np.stack([item.pixels for _, item in good], dtype=np.uint8, casting="unsafe")  # (N, S, S): one copy
     return ImageSet(np.array([f.id for f, _ in good], dtype=str), np.full(len(good), split), pixels, "")
 
 

@@ -56,7 +56,7 @@ def cache_key(name: str, images: ImageSet, fit_pixels: np.ndarray, fit_split: np
     for arr in (fit_pixels, np.asarray(fit_split).astype(str), images.ids, split, images.pixels):
         a = np.ascontiguousarray(arr)
         h.update(str((a.shape, a.dtype.str)).encode())
-        h.update(a.tobytes())
+        h.update(a.data)  # the buffer itself: no copy (the generated set can be GBs)
     return h.hexdigest()
 
 
@@ -69,7 +69,7 @@ def payload_checksum(arrays: dict[str, np.ndarray]) -> str:
     for name in PAYLOAD:
         a = np.ascontiguousarray(arrays[name])
         h.update(f"{name}{a.shape}{a.dtype.str}".encode())
-        h.update(a.tobytes())
+        h.update(a.data)  # the buffer itself: no copy (the generated set can be GBs)
     return h.hexdigest()
 
 

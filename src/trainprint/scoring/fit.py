@@ -78,9 +78,12 @@ def fit_method(spec: MethodSpec, X: np.ndarray, view: FitView, *, seed: int, dev
     est = spec.factory(seed, device, options)
     G_fit = G if G is not None else X[view.gen]
     if spec.kind in POOLED_KINDS:
-        pool = None if view.pool is None else X[view.pool]
+        R = X[view.real]
+        # a label-free view fits on the pool itself: one copy of its rows, not two (73 MB each for 280
+        # images of 256 px)
+        pool = None if view.pool is None else R if view.pool is view.real else X[view.pool]
         pool_groups = None if view.pool is None or view.groups is None else np.asarray(view.groups)[view.pool]
-        est.fit(X[view.real], view.y, G_fit, pool, pool_groups=pool_groups)
+        est.fit(R, view.y, G_fit, pool, pool_groups=pool_groups)
     else:
         est.fit(X[view.real], view.y, G_fit, None)
     return est

@@ -34,6 +34,25 @@ DEFAULT_LOW_SIDE = 32
 DEFAULT_COARSE = 4
 #: generated rows per block when they are read from disk
 DEFAULT_BLOCK_ROWS = 4096
+#: ... and at most this many bytes of float32 rows per block (256 rows at 256 px; 64 px: 4,096): at 256 px
+#: blocks of 1,024 took the audit of 10,000 generated images to 2.3 GiB (docs/scale.md, "The audit")
+BLOCK_BYTES = 2**26
+#: ``--search auto`` searches SSIM / NCC in two stages from this much exhaustive work (real images x
+#: generated images x pixels per image): 400 real x 3,815 generated at 256 px, 400 x 61,035 at 64 px.
+#: The exhaustive full-map SSIM of that much takes about 3 minutes on one thread here (~5,000 pairs/s
+#: at 256 px, ~56,000 at 64 px: docs/similarity.md, "Speed")
+AUTO_TWO_STAGE_WORK = 10**11
+
+
+def resolve_search(search: str, n_real: int, n_generated: int, item_shape: tuple[int, ...]) -> str:
+    """``exhaustive`` or ``two-stage`` for ``--search`` (``auto``: two-stage from
+    ``AUTO_TWO_STAGE_WORK``; the others as given)."""
+    if search not in ("auto", *SEARCHES):
+        raise TrainprintError(f"--search {search!r}: expected auto, {', '.join(SEARCHES)}")
+    if search != "auto":
+        return search
+    work = int(n_real) * int(n_generated) * int(np.prod(item_shape))
+    return "two-stage" if work >= AUTO_TWO_STAGE_WORK else "exhaustive"
 
 
 @dataclass(frozen=True)
@@ -65,12 +84,20 @@ class GeneratedSet:
     """Generated images or fingerprints, in memory or on disk, with the ``SearchPlan`` to search them.
 
     ``data``: an (m, ...) array or a ``ShardStore``; ``blocks``, ``take`` and ``block`` give float32
-    rows. Its ``repr`` names the content (the store's key, or a digest of the array) and the plan,
-    so results cached on it (``membership.scores``) are never another set's."""
+    rows, an array's divided by ``divisor`` when it is given (uint8 pixels with ``divisor=255``: the
+    float32 copy of the whole set, 4x the pixels' bytes, is never made; a block is the ``raw``
+    extractor's ``X.astype(float32) / 255``, bit for bit). Its ``repr`` names the content (the
+    store's key, or a digest of the array, computed once) and the plan, so results cached on it
+    (``membership.scores``) are never another set's."""
 
-    def __init__(self, data: "np.ndarray | ShardStore", plan: SearchPlan | None = None) -> None:
+    def __init__(self, data: "np.ndarray | ShardStore", plan: SearchPlan | None = None, *,
+                 divisor: float | None = None) -> None:
+        if divisor is not None and isinstance(data, ShardStore):
+            raise TrainprintError("GeneratedSet: a ShardStore divides its rows itself; give no divisor")
         self.data = data
         self.plan = plan or SearchPlan()
+        self.divisor = divisor
+        self._digest: str | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -87,17 +114,32 @@ class GeneratedSet:
     def __len__(self) -> int:
         return int(self.shape[0])
 
+    @property
+    def block_rows(self) -> int:
+        """Rows per block: the plan's, and at most ``BLOCK_BYTES`` of float32."""
+        return max(1, min(self.plan.block_rows, BLOCK_BYTES // (4 * int(np.prod(self.shape[1:])))))
+
     def __repr__(self) -> str:
         if isinstance(self.data, ShardStore):
             what = repr(self.data)
         else:
-            what = hashlib.sha256(np.ascontiguousarray(self.data).tobytes()).hexdigest()[:16]
+            if self._digest is None:
+                h = hashlib.sha256(str((self.data.dtype.str, self.data.shape)).encode())
+                h.update(np.ascontiguousarray(self.data).data)  # the buffer itself: no copy
+                self._digest = h.hexdigest()[:16]
+            what = f"{self._digest}, divisor={self.divisor!r}"
         return f"GeneratedSet({what}, shape={self.shape}, plan={self.plan!r})"
+
+    def _scaled(self, rows: np.ndarray) -> np.ndarray:
+        out = np.asarray(rows, dtype=np.float32)
+        if self.divisor is not None:
+            out = out / np.float32(self.divisor)
+        return out
 
     def block(self, start: int, stop: int) -> np.ndarray:
         if isinstance(self.data, ShardStore):
             return self.data.block(start, stop)
-        return np.asarray(self.data[start:stop], dtype=np.float32)
+        return self._scaled(self.data[start:stop])
 
     def blocks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
         for start in range(0, len(self), max(1, int(rows))):
@@ -106,4 +148,4 @@ class GeneratedSet:
     def take(self, index: np.ndarray) -> np.ndarray:
         if isinstance(self.data, ShardStore):
             return self.data.take(index)
-        return np.asarray(self.data[np.asarray(index, dtype=np.int64)], dtype=np.float32)
+        return self._scaled(self.data[np.asarray(index, dtype=np.int64)])

@@ -96,7 +96,7 @@ def pairwise(space: str, A: np.ndarray, B: np.ndarray, **opts) -> np.ndarray:
         B = GeneratedSet(B)
     if isinstance(B, GeneratedSet):  # rows on disk: a block of B at a time (the (n, m) result must fit)
         out = np.empty((np.asarray(A).shape[0], len(B)), dtype=np.float32)
-        for start, rows in B.blocks(B.plan.block_rows):
+        for start, rows in B.blocks(B.block_rows):
             out[:, start:start + rows.shape[0]] = pairwise(space, A, rows, **opts)
         return out
     n, m = np.asarray(A).shape[0], np.asarray(B).shape[0]

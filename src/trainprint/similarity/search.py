@@ -111,7 +111,7 @@ def _set_stats(space: str, C: np.ndarray, G: GeneratedSet, k: int, use_faiss: bo
     nearest_real = np.empty(m, dtype=np.int64)
     nearest_sim = np.empty(m, dtype=np.float32)
     index = _ivf_index(G) if use_faiss and m >= FAISS_IVF_MIN else None
-    for start, Gb in G.blocks(plan.block_rows):
+    for start, Gb in G.blocks(G.block_rows):
         if use_faiss:
             st = _faiss_stats(C, Gb, min(k, Gb.shape[0]), topk=index is None)
         else:
@@ -127,7 +127,7 @@ def _set_stats(space: str, C: np.ndarray, G: GeneratedSet, k: int, use_faiss: bo
     stats = NearestStats(best[0], best[1], nearest_real, nearest_sim)
     if not space_of(space).exact_rerank:
         return stats
-    return _exact_set(space, C, G, stats, plan.block_rows)
+    return _exact_set(space, C, G, stats, G.block_rows)
 
 
 def _merge_np(best: tuple[np.ndarray, np.ndarray] | None, sims: np.ndarray, idx: np.ndarray,
@@ -150,7 +150,7 @@ def _ivf_index(G: GeneratedSet):  # noqa: ANN202 - a faiss index
     index = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, nlist)
     index.cp.seed = 0
     index.train(train)
-    for _, Gb in G.blocks(G.plan.block_rows):
+    for _, Gb in G.blocks(G.block_rows):
         index.add(np.ascontiguousarray(Gb.reshape(Gb.shape[0], d), dtype=np.float32))
     index.nprobe = min(FAISS_NPROBE, nlist)
     return index

@@ -59,8 +59,8 @@ def _merge(best: tuple[torch.Tensor, torch.Tensor] | None, S: torch.Tensor, star
 def two_stage_stats(space: str, C: np.ndarray, G: Any, k: int, plan: SearchPlan, *, device: str = "cpu",
                     ssim_window: SSIMWindow | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(topk_sim (c, k), topk_idx (c, k), nearest_real (m,), nearest_sim (m,))`` of real images
-    ``C`` (c, H, W) against generated ``G`` (an object with ``__len__``, ``blocks(rows)`` and
-    ``take(index)`` giving float32 images, e.g. ``search.GeneratedSet``), by two-stage search."""
+    ``C`` (c, H, W) against generated ``G`` (a ``GeneratedSet``: read ``G.block_rows`` rows at a
+    time), by two-stage search."""
     dev = resolve_device(device)
     c, m = C.shape[0], len(G)
     K = max(k, min(plan.candidates, m))
@@ -71,7 +71,7 @@ def two_stage_stats(space: str, C: np.ndarray, G: Any, k: int, plan: SearchPlan,
     nearest_sim = np.empty(m, dtype=np.float32)
     opts = dict(device=device, ssim_window=ssim_window)
     with torch.no_grad():
-        for start, Gb in G.blocks(plan.block_rows):
+        for start, Gb in G.blocks(G.block_rows):
             S = cheap(Gb)  # (c, mb) cheap similarities
             best = _merge(best, S, start, K)
             rc = torch.topk(S, Kr, dim=0).indices.T.cpu().numpy()  # (mb, Kr) real candidates
@@ -84,7 +84,7 @@ def two_stage_stats(space: str, C: np.ndarray, G: Any, k: int, plan: SearchPlan,
     assert best is not None
     cand = best[1].cpu().numpy().astype(np.int64)  # (c, K)
     exact = np.empty(cand.shape, dtype=np.float32)
-    per = max(1, plan.block_rows // cand.shape[1])  # real images per batch: <= block_rows generated read
+    per = max(1, G.block_rows // cand.shape[1])  # real images per batch: <= block_rows generated read
     for r in range(0, c, per):
         idx = cand[r:r + per]
         rows_g, inverse = np.unique(idx.reshape(-1), return_inverse=True)
@@ -110,7 +110,7 @@ def candidate_recall(space: str, C: np.ndarray, G: "np.ndarray | GeneratedSet", 
     Gs = G if isinstance(G, GeneratedSet) else GeneratedSet(G, plan)
     Sl = np.empty(S.shape, dtype=np.float32)
     with torch.no_grad():
-        for start, Gb in Gs.blocks(plan.block_rows):
+        for start, Gb in Gs.blocks(Gs.block_rows):
             Sl[:, start:start + Gb.shape[0]] = cheap(Gb).cpu().numpy()
     c, m = S.shape
     K, Kr = min(plan.candidates, m), min(plan.real_candidates, c)

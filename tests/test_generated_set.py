@@ -1,0 +1,71 @@
+"""Generated images kept as uint8 and divided by 255 a block at a time (``GeneratedSet(divisor=255)``)
+give the membership scores of the float32 array they stand for: bit for bit in one block, to
+float32 rounding in many (tests/test_audit.py checks the audit that reads them so)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trainprint.core.errors import TrainprintError
+from trainprint.membership.scores import clear_cache, membership_scores
+from trainprint.similarity.generated import AUTO_TWO_STAGE_WORK, GeneratedSet, SearchPlan, resolve_search
+
+FIELDS = ("max", "topk", "nn", "calibrated", "real_max", "topk_idx", "topk_sim")
+
+
+def _images(n: int, seed: int, side: int = 32) -> np.ndarray:
+    """(n, side, side) uint8 smooth textures."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, side // 4, side // 4))
+    x = np.repeat(np.repeat(x, 4, 1), 4, 2) + 0.2 * rng.random((n, side, side))
+    return np.clip(x * 200, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    G = _images(37, seed=1)
+    real = np.concatenate([G[:6], _images(10, seed=2)])  # six members: copies of generated images
+    pool = np.concatenate([real, _images(8, seed=3)])
+    groups = np.array([f"p{i // 2}" for i in range(len(pool))])  # siblings two by two
+    return G, real, pool, groups
+
+
+@pytest.mark.parametrize("space", ["pixel", "ncc", "ssim"])
+@pytest.mark.parametrize("block_rows", [4096, 5])
+def test_uint8_generated_set_gives_the_scores_of_the_float_array(data, space: str, block_rows: int) -> None:
+    G, real, pool, groups = data
+    f = lambda x: x.astype(np.float32) / np.float32(255.0)  # noqa: E731 - as the raw extractor
+    clear_cache()
+    want = membership_scores(space, f(real), f(G), f(pool), k=3, pool_groups=groups)
+    clear_cache()
+    gset = GeneratedSet(G, SearchPlan(block_rows=block_rows), divisor=255.0)
+    got = membership_scores(space, f(real), gset, f(pool), k=3, pool_groups=groups)
+    assert np.array_equal(gset.block(3, 9), f(G[3:9])) and np.array_equal(gset.take(np.array([4, 1])), f(G[[4, 1]]))
+    for name in FIELDS:
+        a, b = getattr(want, name), getattr(got, name)
+        if block_rows >= len(G) or a.dtype.kind == "i":  # one block: the same arithmetic; indices: no ties here
+            assert np.array_equal(a, b), (space, name)
+        else:
+            np.testing.assert_allclose(b, a, rtol=0, atol=2e-6, err_msg=f"{space} {name}")
+    assert want.calibrated[:6].min() > want.calibrated[6:16].max()  # the copies stand out: the data test something
+
+
+def test_generated_set_names_its_content_and_divisor() -> None:
+    G = _images(4, seed=5)
+    a, b = GeneratedSet(G, divisor=255.0), GeneratedSet(G)
+    c = GeneratedSet(G.copy(), divisor=255.0)
+    G2 = G.copy()
+    G2[0, 0, 0] ^= 1
+    assert repr(a) == repr(c) and repr(a) != repr(b) and repr(a) != repr(GeneratedSet(G2, divisor=255.0))
+
+
+def test_search_auto_turns_two_stage_from_the_work_threshold() -> None:
+    side = 256 * 256
+    n_gen = AUTO_TWO_STAGE_WORK // (400 * side) + 1
+    assert resolve_search("auto", 400, n_gen, (256, 256)) == "two-stage"
+    assert resolve_search("auto", 400, n_gen - 2, (256, 256)) == "exhaustive"
+    assert resolve_search("auto", 400, 10_000, (64, 64)) == "exhaustive"
+    assert resolve_search("exhaustive", 400, 10**7, (256, 256)) == "exhaustive"
+    with pytest.raises(TrainprintError, match="--search 'fast'"):
+        resolve_search("fast", 1, 1, (8, 8))
