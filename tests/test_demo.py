@@ -324,17 +324,33 @@ def test_key_passes_the_run_file_validator(smoke: Path):
 # ---------------------------------------------------------------- the data shipped in the package
 
 
-def _same_demo_data(a: Path, b: Path) -> None:
+#: another CPU may round the generator's float output to the other grey level where it falls within
+#: float error of a .5: made on one machine, sampled again on an AVX-512 one, 13 of the 1,184
+#: generated images differed by 1 grey level at 1 pixel each (2.7e-6 of their pixels)
+OTHER_CPU_PIXELS = 1e-4
+
+
+def _same_demo_data(a: Path, b: Path, *, other_cpu: bool = False) -> None:
     """Every image of two demo folders equal byte for byte (``samples.png``, whose labels are drawn
     with the installed font, aside), and so their key and ``patients.csv``. A PNG whose bytes differ
-    is named with whether its pixels differ too (another zlib can pack equal pixels otherwise)."""
+    is named with whether its pixels differ too (another zlib can pack equal pixels otherwise).
+    ``other_cpu``: ``b``'s generated images were sampled on another machine than ``a``'s: they may
+    differ by 1 grey level in at most ``OTHER_CPU_PIXELS`` of their pixels (the real slices, drawn
+    by NumPy, still byte for byte)."""
     names = sorted(str(p.relative_to(a)) for p in a.rglob("*.png") if p.name != "samples.png")
     assert names == sorted(str(p.relative_to(b)) for p in b.rglob("*.png") if p.name != "samples.png")
+    off, pixels = 0, 0
     for name in names:
-        if (a / name).read_bytes() != (b / name).read_bytes():
+        if other_cpu and "generated" in Path(name).parts:
+            with Image.open(a / name) as x, Image.open(b / name) as y:
+                d = np.abs(np.asarray(x, dtype=np.int16) - np.asarray(y, dtype=np.int16))
+            assert d.max() <= 1, f"{name}: pixels differ by up to {d.max()} grey levels"
+            off, pixels = off + int(d.sum()), pixels + d.size
+        elif (a / name).read_bytes() != (b / name).read_bytes():
             with Image.open(a / name) as x, Image.open(b / name) as y:
                 same = np.array_equal(np.asarray(x), np.asarray(y))
             pytest.fail(f"{name}: other bytes, {'the same' if same else 'other'} pixels")
+    assert off <= OTHER_CPU_PIXELS * max(pixels, 1), f"{off} of {pixels} generated pixels differ by 1 grey level"
     for name in ("test_key.csv", "patients.csv"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
@@ -342,7 +358,8 @@ def _same_demo_data(a: Path, b: Path) -> None:
 def test_the_shipped_demo_data_are_what_make_demo_makes_from_the_shipped_generator(tmp_path: Path):
     """The package's demo folder (``make-demo --seed 0 --preset fast``) against the code: the real
     phantom slices, their ids, the key and patients.csv are made anew and must be equal; the
-    generated images must be exactly the samples of the shipped generator's weights for the seed.
+    generated images must be the samples of the shipped generator's weights for the seed (to the
+    grey level another CPU may round otherwise: ``OTHER_CPU_PIXELS``).
     (Retraining the generator takes minutes: benchmarks/check_builtin_demo.py does that by hand.)"""
     from trainprint.demo.pipeline import BUILTIN, BUILTIN_PRESET, BUILTIN_SEED
 
@@ -352,7 +369,7 @@ def test_the_shipped_demo_data_are_what_make_demo_makes_from_the_shipped_generat
     assert info["generator"]["torch_threads"] == demo_mod.DEMO_THREADS
     again = make_demo(tmp_path / "again", seed=BUILTIN_SEED, preset=BUILTIN_PRESET,
                       generator_file=BUILTIN / "generator.pt")
-    _same_demo_data(BUILTIN, again)
+    _same_demo_data(BUILTIN, again, other_cpu=True)  # the shipped ones were made on another machine
     assert read_json(again / "demo.json")["membership_signal"] == info["membership_signal"]
     # the shipped files are small: 64 px PNGs and a generator of a few MB
     assert sum(p.stat().st_size for p in BUILTIN.rglob("*") if p.is_file()) < 10_000_000
