@@ -24,7 +24,7 @@ from trainprint.evaluation.config import EvalConfig
 from trainprint.evaluation.groups import AUTO, NONE
 from trainprint.methods import BASELINES, SIMILARITY_METHODS, parse_method
 from trainprint.similarity import PIXEL_SPACES
-from trainprint.similarity.generated import resolve_search
+from trainprint.similarity.generated import check_search
 
 #: the method of an audit without a dev set (see the module docstring for why this one)
 DEFAULT_LABEL_FREE_METHOD = "sim-ssim/calibrated"
@@ -73,7 +73,7 @@ class AuditConfig:
         resolve_device(ev.device)
         if ev.preset not in PRESET_NAMES:
             raise TrainprintError(f"--preset {ev.preset!r}: expected one of {', '.join(PRESET_NAMES)}")
-        resolve_search(self.search, 0, 0, ())
+        check_search(self.search)
         if not 0.0 < self.fdr < 1.0:
             raise TrainprintError(f"--fdr {self.fdr}: expected a share between 0 and 1")
         if self.dev_dir:

@@ -166,12 +166,13 @@ def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected:
             notes.append(allows["statement"])
             if say is not None:
                 say(("warning: " if not allows["can_call"] else "") + allows["statement"])
-        gen_set = generated_set(inputs, ref, cfg, notes)
+        # the space of the evidence: the method's own when it is a pixel space (it reads the same set)
+        space = spec.space if spec.kind == "similarity" and spec.space in PIXEL_SPACES else "pixel"
+        gen_set = generated_set(inputs, ref, cfg, space, notes)
         with record.stage("scores"):
             s_real, pred, s_ref = _score(spec, inputs, ref, g_real, g_ref, named, cfg, out, progress, notes,
                                          gen_set if streams(spec) else None)
         with record.stage("neighbours"):
-            space = spec.space if spec.kind == "similarity" and spec.space in PIXEL_SPACES else "pixel"
             pool = inputs.real.pixels if ref is None else np.concatenate([inputs.real.pixels, ref.pixels])
             ms = membership_scores(space, inputs.real.pixels / np.float32(255.0), gen_set, pool / np.float32(255.0),
                                    k=min(NEIGHBOURS, len(inputs.gen)), device=cfg.evaluation.device)
@@ -232,15 +233,17 @@ def streams(spec: MethodSpec) -> bool:
     return spec.kind == "similarity" and spec.extractor == "raw" and not spec.uses_labels
 
 
-def generated_set(inputs: Inputs, ref: ImageSet | None, cfg: AuditConfig, notes: list[str]) -> GeneratedSet:
+def generated_set(inputs: Inputs, ref: ImageSet | None, cfg: AuditConfig, space: str,
+                  notes: list[str]) -> GeneratedSet:
     """The generated images as a ``GeneratedSet``: their uint8 pixels, divided by 255 a block at a
     time (the float32 copy of all of them, 2.6 GB for 10,000 at 256 px, is never made), searched as
-    ``--search`` says (``similarity.generated.resolve_search``)."""
+    ``--search`` says (``similarity.generated.resolve_search``); a note says so when ``space`` (the
+    one the audit searches them in) is then searched in two stages."""
     n_real = len(inputs.real) + (0 if ref is None else len(ref))
     search = resolve_search(cfg.search, n_real, len(inputs.gen), inputs.gen.pixels.shape[1:])
     plan = SearchPlan(search=search)
-    if search == "two-stage":
-        notes.append(f"SSIM / NCC against the {len(inputs.gen)} generated images: two-stage search (--search "
+    if plan.two_stage(space):
+        notes.append(f"{space} against the {len(inputs.gen)} generated images: two-stage search (--search "
                      f"{cfg.search}; {plan.candidates} generated candidates per real image, {plan.real_candidates} "
                      "real candidates per generated image, then the exact similarity of those pairs)")
     return GeneratedSet(inputs.gen.pixels, plan, divisor=255.0)

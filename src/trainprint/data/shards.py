@@ -92,6 +92,16 @@ def verify(root: Path, i: int) -> bool:
     return False
 
 
+def as_float32(rows: np.ndarray, divisor: float | None) -> np.ndarray:
+    """``rows`` as float32, divided by ``divisor`` when it is given: as the ``raw`` extractor scales
+    pixels (``X.astype(float32) / 255.0``), bit for bit. ``rows`` is never written: a float32 array
+    without a divisor comes back as it is, anything else as a new array."""
+    out = rows.astype(np.float32, copy=divisor is not None)
+    if divisor is not None:
+        out /= np.float32(divisor)
+    return out
+
+
 class ShardWriter:
     """Writes the shards of one array into ``root``; resumable.
 
@@ -240,10 +250,7 @@ class ShardStore:
         return np.concatenate(parts) if parts else np.array([], dtype=str)
 
     def _scaled(self, raw: np.ndarray) -> np.ndarray:
-        out = raw.astype(np.float32)
-        if self.divisor is not None:
-            out /= np.float32(self.divisor)  # as ``raw``: ``X.astype(float32) / 255.0``, bit for bit
-        return out
+        return as_float32(raw, self.divisor)
 
     def raw_block(self, start: int, stop: int) -> np.ndarray:
         """Rows ``start:stop`` as stored (a copy, stored dtype)."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainprint.core.errors import TrainprintError
-from trainprint.data.shards import ShardStore
+from trainprint.data.shards import ShardStore, as_float32
 from trainprint.similarity.spaces import space_of
 
 SEARCHES = ("exhaustive", "two-stage")
@@ -44,12 +44,17 @@ BLOCK_BYTES = 2**26
 AUTO_TWO_STAGE_WORK = 10**11
 
 
+def check_search(search: str) -> str:
+    """``search`` when it is a ``--search`` value (auto or one of ``SEARCHES``), else a TrainprintError."""
+    if search not in ("auto", *SEARCHES):
+        raise TrainprintError(f"--search {search!r}: expected auto, {', '.join(SEARCHES)}")
+    return search
+
+
 def resolve_search(search: str, n_real: int, n_generated: int, item_shape: tuple[int, ...]) -> str:
     """``exhaustive`` or ``two-stage`` for ``--search`` (``auto``: two-stage from
     ``AUTO_TWO_STAGE_WORK``; the others as given)."""
-    if search not in ("auto", *SEARCHES):
-        raise TrainprintError(f"--search {search!r}: expected auto, {', '.join(SEARCHES)}")
-    if search != "auto":
+    if check_search(search) != "auto":
         return search
     work = int(n_real) * int(n_generated) * int(np.prod(item_shape))
     return "two-stage" if work >= AUTO_TWO_STAGE_WORK else "exhaustive"
@@ -130,16 +135,10 @@ class GeneratedSet:
             what = f"{self._digest}, divisor={self.divisor!r}"
         return f"GeneratedSet({what}, shape={self.shape}, plan={self.plan!r})"
 
-    def _scaled(self, rows: np.ndarray) -> np.ndarray:
-        out = np.asarray(rows, dtype=np.float32)
-        if self.divisor is not None:
-            out = out / np.float32(self.divisor)
-        return out
-
     def block(self, start: int, stop: int) -> np.ndarray:
         if isinstance(self.data, ShardStore):
             return self.data.block(start, stop)
-        return self._scaled(self.data[start:stop])
+        return as_float32(np.asarray(self.data[start:stop]), self.divisor)
 
     def blocks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
         for start in range(0, len(self), max(1, int(rows))):
@@ -148,4 +147,4 @@ class GeneratedSet:
     def take(self, index: np.ndarray) -> np.ndarray:
         if isinstance(self.data, ShardStore):
             return self.data.take(index)
-        return self._scaled(self.data[np.asarray(index, dtype=np.int64)])
+        return as_float32(np.asarray(self.data[np.asarray(index, dtype=np.int64)]), self.divisor)

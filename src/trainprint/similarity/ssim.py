@@ -9,11 +9,12 @@ SSIM (Wang et al. 2004) of images x, y with local statistics from a window w (``
 with C1 = (0.01 L)^2, C2 = (0.03 L)^2 and data range L = 1, over every window position by default
 (the full map: scikit-image's ``structural_similarity(..., gaussian_weights=True, sigma=1.5,
 use_sample_covariance=False, data_range=1)``, tests/test_ssim_parity.py); ``SSIMWindow(stride=s)``
-samples every s-th position instead. ``mu`` and ``var`` are per image, computed once per image
-(``moments``: the separable window as shifted adds, ``window_filter``); only the cross term
-``w * (x y)`` is per pair: for all pairs of a block, at a row of positions, one batched matrix
-product (``ssim_pairwise_blocks``); for given pairs (the exact stage of two-stage search), the
-filtered product image of each pair (``ssim_indexed_pairs``).
+samples every s-th position instead. ``mu`` and ``var`` depend on one image: for all pairs of a
+block (``ssim_pairwise_blocks``) they are computed once per image and 8 rows of positions, and the
+one per-pair term ``w * (x y)``, at a row of positions, is one batched matrix product; for given
+pairs (the exact stage of two-stage search, ``ssim_indexed_pairs``) they are computed once per
+image (``moments``: the separable window as shifted adds, ``window_filter``), and ``w * (x y)`` is
+the filtered product image of each pair.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ BLOCK_ELEMENTS = 2**19
 #: B images that ``BLOCK_ELEMENTS`` is sized for (positions per tile = BLOCK_ELEMENTS // (n TILE_B))
 TILE_B = 256
 #: bytes that one block of B images may take in ``ssim_pairwise_blocks`` (the images twice and one
-#: row of windows; 256 px: 416 images, 64 px: the 512 of ``MAX_B_BLOCK``). Not smaller: A's windows
+#: row of windows; 256 px: 415 images, 64 px: the 512 of ``MAX_B_BLOCK``). Not smaller: A's windows
 #: are rebuilt for every block, and blocks of 97 images at 256 px took SSIM from 46% to 36% of the
 #: one-thread peak, 53% to 25% of the two-thread one (docs/similarity.md)
 B_BLOCK_BYTES = 2**28
@@ -109,17 +110,24 @@ def window_filter(x: torch.Tensor, k: torch.Tensor, stride: int) -> torch.Tensor
         return band(k, h, stride) @ x @ band(k, w, stride).T
     s = k.shape[0]
     lh, lw = h - s + 1, w - s + 1
-    weights = [float(v) for v in k]
     out = torch.empty(n, lh, lw, dtype=x.dtype, device=x.device)
     for b in range(0, n, FILTER_BLOCK):
-        xb = x[b:b + FILTER_BLOCK]
-        cols = xb[:, 0:lh] * weights[0]  # (b, L_h, W)
-        for i in range(1, s):
-            cols.add_(xb[:, i:i + lh], alpha=weights[i])
-        dst = out[b:b + FILTER_BLOCK]
-        torch.mul(cols[:, :, 0:lw], weights[0], out=dst)
-        for i in range(1, s):
-            dst.add_(cols[:, :, i:i + lw], alpha=weights[i])
+        cols = _shifted_sum(x[b:b + FILTER_BLOCK], k, 1, lh)  # (b, L_h, W)
+        _shifted_sum(cols, k, 2, lw, out=out[b:b + FILTER_BLOCK])
+    return out
+
+
+def _shifted_sum(x: torch.Tensor, k: torch.Tensor, dim: int, n: int, stride: int = 1,
+                 out: torch.Tensor | None = None) -> torch.Tensor:
+    """The window ``k`` (s,) along axis ``dim`` of ``x`` at n positions, every ``stride``-th:
+    ``sum_i k[i] x[.., i + stride j, ..]`` for j < n, as s shifted, scaled adds (element-wise: the
+    same sums on any thread count); written into ``out`` when given."""
+    span = (n - 1) * stride + 1
+    lead = (slice(None),) * dim
+    weights = [float(v) for v in k]
+    out = torch.mul(x[lead + (slice(0, span, stride),)], weights[0], out=out)
+    for i in range(1, len(weights)):
+        out.add_(x[lead + (slice(i, i + span, stride),)], alpha=weights[i])
     return out
 
 
@@ -173,18 +181,11 @@ def _rows_moments(xt: torch.Tensor, r0: int, r1: int, k: torch.Tensor, kw: torch
     (L_w, W), one matrix product for the rows and both moments). Computed a few rows at a time,
     not held for the whole map: 2 L_h L_w floats per image less to hold (at 256 px more than the
     image itself), for a few % more arithmetic."""
-    lo, hi = r0 * stride, (r1 - 1) * stride + k.shape[0]
-    rows = xt[lo:hi]  # (h_rows, W, N)
-    sq = rows * rows
-    span = (r1 - r0 - 1) * stride + 1
-    down = torch.zeros(r1 - r0, *rows.shape[1:], dtype=xt.dtype, device=xt.device)  # (R, W, N)
-    down2 = torch.zeros_like(down)
-    for i, weight in enumerate(float(v) for v in k):  # element-wise: the same sums on any thread count
-        down.add_(rows[i:i + span:stride], alpha=weight)
-        down2.add_(sq[i:i + span:stride], alpha=weight)
-    r, w, n = down.shape
-    both = torch.cat([down, down2], 2).transpose(0, 1).reshape(w, 2 * r * n)  # (W, 2 R N)
-    f = (kw @ both).reshape(-1, r, 2 * n).transpose(0, 1)  # (R, L_w, 2N): one matrix product
+    rows = xt[r0 * stride:(r1 - 1) * stride + k.shape[0]]  # (h_rows, W, N)
+    n = rows.shape[2]
+    down = _shifted_sum(torch.cat([rows, rows * rows], 2), k, 0, r1 - r0, stride)  # (R, W, 2N): x and x^2
+    r, w, _ = down.shape
+    f = (kw @ down.transpose(0, 1).reshape(w, 2 * r * n)).reshape(-1, r, 2 * n).transpose(0, 1)  # (R, L_w, 2N)
     mu0 = f[:, :, :n]
     return mu0, f[:, :, n:] - mu0 * mu0
 
@@ -296,7 +297,7 @@ def _pair_map_mean(mx: torch.Tensor, my: torch.Tensor, vx: torch.Tensor, vy: tor
 
 def _pair_ssim(a: tuple[torch.Tensor, ...], b: tuple[torch.Tensor, ...], k: torch.Tensor, stride: int,
                win: SSIMWindow) -> torch.Tensor:
-    """(b,) SSIM of pairs given each side's ``_local_moments`` (rows aligned): only the covariance,
+    """(b,) SSIM of pairs given each side's ``moments`` (rows aligned): only the covariance,
     E_w[x0 y0] - mu0_x mu0_y, is computed per pair."""
     (x0, mu0_x, mean_x, var_x), (y0, mu0_y, mean_y, var_y) = a, b
     cov = window_filter(x0 * y0, k, stride) - mu0_x * mu0_y
@@ -317,7 +318,7 @@ def ssim_pairs(X: np.ndarray, Y: np.ndarray, *, window: SSIMWindow, device: torc
 
 def _moments_of(X: np.ndarray, rows: np.ndarray, k: torch.Tensor, stride: int, device: torch.device,
                 per: int) -> list[torch.Tensor]:
-    """``_local_moments`` of images ``X[rows]``, ``per`` images at a time, concatenated."""
+    """``moments`` of images ``X[rows]``, ``per`` images at a time, concatenated."""
     parts = [moments(torch.as_tensor(np.ascontiguousarray(X[rows[s:s + per]]), device=device).float(), k, stride)
              for s in range(0, len(rows), per)]
     return [torch.cat([p[j] for p in parts]) for j in range(4)]

@@ -62,7 +62,7 @@ from trainprint.evaluation.selection import candidates
 from trainprint.evaluation.verdict import SELECTION_FILE, selection_of_run
 from trainprint.extractors.registry import make_extractor, run_params
 from trainprint.similarity.generated import GeneratedSet, SearchPlan
-from trainprint.similarity.generated import DEFAULT_CANDIDATES, DEFAULT_REAL_CANDIDATES, SEARCHES
+from trainprint.similarity.generated import DEFAULT_CANDIDATES, DEFAULT_REAL_CANDIDATES, check_search
 from trainprint.methods import BASELINES, DEFAULT_METHODS, TABLE2_METHODS, MethodOptions, MethodSpec, parse_method
 from trainprint.scoring import FitView, patient_calls, score_images
 from trainprint.submit.runfiles import majority_vote, real_unknown_ids, write_run_file
@@ -112,8 +112,7 @@ class SubmitConfig:
         self.eval_config().check()
         if self.engine not in SUBMIT_ENGINES:
             raise TrainprintError(f"--engine {self.engine!r}: expected one of {', '.join(SUBMIT_ENGINES)}")
-        if self.search not in ("auto", *SEARCHES):
-            raise TrainprintError(f"--search {self.search!r}: expected auto, {', '.join(SEARCHES)}")
+        check_search(self.search)
         self.plan("two-stage")  # checks candidates and real_candidates
         if not isinstance(self.chunk, int) or self.chunk < 1:
             raise TrainprintError(f"--chunk {self.chunk!r}: expected a whole number of images >= 1")
