@@ -105,7 +105,7 @@ def run_audit(folders: dict[str, Path], out: Path, cache: Path, extra: list[str]
     run = json.loads((out / "run.json").read_text())
     summary = json.loads((out / "audit.json").read_text())
     return {"wall_s": wall, "peak_rss_gb": peak / 2**30, "stages": run.get("timings_s", {}),
-            "summary": summary, "rows": (out / "audit.csv").read_text().splitlines()}
+            "stage_rss_mib": run.get("peak_rss_mib", {}), "summary": summary, "rows": (out / "audit.csv").read_text().splitlines()}
 
 
 def recall(folders: dict[str, Path], n_real: int, n_gen: int, seed: int = 0) -> dict[str, float]:
@@ -142,6 +142,8 @@ def main() -> None:
     ap.add_argument("--recall", type=int, nargs=2, default=None, metavar=("N_REAL", "N_GEN"),
                     help="also measure the two-stage candidate recall on samples of this many audited and "
                          "generated images (against the exhaustive SSIM)")
+    ap.add_argument("--runs", nargs="+", choices=("cold", "warm"), default=["cold", "warm"],
+                    help="which runs (warm reads the cache a cold run of this call left)")
     ap.add_argument("audit_args", nargs="*", help="more options for trainprint audit (after --)")
     args = ap.parse_args()
     import torch
@@ -152,13 +154,13 @@ def main() -> None:
     lines = [f"matmul {peak / 1e9:.1f} GFLOP/s (float32, {torch.get_num_threads()} threads, measured now); "
              f"{args.n_gen:,} generated x {len(list(folders['real'].iterdir()))} audited x "
              f"{len(list(folders['reference'].iterdir()))} reference images, {args.size} px",
-             "", "| run | wall (s) | peak RSS (GiB) | load (s) | " + " | ".join(["stages (s)"]) + " | verdict | "
+             "", "| run | wall (s) | peak RSS (GiB) | load (s) | stages (s; peak RSS so far at its end, GiB) | verdict | "
              "planted members called used |", "|---|---|---|---|---|---|---|"]
     cache = args.work / "cache"
     if cache.exists():
         shutil.rmtree(cache)
     results = {}
-    for name in ("cold", "warm"):
+    for name in args.runs:
         r = run_audit(folders, args.work / f"run-{name}", cache, args.audit_args)
         results[name] = r
         stages = r["stages"]
@@ -166,10 +168,11 @@ def main() -> None:
         used = [row.split(",")[1] for row in r["rows"][1:] if row.split(",")[2] == "used"]
         found = len(planted & set(used))
         lines.append(f"| {name} | {r['wall_s']:.1f} | {r['peak_rss_gb']:.2f} | {load:.1f} | "
-                     + ", ".join(f"{k} {v:.1f}" for k, v in stages.items())
+                     + ", ".join(f"{k} {v:.1f}" + (f" ({r['stage_rss_mib'][k] / 1024:.2f})" if k in r["stage_rss_mib"]
+                                                                 else "") for k, v in stages.items())
                      + f" | {r['summary']['verdict']} | {found} of {len(planted)} ({len(used)} called in all) |")
         print(lines[-1], flush=True)
-    notes = results["cold"]["summary"].get("notes", [])
+    notes = results[args.runs[0]]["summary"].get("notes", [])
     lines += ["", *[f"- {n}" for n in notes if "search" in n]]
     if args.recall:
         t0 = time.perf_counter()

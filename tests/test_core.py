@@ -102,6 +102,26 @@ def test_run_record_accumulates_stage_times(tmp_path: Path):
     assert again.data["resumed"] is True and "load" in again.data["timings_s"]
 
 
+def test_run_record_peak_memory_per_stage(tmp_path: Path):
+    """Each stage records the process's peak RSS when it ended: it never falls, and a stage that
+    touches 64 MiB more than the process ever held raises it by about that much."""
+    import resource
+    import sys
+
+    rec = RunRecord(tmp_path, command="test", config={}, seed=0)
+    with rec.stage("small"):
+        pass
+    before = rec.data["peak_rss_mib"]["small"]
+    unit = 2**20 if sys.platform == "darwin" else 2**10
+    assert abs(before - resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / unit) < 1.0
+    with rec.stage("big"):
+        big = np.ones(int(before * 2**20) // 8 + 2**23)  # more than the peak so far, + 64 MiB, touched
+        del big
+    rec.finish()
+    data = json.loads((tmp_path / "run.json").read_text())
+    assert data["peak_rss_mib"]["big"] >= data["peak_rss_mib"]["small"] + 60
+
+
 @dataclasses.dataclass(frozen=True)
 class _Cfg:
     epochs: int = 3  # number of epochs

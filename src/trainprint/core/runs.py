@@ -1,7 +1,9 @@
 """Self-describing run folders: every command that writes results records what made them.
 
 ``RUN_DIR/run.json`` holds the command, its configuration, the seed, library versions, the
-machine, and the wall time of each named stage. Reports read only files in the run folder.
+machine, the wall time of each named stage, and the process's peak resident memory when each stage
+ended (``peak_rss_mib``: the peak so far, from the OS, so the stage where it grows holds the peak).
+Reports read only files in the run folder.
 """
 
 from __future__ import annotations
@@ -123,6 +125,7 @@ class RunRecord:
             "machine": machine(),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "timings_s": previous.get("timings_s", {}),
+            "peak_rss_mib": previous.get("peak_rss_mib", {}),
             "status": "running",
             "resumed": bool(previous),
         }
@@ -173,6 +176,9 @@ class RunRecord:
         yield
         seconds = time.perf_counter() - t0
         self.data["timings_s"][name] = round(self.data["timings_s"].get(name, 0.0) + seconds, 3)
+        rss = peak_rss_mib()
+        if rss is not None:
+            self.data["peak_rss_mib"][name] = rss
         self.save()
         stage_log.info("%s: %s done in %.1f s", command, name, seconds)
 
@@ -181,6 +187,17 @@ class RunRecord:
         self.data["status"] = "finished"
         self.data["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.save()
+
+
+def peak_rss_mib() -> float | None:
+    """This process's peak resident memory so far, in MiB, from the OS (``getrusage``'s
+    ``ru_maxrss``: KiB on Linux, bytes on macOS); None where there is no ``resource`` module."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
 def check_out_dir(path: str | Path, what: str = "--out") -> Path:
