@@ -319,3 +319,43 @@ def test_reads_ctmem64(benchmark_dir, tmp_path: Path) -> None:  # type: ignore[n
     report = inspect_folder(root / "dev", cache_dir=tmp_path / "cache")
     assert report.folders[0].cache_hits == 660 and report.folders[0].formats == {"PNG": 660}
     assert report.all_problems == []
+
+
+# --- one array, no second copy -----------------------------------------------------------------
+
+
+def test_rows_as_one_views_consecutive_rows_only() -> None:
+    from trainprint.data.read import rows_as_one
+
+    a = np.arange(5 * 4 * 4, dtype=np.uint8).reshape(5, 4, 4)
+    v = rows_as_one([a[1], a[2], a[3]])
+    assert v is not None and np.shares_memory(v, a) and v.shape == (3, 4, 4)
+    np.testing.assert_array_equal(v, a[1:4])
+    assert rows_as_one([a[1], a[3]]) is None, "a gap"
+    assert rows_as_one([a[2], a[1]]) is None, "another order"
+    assert rows_as_one([a[0].copy(), a[1]]) is None, "rows of two arrays"
+    assert rows_as_one([a[0, :, :2], a[1, :, :2]]) is None, "not contiguous"
+    assert rows_as_one([]) is None
+
+
+@pytest.mark.parametrize("skip", [False, True])
+def test_plain_folder_pixels_are_the_decoded_rows_cold_and_warm(tmp_path: Path, skip: bool) -> None:
+    """A folder's (N, S, S) pixels equal the files' decoded pixels, cold (decoded) and warm (from the
+    cache's pack), writable, and (without a skipped file) the decoded rows themselves, not a copy."""
+    from trainprint.data.plain import load_plain_folders
+
+    folder = tmp_path / "real"
+    folder.mkdir()
+    want = {f"r{i:02d}": gray(i) for i in range(70)}  # > PARALLEL_MIN_FILES: decoded by the pool
+    for name, px in want.items():
+        save(folder / f"{name}.png", px)
+    if skip:
+        (folder / "r05.png").write_text("not an image")
+        del want["r05"]
+    for run in ("cold", "warm"):
+        (images,) = load_plain_folders([(folder, "real_unknown", "REAL_DIR")], cache_dir=tmp_path / "cache",
+                                       skip_bad=skip)
+        assert images.ids.tolist() == sorted(want)
+        np.testing.assert_array_equal(images.pixels, np.stack([want[i] for i in images.ids]))
+        assert images.pixels.flags.writeable, run
+        assert (images.pixels.base is None) == skip, run  # a gap (the skipped file): one copy

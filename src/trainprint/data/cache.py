@@ -114,7 +114,10 @@ class DecodeCache:
         """The pack for ``key`` holding exactly ``ids`` (``None``: the ids it holds), or ``None``
         (missing or failing a check)."""
         try:
-            blob = self.path(key).read_bytes()
+            with open(self.path(key), "rb") as f:  # into a writable buffer: the images are views of it
+                blob = bytearray(os.fstat(f.fileno()).st_size)
+                if f.readinto(blob) != len(blob):
+                    raise OSError("short read")
         except OSError:
             return None
         if blob[:4] == OLD_MAGIC:  # written by an older version: rebuilt in the new format, no warning
@@ -198,7 +201,7 @@ def _meta(item: Decoded | str) -> dict[str, object]:
             "conversions": list(item.conversions)}
 
 
-def _unpack(blob: bytes) -> Pack:
+def _unpack(blob: bytes | bytearray) -> Pack:
     if blob[:4] != MAGIC:
         raise ValueError("bad magic")
     n, crc = struct.unpack("<II", blob[4:12])
@@ -209,7 +212,7 @@ def _unpack(blob: bytes) -> Pack:
     count, h, w = (int(v) for v in head["shape"])
     if len(body) != count * h * w or zlib.crc32(body) != head["crc"]:
         raise ValueError("bad length or checksum")
-    pixels = np.frombuffer(body, dtype=np.uint8).reshape(count, h, w)  # read-only view
+    pixels = np.frombuffer(body, dtype=np.uint8).reshape(count, h, w)  # a view (writable when blob is a bytearray)
     items: list[Decoded | str] = []
     k = 0
     for meta in head["entries"]:

@@ -32,7 +32,7 @@ from trainprint.data.imageset import ImageSet
 from trainprint.data.layout import ImageFile
 from trainprint.data.load import CacheDir, assemble, is_volume_folder, open_cache, volume_cache
 from trainprint.data.medical import folder_format
-from trainprint.data.read import FileResult, read_files, write_packs
+from trainprint.data.read import FileResult, read_files, rows_as_one, write_packs
 from trainprint.data.reading import Reading, current_reading
 from trainprint.data.scale16 import one_scale
 from trainprint.data.volcache import read_medical_cached
@@ -149,7 +149,10 @@ def _checked(path: Path, split: str, what: str, files: list[ImageFile], results:
             listed = ", ".join(f"{s}x{s} ({n})" for s, n in sides.most_common())
             raise TrainprintError(f"{what} {path}: images differ in size: {listed}; pass --size N to resize all "
                                   "to N x N")
-    pixels = np.stack([item.pixels for _, item in good], dtype=np.uint8, casting="unsafe")  # (N, S, S): one copy
+    arrays = [item.pixels for _, item in good]
+    pixels = rows_as_one(arrays)  # (N, S, S): the decoded rows themselves, or one copy
+    if pixels is None:
+        pixels = np.stack(arrays, dtype=np.uint8, casting="unsafe")
     return ImageSet(np.array([f.id for f, _ in good], dtype=str), np.full(len(good), split), pixels, "")
 
 

@@ -9,18 +9,26 @@
    pool, or serially when ``workers == 1`` or there are few of them.
 3. ``pending`` lists the packs to write; the caller writes them (``write_packs``) only after the
    whole folder loaded, so a failed load leaves no cache entry behind.
+
+The decoded images are never held twice: a decoded image is copied, as it arrives, into row i of
+one (files, H, W) array (its file's number; the per-file array is then freed), and a pack's images
+are rows of the pack read from disk. ``rows_as_one`` then hands the folder's images over as one
+array without a copy where they are consecutive rows of one (docs/scale.md, "The audit").
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Sequence
 import warnings
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
+
+import numpy as np
 
 from trainprint.data import decode
 from trainprint.data.cache import DecodeCache, Pack, file_digest, pack_key
@@ -93,9 +101,41 @@ def read_files(
     misses = [i for i, r in enumerate(results) if r is None]
     decode_one = partial(decode_file, size=size)
     decoded = _map(decode_one, [files[i].path for i in misses], workers, pool, progress, f"decoding {desc}")
+    rows: np.ndarray | None = None  # (files, H, W): row i holds file i's image (the first one's size)
     for i, r in zip(misses, decoded):
+        if r.item is not None and r.item.pixels.dtype == np.uint8 and r.item.pixels.ndim == 2:
+            if rows is None:
+                rows = np.empty((len(files), *r.item.pixels.shape), dtype=np.uint8)  # pages taken as written
+            if r.item.pixels.shape == rows.shape[1:]:
+                rows[i] = r.item.pixels
+                r = replace(r, item=replace(r.item, pixels=rows[i]))  # the per-file array is freed
         results[i] = r
     return [r for r in results if r is not None], pending
+
+
+def rows_as_one(arrays: Sequence[np.ndarray]) -> np.ndarray | None:
+    """The (n, H, W) array whose rows are ``arrays`` (n (H, W) uint8 arrays), as a view without a
+    copy, when they are consecutive rows of one array in this order (``read_files``'s rows, a cache
+    pack's); None otherwise (the caller copies them)."""
+    if not arrays:
+        return None
+    first = arrays[0]
+    owner = first
+    while isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    if first.ndim != 2 or first.dtype != np.uint8 or not owner.flags.c_contiguous:
+        return None
+    row = first.nbytes
+    start = first.__array_interface__["data"][0]
+    for k, a in enumerate(arrays):
+        if (a.shape != first.shape or a.dtype != np.uint8 or not a.flags.c_contiguous
+                or a.__array_interface__["data"][0] != start + k * row):
+            return None
+    flat = owner.reshape(-1).view(np.uint8)  # a view: the owner is contiguous
+    offset = start - flat.__array_interface__["data"][0]
+    if offset < 0 or offset + len(arrays) * row > flat.nbytes:
+        return None
+    return flat[offset:offset + len(arrays) * row].reshape(len(arrays), *first.shape)
 
 
 def write_packs(cache: DecodeCache, files: list[ImageFile], results: list[FileResult],
