@@ -272,32 +272,47 @@ def top_counts(S: np.ndarray) -> np.ndarray:
 
 
 def _row_keys(X: np.ndarray) -> list[bytes]:
-    return [row.tobytes() for row in np.ascontiguousarray(X).reshape(X.shape[0], -1)]
+    """One key per row of ``X``: a 32-byte BLAKE2b digest of its bytes (rows of one array share a
+    dtype and shape), so that no copy of the rows is made to find equal ones."""
+    if X.shape[0] == 0:
+        return []
+    X = np.ascontiguousarray(X).reshape(X.shape[0], -1)
+    return [hashlib.blake2b(row.data, digest_size=32).digest() for row in X]
 
 
-def _union_rows(R: np.ndarray, R_pool: np.ndarray | None) -> tuple[np.ndarray, list[int], np.ndarray]:
-    """(stacked pool + R, rows of it kept in C, r_to_c): see ``union_of_reals``."""
+def _union_rows(R: np.ndarray, R_pool: np.ndarray | None) -> tuple[list[int], np.ndarray]:
+    """(rows of the pool + R, in that order, kept in C; r_to_c): see ``union_of_reals``. Rows are
+    numbered as in ``concatenate([R_pool, R])``, which is never made."""
     seen: dict[bytes, int] = {}
-    rows: list[int] = []  # rows of the stacked (pool, R) kept in C
-    stacked = R if R_pool is None else np.concatenate([R_pool.astype(R.dtype, copy=False), R])
-    offset = stacked.shape[0] - R.shape[0]
+    rows: list[int] = []  # rows of (pool, R) kept in C
+    offset = 0 if R_pool is None else R_pool.shape[0]
+    keys = ([] if R_pool is None else _row_keys(R_pool.astype(R.dtype, copy=False))) + _row_keys(R)
     r_to_c = np.empty(R.shape[0], dtype=np.int64)
-    for i, key in enumerate(_row_keys(stacked)):
+    for i, key in enumerate(keys):
         if key not in seen:
             seen[key] = len(rows)
             rows.append(i)
         if i >= offset:
             r_to_c[i - offset] = seen[key]
-    return stacked, rows, r_to_c
+    return rows, r_to_c
 
 
 def union_of_reals(R: np.ndarray, R_pool: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Candidates ``C`` = the pool, then R's images not already in it (by exact content; duplicates
     kept once), and for each image of R its row in C. Returns ``(C, r_to_c)``. The pool comes first
     so that every fold of an evaluation, which passes the same pool, gets the same C (and the cache
-    of similarity results serves them all)."""
-    stacked, rows, r_to_c = _union_rows(R, R_pool)
-    return stacked[rows], r_to_c
+    of similarity results serves them all). When R adds nothing to a pool without duplicates, C is
+    the pool itself (as R's dtype), not a copy: 73 MB for 280 images of 256 px."""
+    rows, r_to_c = _union_rows(R, R_pool)
+    if R_pool is None:
+        return (R if len(rows) == R.shape[0] else R[rows]), r_to_c
+    pool = R_pool.astype(R.dtype, copy=False)
+    p = pool.shape[0]
+    from_pool = [i for i in rows if i < p]
+    from_r = [i - p for i in rows if i >= p]
+    if len(from_pool) == p and not from_r:
+        return pool, r_to_c
+    return np.concatenate([pool[from_pool], R[from_r]]), r_to_c
 
 
 def union_groups(R: np.ndarray, R_pool: np.ndarray | None, pool_groups: np.ndarray | None) -> np.ndarray | None:
@@ -309,7 +324,7 @@ def union_groups(R: np.ndarray, R_pool: np.ndarray | None, pool_groups: np.ndarr
     if R_pool is None or len(pool_groups) != len(R_pool):
         raise TrainprintError(f"membership: {0 if pool_groups is None else len(pool_groups)} pool groups for "
                               f"{0 if R_pool is None else len(R_pool)} pool images")
-    _, rows, _ = _union_rows(R, R_pool)
+    rows, _ = _union_rows(R, R_pool)
     labels = np.concatenate([np.asarray(pool_groups).astype(str),
                              np.array([f"\x00r{i}" for i in range(R.shape[0])])])  # never a pool label
     return labels[rows]
