@@ -103,9 +103,14 @@ def test_nearest_stats_equal_the_definition(space: str, win: SSIMWindow) -> None
 def test_distances_and_vectors_follow_the_definition(space: str) -> None:
     A, B = _case(space)
     ref = _ref_matrix(space, A, B, WINDOWS[0])
-    want = {"pixel": -ref, "ncc": np.sqrt(np.clip(2 - 2 * ref, 0, None)), "ssim": np.clip(1 - ref, 0, None),
-            "fingerprint": -ref}[space]
-    np.testing.assert_allclose(to_distance(space, pairwise(space, A, B)), want, atol=5e-5)
+    S = pairwise(space, A, B)
+    np.testing.assert_allclose(S, ref, atol=5e-5)
+    # the distance of the similarity computed (from the reference's, NCC's sqrt(2 - 2 s) would turn the
+    # float32 rounding of an identical pair's 1 - 6e-8 into 3.5e-4)
+    S64 = S.astype(np.float64)
+    want = {"pixel": -S64, "ncc": np.sqrt(np.clip(2 - 2 * S64, 0, None)), "ssim": np.clip(1 - S64, 0, None),
+            "fingerprint": -S64}[space]
+    np.testing.assert_allclose(to_distance(space, S), want, rtol=1e-12, atol=1e-12)
     if space == "ssim":
         with pytest.raises(Exception, match="no vector form"):
             vectors(space, A)
@@ -113,7 +118,8 @@ def test_distances_and_vectors_follow_the_definition(space: str) -> None:
     VA, VB = vectors(space, A), vectors(space, B)
     d = np.linalg.norm(VA[:, None].astype(np.float64) - VB[None], axis=2)
     scale = np.sqrt(A[0].size) if space == "pixel" else 1.0  # pixel: distance = ||a - b|| / sqrt(H W)
-    np.testing.assert_allclose(d / scale, want, atol=5e-5)
+    # squared: sqrt's slope at 0 would turn an identical pair's float32 rounding into 3.5e-4 (above)
+    np.testing.assert_allclose((d / scale) ** 2, want**2, rtol=1e-6, atol=1e-6)
 
 
 @dataclass(frozen=True)
