@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from trainprint.similarity.blocks import PAIR_BLOCK, pair_scores
+from trainprint.similarity.blocks import PAIR_BLOCK, pair_scores, pairs_per_block
 from trainprint.similarity.spaces.base import CheapStage, ProductSpace
 from trainprint.similarity.ssim import SSIMWindow
 
@@ -61,8 +61,9 @@ class NCCSpace(ProductSpace):
         with torch.no_grad():
             va = unit(torch.as_tensor(np.ascontiguousarray(A), device=device).float())
             vb = unit(torch.as_tensor(np.ascontiguousarray(B), device=device).float())
-            for s in range(0, len(ia), 4 * PAIR_BLOCK):
-                i, j = torch.as_tensor(ia[s:s + 4 * PAIR_BLOCK]), torch.as_tensor(ib[s:s + 4 * PAIR_BLOCK])
+            step = pairs_per_block(va.shape[1], 4 * PAIR_BLOCK)  # the rows gathered for a block of pairs
+            for s in range(0, len(ia), step):
+                i, j = torch.as_tensor(ia[s:s + step]), torch.as_tensor(ib[s:s + step])
                 out[s:s + len(i)] = (va[i] * vb[j]).sum(1).clamp(-1.0, 1.0).cpu().numpy()
         return out
 
