@@ -230,6 +230,10 @@ def test_default_method_is_label_free_and_in_pixel_space() -> None:
     (("generated", "real_unknown", "--method", "vectornet-12/real/svm-2"), "without --dev"),
     (("generated", "real_unknown", "--fdr", "0"), "--fdr"),
     (("generated", "real_unknown", "--dev", "DEV", "--method", "sim-pixel/nn"), "--methods"),
+    (("generated", "real_unknown", "--method", "mia-disc/cnn"), "without --dev"),
+    (("generated", "real_unknown", "--method", "mia-fusion/features"), "without --dev"),
+    (("generated", "real_unknown", "--memory", "2XB"), "--memory '2XB'"),
+    (("generated", "real_unknown", "--memory", "300MB"), "--memory 300 MB: this audit needs about"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(folders: dict[str, Path], tmp_path: Path, capsys, args,
                                                    message: str) -> None:
@@ -314,3 +318,39 @@ def test_audit_two_stage_search_equals_exhaustive_when_the_candidates_hold_every
     assert any("two-stage search" in n for n in s_two["notes"])
     assert not any("two-stage search" in n for n in s_ex["notes"])
     assert read_json(tmp_path / "two-stage" / "config.json")["search"] == "two-stage"
+
+
+@pytest.mark.parametrize("method", ["mia-pixel/domias-knn", "mia-ncc/gan-leaks-cal", "mia-fusion/rank"])
+def test_label_free_mia_methods_audit_without_a_dev_set(folders: dict[str, Path], tmp_path: Path,
+                                                        method: str) -> None:
+    """The label-free ``mia-`` scores audit a bare folder, reading the generated images a block at a
+    time (``streams``), and find the copied images as the similarity rules do."""
+    from trainprint.audit.pipeline import streams
+
+    assert streams(parse_method(method))
+    out = tmp_path / "run"
+    t = folders["test"]
+    assert _run(folders, out, t / "generated", t / "real_unknown", "--reference", str(folders["ref"]),
+                "--method", method) == 0
+    s = read_json(out / "audit.json")
+    assert s["method"] == method and s["verdict"] == "evidence of membership"
+    rows = read_csv(out / "audit.csv")
+    members = {f"t{i:03d}" for i in range(40, 52)}
+    top = {r["id"] for r in rows[:12]}
+    assert len(top & members) >= 8, (method, sorted(top))
+
+
+def test_memory_budget_sets_the_block_size_and_is_recorded(folders: dict[str, Path], tmp_path: Path) -> None:
+    from trainprint.similarity.generated import GeneratedSet, SearchPlan, block_bytes_for
+
+    assert block_bytes_for(2 * 10**9) == 2 * 10**9 // 32 and block_bytes_for(10**7) == 2**20  # at least 1 MiB
+    G = np.zeros((100, 64, 64), np.uint8)
+    assert GeneratedSet(G, SearchPlan(block_bytes=64 * 64 * 4 * 7), divisor=255.0).block_rows == 7
+    out = tmp_path / "run"
+    t = folders["test"]
+    assert _run(folders, out, t / "generated", t / "real_unknown", "--method", "sim-pixel/realmax",
+                "--memory", "3GB") == 0
+    run = read_json(out / "run.json")
+    assert run["config"]["memory"] == 3 * 10**9 and run["memory"]["budget"] == 3 * 10**9
+    assert 0 < run["memory"]["held_before_scoring"] < 3 * 10**9 and run["memory"]["scoring_estimate"] > 0
+    assert set(run["peak_rss_mib"]) >= {"groups", "scores", "statistics"}

@@ -69,3 +69,52 @@ def test_search_auto_turns_two_stage_from_the_work_threshold() -> None:
     assert resolve_search("exhaustive", 400, 10**7, (256, 256)) == "exhaustive"
     with pytest.raises(TrainprintError, match="--search 'fast'"):
         resolve_search("fast", 1, 1, (8, 8))
+
+
+MIA = [("pixel", "domias-knn"), ("ncc", "gan-leaks-cal"), ("ssim", "domias-knn"), ("ssim", "gan-leaks-cal"),
+       ("pixel", "domias-kde"), ("ncc", "domias-clf")]
+
+
+@pytest.mark.parametrize("space,score", MIA)
+def test_mia_scores_read_a_generated_set_a_block_at_a_time(data, space: str, score: str) -> None:
+    """``mia-<space>/<score>`` fitted on the uint8 generated set, read 5 rows at a time, scores as
+    fitted on the float32 array (the audit streams them so)."""
+    from trainprint.membership.mia import MiaMethod
+
+    G, real, pool, groups = data
+    f = lambda x: x.astype(np.float32) / np.float32(255.0)  # noqa: E731 - as the raw extractor
+    clear_cache()
+    want = MiaMethod(space, score, random_state=3).fit(f(pool), None, f(G), f(pool), groups).decision_function(f(real))
+    clear_cache()
+    gset = GeneratedSet(G, SearchPlan(block_rows=5), divisor=255.0)
+    got = MiaMethod(space, score, random_state=3).fit(f(pool), None, gset, f(pool), groups).decision_function(f(real))
+    # NCC's distance sqrt(2 - 2 ncc) turns float32 rounding of an ncc near 1 (a near-copy) into ~sqrt(2e-7)
+    atol = 2e-3 if space == "ncc" else 1e-4
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=atol, err_msg=f"mia-{space}/{score}")
+    assert want[:6].mean() > want[6:16].mean(), \
+        "the copies score higher: the data test something"
+
+
+def test_fusion_reads_a_generated_set_a_block_at_a_time(data) -> None:
+    from trainprint.membership.mia.fusion import FusionMethod
+
+    G, real, pool, groups = data
+    f = lambda x: x.astype(np.float32) / np.float32(255.0)  # noqa: E731
+    clear_cache()
+    want = FusionMethod("rank", random_state=1).fit(f(pool), None, f(G), f(pool), groups).components(f(real))
+    clear_cache()
+    gset = GeneratedSet(G, SearchPlan(block_rows=5), divisor=255.0)
+    got = FusionMethod("rank", random_state=1).fit(f(pool), None, gset, f(pool), groups).components(f(real))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-3)  # 2e-3: NCC distances of near-copies (above)
+
+
+def test_generated_set_rows_by_slice_and_index() -> None:
+    G = _images(9, seed=4)
+    gset = GeneratedSet(G, SearchPlan(block_rows=2), divisor=255.0)
+    f = lambda x: x.astype(np.float32) / np.float32(255.0)  # noqa: E731
+    assert np.array_equal(gset[2:7], f(G[2:7])) and np.array_equal(gset[np.array([8, 0, 8])], f(G[[8, 0, 8]]))
+    assert np.array_equal(gset[5:100], f(G[5:]))
+    with pytest.raises(TrainprintError, match="step 1"):
+        gset[::2]
+    with pytest.raises(TrainprintError, match="slice or a 1-d array"):
+        gset[np.array([0.5])]

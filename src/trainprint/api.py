@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Union
 
 from trainprint.core.errors import TrainprintError
+from trainprint.core.memory import parse_memory
 
 if TYPE_CHECKING:
     import numpy as np
@@ -125,8 +126,8 @@ def audit(generated: Images, real: Images, *, reference: Images | None = None, d
           folds: int = 10, permutations: int = 200, groups: PathLike = "auto", siblings: Literal["leave-out", "named", "keep"] = "leave-out",
           fdr: float = 0.05, preset: Literal["paper", "fast", "smoke"] = "fast", seed: int = 0,
           device: Literal["auto", "cpu", "cuda"] = "auto", size: int | None = None, skip_bad: bool = False,
-          search: Literal["auto", "exhaustive", "two-stage"] = "auto", cache_dir: PathLike | bool | None = None,
-          progress: bool = False) -> AuditResult:
+          search: Literal["auto", "exhaustive", "two-stage"] = "auto", memory: str | int = "2GB",
+          cache_dir: PathLike | bool | None = None, progress: bool = False) -> AuditResult:
     """Audit the real images ``real`` against the generator's images ``generated`` (as
     ``trainprint audit``; docs/audit.md): a verdict for every real image and for every patient, the
     overall verdict and the estimated number of members.
@@ -134,12 +135,13 @@ def audit(generated: Images, real: Images, *, reference: Images | None = None, d
     ``generated``, ``real``, ``reference``: folders, or uint8 arrays (N, H, W) (ids ``generated-0``,
     ``real-0``, ``reference-0``, ... in array order); ``dev``: a labelled dev folder. ``method``: the
     label-free method without ``dev``; ``methods``: the candidates ``dev``'s strict CV chooses among
-    (needs ``dev``). The other options are the command's (``--folds`` ...). ``out``: the run folder
-    to write, or None (a temporary one, removed)."""
+    (needs ``dev``). ``memory``: the peak the run may reach (``"2GB"``, ``"1.5GiB"`` or bytes; it
+    says before it starts when the images cannot fit). The other options are the command's
+    (``--folds`` ...). ``out``: the run folder to write, or None (a temporary one, removed)."""
     cfg = audit_config(_name(generated), _name(real), reference=None if reference is None else _name(reference),
                        dev=None if dev is None else str(dev), method=method, methods=methods, folds=folds,
                        permutations=permutations, groups=groups, siblings=siblings, fdr=fdr, preset=preset, seed=seed,
-                       device=device, size=size, skip_bad=skip_bad, search=search).check()
+                       device=device, size=size, skip_bad=skip_bad, search=search, memory=memory).check()
     from trainprint.audit.pipeline import CSV_FIELDS, PATIENT_FIELDS, audit as run_audit
     from trainprint.report.audit_page import build_audit_page
 
@@ -162,11 +164,11 @@ def audit_config(generated_dir: str, real_dir: str, *, reference: str | None = N
                  method: str | None = None, methods: str | Sequence[str] | None = None, folds: int = 10,
                  permutations: int = 200, groups: PathLike = "auto", siblings: str = "leave-out", fdr: float = 0.05,
                  preset: str = "fast", seed: int = 0, device: str = "auto", size: int | None = None,
-                 skip_bad: bool = False, search: str = "auto") -> AuditConfig:
+                 skip_bad: bool = False, search: str = "auto", memory: str | int = "2GB") -> AuditConfig:
     """The ``AuditConfig`` of ``trainprint audit``'s options (the command and ``audit`` both build it
     here). ``--method`` is the one method scored without ``--dev``; ``--methods`` the candidates a
     dev set's CV chooses among, so it needs ``--dev`` (and ``--method`` refuses ``--dev``:
-    ``AuditConfig.check``)."""
+    ``AuditConfig.check``); ``--memory`` a size such as ``2GB`` (``core.memory.parse_memory``)."""
     from trainprint.audit.config import DEV_METHODS, AuditConfig
     from trainprint.evaluation.config import EvalConfig
     from trainprint.methods import BASELINES
@@ -179,7 +181,7 @@ def audit_config(generated_dir: str, real_dir: str, *, reference: str | None = N
                         permutations=permutations, groups=str(groups), siblings=siblings, preset=preset, seed=seed,
                         device=device, size=size, skip_bad=skip_bad)
     return AuditConfig(generated_dir=generated_dir, real_dir=real_dir, evaluation=shared, reference_dir=reference,
-                       method=method, fdr=fdr, search=search)
+                       method=method, fdr=fdr, search=search, memory=parse_memory(memory))
 
 
 def _audit_arrays(generated: Images, real: Images, reference: Images | None, cfg: AuditConfig, out: Path,
@@ -278,7 +280,7 @@ def submit(dev: PathLike, test: PathLike, *, out: PathLike | None = None, method
            recommend_fraction: bool = False, fraction_q: float = 0.5,
            engine: Literal["auto", "memory", "local", "ray"] = "auto",
            search: Literal["auto", "exhaustive", "two-stage"] = "auto", candidates: int = 64,
-           real_candidates: int = 4, chunk: int = 4096, workers: int = 2,
+           real_candidates: int = 4, chunk: int = 4096, workers: int = 2, memory: str | int = "2GB",
            cache_dir: PathLike | bool | None = None, progress: bool = False) -> SubmitResult:
     """Fit every method on the dev folder ``dev`` and answer the task test folder ``test`` (as
     ``trainprint submit``; official run files, votes, the recommended run). Folders only: the run
@@ -292,7 +294,7 @@ def submit(dev: PathLike, test: PathLike, *, out: PathLike | None = None, method
                         device=device, size=size, skip_bad=skip_bad, group_space=group_space, group_z=group_z,
                         group_k=group_k, recommend_fraction=recommend_fraction, fraction_q=fraction_q, engine=engine,
                         search=search, candidates=candidates, real_candidates=real_candidates, chunk=chunk,
-                        workers=workers).check()
+                        workers=workers, memory=memory).check()
     from trainprint.evaluation.summary import SelectionEstimate
     from trainprint.submit.pipeline import submit as run_submit
     from trainprint.submit.summary import SubmitSummary
@@ -312,7 +314,8 @@ def submit_config(dev_dir: str, test_dir: str, *, methods: str | Sequence[str] |
                   seed: int = 0, device: str = "auto", size: int | None = None, skip_bad: bool = False,
                   group_space: str = "pixel", group_z: float | None = None, group_k: int = 2,
                   recommend_fraction: bool = False, fraction_q: float = 0.5, engine: str = "auto", search: str = "auto",
-                  candidates: int = 64, real_candidates: int = 4, chunk: int = 4096, workers: int = 2) -> SubmitConfig:
+                  candidates: int = 64, real_candidates: int = 4, chunk: int = 4096, workers: int = 2,
+                  memory: str | int = "2GB") -> SubmitConfig:
     """The ``SubmitConfig`` of ``trainprint submit``'s options (the command and ``submit`` both build it here)."""
     from trainprint.evaluation.config import EvalConfig
     from trainprint.submit.pipeline import SubmitConfig
@@ -323,7 +326,7 @@ def submit_config(dev_dir: str, test_dir: str, *, methods: str | Sequence[str] |
                         null_refits=null_refits, include_fraction=recommend_fraction, fraction_q=fraction_q)
     return SubmitConfig(test_dir=test_dir, evaluation=shared, from_run=str(from_run) if from_run else None,
                         engine=engine, search=search, candidates=candidates, real_candidates=real_candidates,
-                        chunk=chunk, workers=workers)
+                        chunk=chunk, workers=workers, memory=parse_memory(memory))
 
 
 def _answers(run: Path, summary: SubmitSummary) -> Table:

@@ -126,6 +126,10 @@ class MethodSpec:
     #: the method trains, inside ``fit``, an extractor that reads labels (a fusion over its space):
     #: like a method whose ``extractor`` reads labels, its null test must retrain it (``--null-refits``)
     trains_on_labels: bool = False
+    #: ``fit`` takes the generated images as a ``similarity.GeneratedSet`` and reads them a block at a
+    #: time (similarity methods, ``mia-<space>/<score>``, a fusion of pixel spaces): they need never be
+    #: one float32 array (``audit``, ``submit --engine local``)
+    streams: bool = False
     factory: Callable[[int, str, MethodOptions], Any] = field(default=lambda seed, device, options: None,
                                                               repr=False, compare=False)
 
@@ -177,7 +181,7 @@ def _fusion_spec(method_id: str, extractors: tuple[str, ...], rule: str) -> Meth
         return FusionMethod(rule, extractors=extractors, preset=options.preset, device=device, random_state=seed)
 
     return MethodSpec(method_id, "mia", "raw", space="pixel", rule=rule, uses_labels=rule == "features" or readers,
-                      trains_on_labels=readers, factory=factory)
+                      trains_on_labels=readers, streams=not extractors, factory=factory)
 
 
 def _mia_spec(method_id: str, space: str, score: str) -> MethodSpec:
@@ -195,7 +199,7 @@ def _mia_spec(method_id: str, space: str, score: str) -> MethodSpec:
         return MiaMethod(space=space, score=score, reference=reference, device=device, random_state=seed)
 
     return MethodSpec(method_id, "mia", "raw" if space in PIXEL_SPACES else space, space=space, rule=score,
-                      uses_labels=reference == "not-used", factory=factory)
+                      uses_labels=reference == "not-used", streams=True, factory=factory)
 
 
 def _classifier_spec(method_id: str, ext: str, strategy: str, clf: str) -> MethodSpec:
@@ -224,7 +228,7 @@ def _similarity_spec(method_id: str, space: str, rule: str) -> MethodSpec:
         return SimilarityMethod(space=space, rule=rule, random_state=seed, device=device, q=options.fraction_q)
 
     return MethodSpec(method_id, "similarity", "raw" if space in PIXEL_SPACES else space, space=space,
-                      rule=rule, uses_labels=RULES[rule].uses_labels, factory=factory)
+                      rule=rule, uses_labels=RULES[rule].uses_labels, streams=True, factory=factory)
 
 
 def known_methods() -> list[str]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from trainprint.core.config import PRESET_NAMES
 from trainprint.core.device import resolve_device
 from trainprint.core.errors import TrainprintError
+from trainprint.core.memory import DEFAULT_MEMORY, parse_memory
 from trainprint.core.seeding import check_seed
 from trainprint.evaluation.config import EvalConfig
 from trainprint.evaluation.groups import AUTO, NONE
@@ -36,6 +37,15 @@ def _no_dev() -> EvalConfig:
     return EvalConfig(dev_dir="", methods=DEV_METHODS + BASELINES)
 
 
+def label_free_on_pixels(method: str) -> bool:
+    """Whether ``method`` can audit without a dev set: it reads no labels, compares the images
+    themselves (no trained extractor) and reads the generated images a block at a time
+    (``MethodSpec.streams``): ``sim-<pixel space>/<label-free rule>``, ``mia-<pixel space>/<score>``,
+    ``mia-fusion/rank``."""
+    spec = parse_method(method)
+    return spec.streams and spec.extractor == "raw" and not spec.uses_labels and spec.space in PIXEL_SPACES
+
+
 @dataclass(frozen=True)
 class AuditConfig:
     """Settings of one ``audit`` run (saved as ``config.json``). ``evaluation`` holds what it shares
@@ -46,9 +56,10 @@ class AuditConfig:
     real_dir: str  # folder of the real images to audit
     evaluation: EvalConfig = field(default_factory=_no_dev)  # the shared settings (see above)
     reference_dir: str | None = None  # folder of real images known not to be in training (the null's sample)
-    method: str | None = None  # without a dev set: a label-free sim-<pixel|ncc|ssim>/<rule>; None: the default
+    method: str | None = None  # without a dev set: a label-free method on the pixels (label_free_on_pixels); None: the default
     fdr: float = 0.05  # with a reference: images are called used at Benjamini-Hochberg q <= fdr
     search: str = "auto"  # SSIM / NCC against the generated images: auto | exhaustive | two-stage (similarity.generated)
+    memory: int = DEFAULT_MEMORY  # bytes the run may hold at its peak (--memory): block sizes follow it
 
     @property
     def dev_dir(self) -> str | None:
@@ -74,6 +85,7 @@ class AuditConfig:
         if ev.preset not in PRESET_NAMES:
             raise TrainprintError(f"--preset {ev.preset!r}: expected one of {', '.join(PRESET_NAMES)}")
         check_search(self.search)
+        parse_memory(self.memory)
         if not 0.0 < self.fdr < 1.0:
             raise TrainprintError(f"--fdr {self.fdr}: expected a share between 0 and 1")
         if self.dev_dir:
@@ -84,10 +96,11 @@ class AuditConfig:
         else:
             method = self.method or DEFAULT_LABEL_FREE_METHOD
             spec = parse_method(method)
-            if spec.kind != "similarity" or spec.uses_labels or spec.space not in PIXEL_SPACES:
-                raise TrainprintError(f"--method {method}: without --dev the method must be a label-free "
-                                      f"sim-<{'|'.join(PIXEL_SPACES)}>/<rule> (a rule that reads no labels, in a "
-                                      "space that needs no training)")
+            if not label_free_on_pixels(method):
+                spaces = "|".join(PIXEL_SPACES)
+                raise TrainprintError(f"--method {method}: without --dev the method must be label-free on the "
+                                      f"images themselves: sim-<{spaces}>/<rule> (a rule that reads no labels), "
+                                      f"mia-<{spaces}>/<score> or mia-fusion/rank")
             ev.group_rule.check()
             if ev.groups not in (AUTO, NONE) and not Path(ev.groups).is_file():
                 raise TrainprintError(f"--groups {ev.groups}: file not found; expected auto, none or a CSV file")

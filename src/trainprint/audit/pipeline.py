@@ -40,6 +40,7 @@ image and an audited non-member are scored alike); a method that reads labels on
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any, Callable
 
@@ -52,6 +53,7 @@ from trainprint.audit.stats import (bh_q_values, conformal_p_values, global_test
                                     storey_patients)
 from trainprint.core import files
 from trainprint.core.errors import TrainprintError
+from trainprint.core.memory import format_bytes, resident_bytes
 from trainprint.core.runs import CONFIG_FILE, RunRecord, check_out_dir, check_resume
 from trainprint.data.imageset import (GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REAL_USED, ImageSet, labels_of,
                                       patients_of)
@@ -69,7 +71,7 @@ from trainprint.methods import MethodOptions, MethodSpec, parse_method
 from trainprint.scoring import FitView, PatientScores, patient_calls, patient_scores, score_images
 from trainprint.scoring.siblings import describe, left_out
 from trainprint.similarity import PIXEL_SPACES
-from trainprint.similarity.generated import GeneratedSet, SearchPlan, resolve_search
+from trainprint.similarity.generated import GeneratedSet, SearchPlan, block_bytes_for, resolve_search
 from trainprint.submit.runfiles import real_unknown_ids, write_run_file
 
 NEIGHBOURS = 5  # nearest generated images listed per audited image
@@ -141,7 +143,10 @@ def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected:
     page from the files written, as the run's last output before ``run.json`` says finished."""
     cfg = cfg.check()
     out = check_out_dir(out)
+    need = check_memory(inputs, cfg)
     with RunRecord(out, command="audit", config=cfg, seed=cfg.evaluation.seed) as record:
+        record.data["memory"] = {"budget": cfg.memory, "held_before_scoring": need and need[0],
+                                 "scoring_estimate": need and need[1]}  # bytes (run.json)
         files.write_json(out / CONFIG_FILE, dataclasses.asdict(cfg))
         notes: list[str] = []
         selection = None
@@ -167,7 +172,7 @@ def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected:
             if say is not None:
                 say(("warning: " if not allows["can_call"] else "") + allows["statement"])
         # the space of the evidence: the method's own when it is a pixel space (it reads the same set)
-        space = spec.space if spec.kind == "similarity" and spec.space in PIXEL_SPACES else "pixel"
+        space = spec.space if spec.extractor == "raw" and spec.space in PIXEL_SPACES else "pixel"
         gen_set = generated_set(inputs, ref, cfg, space, notes)
         with record.stage("scores"):
             s_real, pred, s_ref = _score(spec, inputs, ref, g_real, g_ref, named, cfg, out, progress, notes,
@@ -222,15 +227,53 @@ def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected:
 
 
 # ---------------------------------------------------------------------------------------- steps
+#: bytes per pixel of each real image (audited and reference) held while scoring: float32 copies of
+#: the representation and of the pool (8), SSIM's local moments of the image (about 12), and slack
+REAL_BYTES_PER_PIXEL = 24
+#: generated blocks (``SearchPlan.block_bytes`` each) alive at once while searching: the block, its
+#: float conversion, the space's copy of it and the moments of its images
+LIVE_BLOCKS = 4
+
+
+def memory_needed(inputs: Inputs, cfg: AuditConfig) -> tuple[int, int] | None:
+    """(bytes held now, bytes the scoring adds at its peak) of this audit when its method reads the
+    generated images a block at a time (``streams``; a method fitted on a dev set that does not
+    holds them as float32 rows, 4x their uint8 bytes, on top); None where the process's memory
+    cannot be read. Measured against ``trainprint audit`` at 10,000 x 256 px (docs/scale.md)."""
+    held = resident_bytes()
+    if held is None:
+        return None
+    pixels = int(np.prod(inputs.gen.pixels.shape[1:]))
+    n_real = len(inputs.real) + (0 if inputs.ref is None else len(inputs.ref))
+    block = min(block_bytes_for(cfg.memory), 4 * pixels * len(inputs.gen))
+    return held, n_real * pixels * REAL_BYTES_PER_PIXEL + LIVE_BLOCKS * block
+
+
+def check_memory(inputs: Inputs, cfg: AuditConfig) -> tuple[int, int] | None:
+    """``memory_needed``; a TrainprintError, before anything is written, when this audit cannot keep
+    within ``--memory``, naming what takes the memory."""
+    need = memory_needed(inputs, cfg)
+    if need is None or sum(need) <= cfg.memory:
+        return need
+    held, work = need
+    gen = inputs.gen.pixels
+    raise TrainprintError(
+        f"--memory {format_bytes(cfg.memory)}: this audit needs about {format_bytes(held + work)} (the images read "
+        f"and the program hold {format_bytes(held)}, of which the {len(gen):,} generated images "
+        f"{format_bytes(gen.nbytes)}; scoring adds about {format_bytes(work)}); give --memory "
+        f"{math.ceil((held + work) / 1e8) / 10:.1f}GB or more, or fewer images")
+
+
 def _digests(pixels: np.ndarray) -> list[bytes]:
     return [p.tobytes() for p in np.ascontiguousarray(pixels)]
 
 
 def streams(spec: MethodSpec) -> bool:
     """Whether ``spec`` reads the generated images as a ``GeneratedSet`` (uint8, a block at a time):
-    a label-free similarity method on the raw images. The others (fingerprints, the ``mia-`` scores,
+    a label-free method on the raw images that can (``MethodSpec.streams``: ``sim-<space>/<rule>``,
+    ``mia-<space>/<score>``, ``mia-fusion/rank``). The others (fingerprints, ``mia-disc/cnn``,
     label-reading methods fitted on a dev set) read them as rows of one representation."""
-    return spec.kind == "similarity" and spec.extractor == "raw" and not spec.uses_labels
+    return spec.streams and spec.extractor == "raw" and not spec.uses_labels
 
 
 def generated_set(inputs: Inputs, ref: ImageSet | None, cfg: AuditConfig, space: str,
@@ -241,7 +284,7 @@ def generated_set(inputs: Inputs, ref: ImageSet | None, cfg: AuditConfig, space:
     one the audit searches them in) is then searched in two stages."""
     n_real = len(inputs.real) + (0 if ref is None else len(ref))
     search = resolve_search(cfg.search, n_real, len(inputs.gen), inputs.gen.pixels.shape[1:])
-    plan = SearchPlan(search=search)
+    plan = SearchPlan(search=search, block_bytes=block_bytes_for(cfg.memory))
     if plan.two_stage(space):
         notes.append(f"{space} against the {len(inputs.gen)} generated images: two-stage search (--search "
                      f"{cfg.search}; {plan.candidates} generated candidates per real image, {plan.real_candidates} "

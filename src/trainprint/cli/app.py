@@ -63,6 +63,9 @@ Search = Literal["auto", "exhaustive", "two-stage"]
 Axis = Literal["sagittal", "coronal", "axial"]
 DemoFormat = Literal["png", "nifti"]
 
+MemoryOpt = Annotated[str, typer.Option(
+    "--memory", metavar="SIZE", help="The peak memory the run may reach, e.g. 2GB, 1.5GiB or 800MB (GB = 10^9 bytes): "
+    "the generated images are read and compared in blocks of 1/32 of it.")]
 DeviceOpt = Annotated[
     Device, typer.Option("--device", help="auto (GPU when there is one), cpu or cuda.")
 ]

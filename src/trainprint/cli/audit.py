@@ -25,8 +25,9 @@ def audit_cmd(
         "--dev", help="A labelled dev folder (generated/, real_used/, real_not_used/): the method is chosen by its "
         "strict, sibling-aware CV, with the selection-aware estimate and the permutation verdict.")] = None,
     method: Annotated[Optional[str], typer.Option(
-        "--method", help="The one method scored, without --dev: a label-free sim-<pixel|ncc|ssim>/<rule> (default "
-        "sim-ssim/calibrated). With --dev the method is chosen by CV: give the candidates with --methods.")] = None,
+        "--method", help="The one method scored, without --dev: label-free on the images, sim-<pixel|ncc|ssim>/<rule> "
+        "(default sim-ssim/calibrated), mia-<pixel|ncc|ssim>/<score> or mia-fusion/rank. With --dev the method is "
+        "chosen by CV: give the candidates with --methods.")] = None,
     methods: Annotated[Optional[str], typer.Option(
         "--methods", help="The candidates a dev set's strict CV chooses among, so only with --dev (ids, globs or "
         "lists as for evaluate; default: every similarity method in pixel, NCC and SSIM space).")] = None,
@@ -39,6 +40,10 @@ def audit_cmd(
         "--search", help="SSIM / NCC against the generated images: exhaustive (every pair), two-stage (cheap "
         "candidates, then the exact similarity on them only) or auto (two-stage when the exhaustive search would "
         "take minutes: from 10^11 real x generated x pixels).")] = "auto",
+    memory: Annotated[str, typer.Option(
+        "--memory", metavar="SIZE", help="The peak memory the run may reach, e.g. 2GB, 1.5GiB or 800MB (GB = 10^9 "
+        "bytes): the generated images are read and compared in blocks of 1/32 of it, and the audit says before it "
+        "starts when the images cannot fit.")] = "2GB",
     fdr: Annotated[float, typer.Option("--fdr", help="With --reference: call used at Benjamini-Hochberg q <= "
                                        "this.")] = 0.05,
     preset: Annotated[Preset, typer.Option("--preset", help="Preset of trained extractors a candidate needs.")] = "fast",
@@ -65,7 +70,7 @@ def audit_cmd(
     cfg = audit_config(str(generated_dir), str(real_dir), reference=str(reference) if reference else None,
                        dev=str(dev) if dev else None, method=method, methods=methods, folds=folds,
                        permutations=permutations, groups=groups, siblings=siblings, fdr=fdr, preset=preset, seed=seed, device=device,
-                       size=size, skip_bad=skip_bad, search=search)
+                       size=size, skip_bad=skip_bad, search=search, memory=memory)
     summary = audit(cfg, out, progress=progress, cache_dir=cache_choice(cache_dir, no_cache),
                     say=lambda line: typer.echo(line, err=True), page=build_audit_page)
     verdict = summary.verdict_of()

@@ -9,9 +9,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from trainprint.cli.app import (AxisOpt, CacheDirOpt, DeviceOpt, Engine, GroupsOpt, JsonOpt, NoCacheOpt, OutOpt,
-                               Preset, ProgressOpt, Protocol, Search, SeedOpt, SiblingsOpt, SizeOpt, SkipBadOpt, SliceStepOpt,
-                               WindowOpt, app, cache_choice, say)
+from trainprint.cli.app import (AxisOpt, CacheDirOpt, DeviceOpt, Engine, GroupsOpt, JsonOpt, MemoryOpt, NoCacheOpt,
+                               OutOpt, Preset, ProgressOpt, Protocol, Search, SeedOpt, SiblingsOpt, SizeOpt, SkipBadOpt,
+                               SliceStepOpt, WindowOpt, app, cache_choice, say)
 
 PresetOpt = Annotated[Preset, typer.Option("--preset", help="Extractor preset: fast (CPU), paper or smoke.")]
 MethodsOpt = Annotated[
@@ -134,6 +134,7 @@ def submit(
     chunk: Annotated[int, typer.Option(
         "--chunk", help="Streaming: generated images decoded and embedded at once.")] = 4096,
     workers: Annotated[int, typer.Option("--workers", help="Ray actors (--engine ray).")] = 2,
+    memory: MemoryOpt = "2GB",
     axis: AxisOpt = "axial", slice_step: SliceStepOpt = 1, window: WindowOpt = None,
 ) -> None:
     """Write official run files for a test folder, their majority votes and a recommended one."""
@@ -146,7 +147,7 @@ def submit(
                         group_space=group_space, group_z=group_z, group_k=group_k, permutations=permutations,
                         null_refits=null_refits, recommend_fraction=recommend_fraction, fraction_q=fraction_q,
                         engine=engine, search=search, candidates=candidates, real_candidates=real_candidates,
-                        chunk=chunk, workers=workers)
+                        chunk=chunk, workers=workers, memory=memory)
     summary = SubmitSummary.from_dict(run(cfg, out, progress=progress, cache_dir=cache_choice(cache_dir, no_cache)))
     votes = ", ".join(f"{out}/{name}" for name in summary.votes)
     say(f"wrote {len(summary.runs)} run files to {out}/runs/, {votes}, {out}/recommended.csv (with recommended.json)",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainprint.core.errors import TrainprintError
+from trainprint.core.memory import DEFAULT_MEMORY
 from trainprint.data.shards import ShardStore, as_float32
 from trainprint.similarity.spaces import space_of
 
@@ -34,9 +35,20 @@ DEFAULT_LOW_SIDE = 32
 DEFAULT_COARSE = 4
 #: generated rows per block when they are read from disk
 DEFAULT_BLOCK_ROWS = 4096
-#: ... and at most this many bytes of float32 rows per block (256 rows at 256 px; 64 px: 4,096): at 256 px
-#: blocks of 1,024 took the audit of 10,000 generated images to 2.3 GiB (docs/scale.md, "The audit")
-BLOCK_BYTES = 2**26
+#: ... and at most ``block_bytes`` of float32 rows per block: 1/``BLOCK_SHARE`` of the ``--memory``
+#: budget (2 GB: 62.5 MB, 238 rows at 256 px, 3,814 at 64 px). At 256 px blocks of 1,024 (4 times
+#: that) took the audit of 10,000 generated images to 2.3 GiB (docs/scale.md, "The audit")
+BLOCK_SHARE = 32
+#: bounds of a block whatever the budget (a block below 1 MB costs more in overhead than it saves)
+MIN_BLOCK_BYTES, MAX_BLOCK_BYTES = 2**20, 2**30
+
+
+def block_bytes_for(memory: int) -> int:
+    """Bytes of float32 generated rows per block under a ``--memory`` budget of ``memory`` bytes."""
+    return int(min(MAX_BLOCK_BYTES, max(MIN_BLOCK_BYTES, int(memory) // BLOCK_SHARE)))
+
+
+BLOCK_BYTES = block_bytes_for(DEFAULT_MEMORY)
 #: ``--search auto`` searches SSIM / NCC in two stages from this much exhaustive work (real images x
 #: generated images x pixels per image): 400 real x 3,815 generated at 256 px, 400 x 61,035 at 64 px.
 #: The exhaustive full-map SSIM of that much takes about 3 minutes on one thread here (~5,000 pairs/s
@@ -69,12 +81,13 @@ class SearchPlan:
     real_candidates: int = DEFAULT_REAL_CANDIDATES  # K_r: real candidates per generated image
     low_side: int = DEFAULT_LOW_SIDE  # NCC stage 1: side of the downsampled images
     coarse: int = DEFAULT_COARSE  # SSIM stage 1: stride of the window positions, times the exact one (and side // 64)
-    block_rows: int = DEFAULT_BLOCK_ROWS  # generated rows read and compared at once
+    block_rows: int = DEFAULT_BLOCK_ROWS  # generated rows read and compared at once ...
+    block_bytes: int = BLOCK_BYTES  # ... and at most this many bytes of them as float32 (block_bytes_for(--memory))
 
     def __post_init__(self) -> None:
         if self.search not in SEARCHES:
             raise TrainprintError(f"--search {self.search!r}: expected one of {', '.join(SEARCHES)}")
-        for name in ("candidates", "real_candidates", "low_side", "coarse", "block_rows"):
+        for name in ("candidates", "real_candidates", "low_side", "coarse", "block_rows", "block_bytes"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise TrainprintError(f"search plan: {name}={v!r}; expected a whole number >= 1")
@@ -121,8 +134,8 @@ class GeneratedSet:
 
     @property
     def block_rows(self) -> int:
-        """Rows per block: the plan's, and at most ``BLOCK_BYTES`` of float32."""
-        return max(1, min(self.plan.block_rows, BLOCK_BYTES // (4 * int(np.prod(self.shape[1:])))))
+        """Rows per block: the plan's ``block_rows``, and at most its ``block_bytes`` of float32."""
+        return max(1, min(self.plan.block_rows, self.plan.block_bytes // (4 * int(np.prod(self.shape[1:])))))
 
     def __repr__(self) -> str:
         if isinstance(self.data, ShardStore):
@@ -139,6 +152,20 @@ class GeneratedSet:
         if isinstance(self.data, ShardStore):
             return self.data.block(start, stop)
         return as_float32(np.asarray(self.data[start:stop]), self.divisor)
+
+    def __getitem__(self, key: "slice | np.ndarray | list[int]") -> np.ndarray:
+        """float32 rows, as an (m, ...) float32 array would give them: ``G[a:b]`` (a block) or
+        ``G[index]`` (rows by number, in that order), so code written for arrays that reads rows
+        (``membership.mia.density.project``) reads a set a block at a time."""
+        if isinstance(key, slice):
+            start, stop, step = key.indices(len(self))
+            if step != 1:
+                raise TrainprintError(f"GeneratedSet[{key}]: only slices of step 1")
+            return self.block(start, stop)
+        index = np.asarray(key)
+        if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer):
+            raise TrainprintError(f"GeneratedSet[...]: expected a slice or a 1-d array of row numbers, got {key!r}")
+        return self.take(index)
 
     def blocks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
         for start in range(0, len(self), max(1, int(rows))):

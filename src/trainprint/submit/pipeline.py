@@ -43,6 +43,7 @@ import numpy as np
 from trainprint.core import files
 from trainprint.core.config import config_from_dict
 from trainprint.core.errors import TrainprintError
+from trainprint.core.memory import DEFAULT_MEMORY, parse_memory
 from trainprint.core.runs import CONFIG_FILE, RunRecord, check_out_dir, check_resume
 from trainprint.data.imageset import (GENERATED, REAL_NOT_USED, REAL_UNKNOWN, REAL_USED, ImageSet, labels_of,
                                       patients_of)
@@ -62,7 +63,8 @@ from trainprint.evaluation.selection import candidates
 from trainprint.evaluation.verdict import SELECTION_FILE, selection_of_run
 from trainprint.extractors.registry import make_extractor, run_params
 from trainprint.similarity.generated import GeneratedSet, SearchPlan
-from trainprint.similarity.generated import DEFAULT_CANDIDATES, DEFAULT_REAL_CANDIDATES, check_search
+from trainprint.similarity.generated import (DEFAULT_CANDIDATES, DEFAULT_REAL_CANDIDATES, block_bytes_for,
+                                             check_search)
 from trainprint.methods import BASELINES, DEFAULT_METHODS, TABLE2_METHODS, MethodOptions, MethodSpec, parse_method
 from trainprint.scoring import FitView, patient_calls, score_images
 from trainprint.submit.runfiles import majority_vote, real_unknown_ids, write_run_file
@@ -92,6 +94,7 @@ class SubmitConfig:
     real_candidates: int = DEFAULT_REAL_CANDIDATES  # two-stage: real candidates per generated image
     chunk: int = DEFAULT_CHUNK  # generated images decoded and embedded at once when streaming
     workers: int = 2  # Ray actors (--engine ray)
+    memory: int = DEFAULT_MEMORY  # bytes the run may hold at its peak (--memory): streamed blocks follow it
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -113,6 +116,7 @@ class SubmitConfig:
         if self.engine not in SUBMIT_ENGINES:
             raise TrainprintError(f"--engine {self.engine!r}: expected one of {', '.join(SUBMIT_ENGINES)}")
         check_search(self.search)
+        parse_memory(self.memory)
         self.plan("two-stage")  # checks candidates and real_candidates
         if not isinstance(self.chunk, int) or self.chunk < 1:
             raise TrainprintError(f"--chunk {self.chunk!r}: expected a whole number of images >= 1")
@@ -126,7 +130,8 @@ class SubmitConfig:
 
     def plan(self, search: str) -> SearchPlan:
         """The search plan of the generated test set (``search``: the resolved --search)."""
-        return SearchPlan(search=search, candidates=self.candidates, real_candidates=self.real_candidates)
+        return SearchPlan(search=search, candidates=self.candidates, real_candidates=self.real_candidates,
+                          block_bytes=block_bytes_for(self.memory))
 
     def engine_for(self, n_generated: int) -> str:
         """``memory``, ``local`` or ``ray``: ``auto`` streams from ``STREAM_MIN`` generated images."""

@@ -18,8 +18,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KernelDensity
 from sklearn.pipeline import make_pipeline
 
-#: at most this many images fit the PCA of the KDE / classifier scores (then every image is projected)
+#: at most this many images fit the PCA of the KDE / classifier scores (then every image is projected) ...
 PCA_FIT_ROWS = 2048
+#: ... and at most this many bytes of their vectors (float32): 2,048 images up to 128 px, 512 at 256 px
+#: (2,048 there, 512 MiB with the PCA's centred copy beside it, took the audit of 10,000 generated
+#: images past 2 GB)
+PCA_FIT_BYTES = 2**27
+#: bytes of vectors projected at once (4,096 images at 64 px, 256 at 256 px)
+PROJECT_BYTES = 2**26
 #: Nystroem components of the classifier's RBF kernel (fewer when fewer training images)
 NYSTROEM_COMPONENTS = 300
 
@@ -82,13 +88,16 @@ def gan_leaks_cal(D_qg: np.ndarray, D_qref: np.ndarray) -> np.ndarray:
 def project(X_ref: np.ndarray, X_g: np.ndarray, n_components: int, random_state: int,
             to_vectors: Callable[[np.ndarray], np.ndarray] = np.asarray) -> Callable[[np.ndarray], np.ndarray]:
     """A whitened PCA fitted label-free on generated + reference images (at most ``PCA_FIT_ROWS`` of
-    them, drawn with ``random_state``), whose vectors are ``to_vectors(rows)`` ((k, ...) -> (k, D));
-    returns ``proj(X (N, ...)) -> (N, c)`` float64. Vectors are made a block of rows at a time, so
-    the vectors of every generated image (for NCC a normalised copy, 2.6 GB at 10,000 images of
-    256 px) never exist at once."""
+    them and ``PCA_FIT_BYTES`` of their vectors, drawn with ``random_state``), whose vectors are
+    ``to_vectors(rows)`` ((k, ...) -> (k, D)); returns ``proj(X (N, ...)) -> (N, c)`` float64.
+    ``X_g`` and ``X`` may be arrays or a ``similarity.GeneratedSet`` (rows by slice and by index).
+    Vectors are made ``PROJECT_BYTES`` of rows at a time, so the vectors of every generated image (for
+    NCC a normalised copy, 2.6 GB at 10,000 images of 256 px) never exist at once."""
     m, n = len(X_g), len(X_g) + len(X_ref)
+    row_bytes = 4 * int(np.prod(X_ref.shape[1:]))
+    fit_rows = max(2, min(PCA_FIT_ROWS, PCA_FIT_BYTES // row_bytes))
     rng = np.random.default_rng(random_state)
-    pick = np.arange(n) if n <= PCA_FIT_ROWS else rng.choice(n, PCA_FIT_ROWS, replace=False)
+    pick = np.arange(n) if n <= fit_rows else rng.choice(n, fit_rows, replace=False)
     from_g = pick < m
     rows = np.empty(0)
     for mask, X, at in ((from_g, X_g, pick[from_g]), (~from_g, X_ref, pick[~from_g] - m)):
@@ -101,8 +110,10 @@ def project(X_ref: np.ndarray, X_g: np.ndarray, n_components: int, random_state:
     pca = PCA(n_components=c, whiten=True, svd_solver="randomized" if c < min(rows.shape) // 2 else "full",
               random_state=random_state).fit(rows)
 
+    step = max(1, PROJECT_BYTES // row_bytes)
+
     def proj(X: np.ndarray) -> np.ndarray:
-        return np.concatenate([pca.transform(to_vectors(X[i:i + 4096])) for i in range(0, len(X), 4096)]
+        return np.concatenate([pca.transform(to_vectors(X[i:i + step])) for i in range(0, len(X), step)]
                               ).astype(np.float64)
 
     return proj
