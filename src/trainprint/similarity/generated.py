@@ -80,7 +80,7 @@ class SearchPlan:
     candidates: int = DEFAULT_CANDIDATES  # K: generated candidates per real image (stage 1)
     real_candidates: int = DEFAULT_REAL_CANDIDATES  # K_r: real candidates per generated image
     low_side: int = DEFAULT_LOW_SIDE  # NCC stage 1: side of the downsampled images
-    coarse: int = DEFAULT_COARSE  # SSIM stage 1: stride of the window positions, times the exact one (and side // 64)
+    coarse: int = DEFAULT_COARSE  # SSIM stage 1: stride of the window positions, times the exact one (and side // 128)
     block_rows: int = DEFAULT_BLOCK_ROWS  # generated rows read and compared at once ...
     block_bytes: int = BLOCK_BYTES  # ... and at most this many bytes of them as float32 (block_bytes_for(--memory))
 

@@ -3,9 +3,9 @@ similarity of the candidates only.
 
 Stage 1 (cheap), one block of generated images at a time, a (c, mb) matrix of approximate
 similarities:
-- ``ssim``: SSIM itself on a grid of window positions ``coarse x max(1, side // 64)`` times
-  coarser than the exact one (64 px: every 4th position in each direction, 16x fewer; 256 px: every
-  16th);
+- ``ssim``: SSIM itself on a grid of window positions ``coarse x max(1, side // 128)`` times
+  coarser than the exact one (64 and 128 px: every 4th position in each direction, 16x fewer;
+  256 px: every 8th);
 - ``ncc``: NCC of the images area-downsampled to ``low_side x low_side`` (32; one matrix product).
 From it, a running top-K gives every real image its ``candidates`` best generated images, and
 each generated image gets its ``real_candidates`` best real images.
