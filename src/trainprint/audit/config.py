@@ -23,7 +23,7 @@ from trainprint.core.memory import DEFAULT_MEMORY, parse_memory
 from trainprint.core.seeding import check_seed
 from trainprint.evaluation.config import EvalConfig
 from trainprint.evaluation.groups import AUTO, NONE
-from trainprint.methods import BASELINES, SIMILARITY_METHODS, parse_method
+from trainprint.methods import BASELINES, SIMILARITY_METHODS, MethodSpec, parse_method
 from trainprint.similarity import PIXEL_SPACES
 from trainprint.similarity.generated import check_search
 
@@ -37,12 +37,13 @@ def _no_dev() -> EvalConfig:
     return EvalConfig(dev_dir="", methods=DEV_METHODS + BASELINES)
 
 
-def label_free_on_pixels(method: str) -> bool:
-    """Whether ``method`` can audit without a dev set: it reads no labels, compares the images
-    themselves (no trained extractor) and reads the generated images a block at a time
+def streams(spec: MethodSpec) -> bool:
+    """Whether ``spec`` can audit without a dev set, and reads the generated images as a
+    ``GeneratedSet`` (uint8, a block at a time) when a dev set recommends it: it reads no labels,
+    compares the images themselves (no trained extractor: its space is a pixel space) and can
     (``MethodSpec.streams``): ``sim-<pixel space>/<label-free rule>``, ``mia-<pixel space>/<score>``,
-    ``mia-fusion/rank``."""
-    spec = parse_method(method)
+    ``mia-fusion/rank``. The others (fingerprints, ``mia-disc/cnn``, label-reading methods) read the
+    generated images as rows of one representation."""
     return spec.streams and spec.extractor == "raw" and not spec.uses_labels and spec.space in PIXEL_SPACES
 
 
@@ -56,7 +57,7 @@ class AuditConfig:
     real_dir: str  # folder of the real images to audit
     evaluation: EvalConfig = field(default_factory=_no_dev)  # the shared settings (see above)
     reference_dir: str | None = None  # folder of real images known not to be in training (the null's sample)
-    method: str | None = None  # without a dev set: a label-free method on the pixels (label_free_on_pixels); None: the default
+    method: str | None = None  # without a dev set: a label-free method on the pixels (streams); None: the default
     fdr: float = 0.05  # with a reference: images are called used at Benjamini-Hochberg q <= fdr
     search: str = "auto"  # SSIM / NCC against the generated images: auto | exhaustive | two-stage (similarity.generated)
     memory: int = DEFAULT_MEMORY  # bytes the run may hold at its peak (--memory): block sizes follow it
@@ -96,7 +97,7 @@ class AuditConfig:
         else:
             method = self.method or DEFAULT_LABEL_FREE_METHOD
             spec = parse_method(method)
-            if not label_free_on_pixels(method):
+            if not streams(spec):
                 spaces = "|".join(PIXEL_SPACES)
                 raise TrainprintError(f"--method {method}: without --dev the method must be label-free on the "
                                       f"images themselves: sim-<{spaces}>/<rule> (a rule that reads no labels), "

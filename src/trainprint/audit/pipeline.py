@@ -46,7 +46,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from trainprint.audit.config import DEFAULT_LABEL_FREE_METHOD, AuditConfig
+from trainprint.audit.config import DEFAULT_LABEL_FREE_METHOD, AuditConfig, streams
 from trainprint.audit.result import AuditSummary, Counts, Folders, PatientSummary
 from trainprint.audit.stats import (bh_q_values, conformal_p_values, global_test, mixture_members,
                                     patient_p_values, reference_allows, rogan_gladen_members, storey_members,
@@ -179,7 +179,8 @@ def audit_images(inputs: Inputs, cfg: AuditConfig, out: str | Path, *, expected:
                                          gen_set if streams(spec) else None)
         with record.stage("neighbours"):
             pool = inputs.real.pixels if ref is None else np.concatenate([inputs.real.pixels, ref.pixels])
-            ms = membership_scores(space, inputs.real.pixels / np.float32(255.0), gen_set, pool / np.float32(255.0),
+            pool = pool / np.float32(255.0)  # the audited images are its first rows: one float copy of them
+            ms = membership_scores(space, pool[:len(inputs.real)], gen_set, pool,
                                    k=min(NEIGHBOURS, len(inputs.gen)), device=cfg.evaluation.device)
         with record.stage("statistics"):
             stats = _statistics(cfg, out, spec, selection, s_real, pred, s_ref, g_real, g_ref, notes)
@@ -269,14 +270,6 @@ def check_memory(inputs: Inputs, cfg: AuditConfig) -> tuple[int, int] | None:
 
 def _digests(pixels: np.ndarray) -> list[bytes]:
     return [p.tobytes() for p in np.ascontiguousarray(pixels)]
-
-
-def streams(spec: MethodSpec) -> bool:
-    """Whether ``spec`` reads the generated images as a ``GeneratedSet`` (uint8, a block at a time):
-    a label-free method on the raw images that can (``MethodSpec.streams``: ``sim-<space>/<rule>``,
-    ``mia-<space>/<score>``, ``mia-fusion/rank``). The others (fingerprints, ``mia-disc/cnn``,
-    label-reading methods fitted on a dev set) read them as rows of one representation."""
-    return spec.streams and spec.extractor == "raw" and not spec.uses_labels
 
 
 def generated_set(inputs: Inputs, ref: ImageSet | None, cfg: AuditConfig, space: str,

@@ -65,7 +65,8 @@ DemoFormat = Literal["png", "nifti"]
 
 MemoryOpt = Annotated[str, typer.Option(
     "--memory", metavar="SIZE", help="The peak memory the run may reach, e.g. 2GB, 1.5GiB or 800MB (GB = 10^9 bytes): "
-    "the generated images are read and compared in blocks of 1/32 of it.")]
+    "the generated images are read and compared in blocks of 1/32 of it (audit: and it says before it starts when "
+    "the images cannot fit).")]
 DeviceOpt = Annotated[
     Device, typer.Option("--device", help="auto (GPU when there is one), cpu or cuda.")
 ]

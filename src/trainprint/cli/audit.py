@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from trainprint.cli.app import (AxisOpt, CacheDirOpt, DeviceOpt, GroupsOpt, JsonOpt, NoCacheOpt, OutOpt, Preset,
+from trainprint.cli.app import (AxisOpt, CacheDirOpt, DeviceOpt, GroupsOpt, JsonOpt, MemoryOpt, NoCacheOpt, OutOpt, Preset,
                                ProgressOpt, Search, SeedOpt, SiblingsOpt, SizeOpt, SkipBadOpt, SliceStepOpt, WindowOpt, app, cache_choice,
                                say)
 
@@ -40,10 +40,7 @@ def audit_cmd(
         "--search", help="SSIM / NCC against the generated images: exhaustive (every pair), two-stage (cheap "
         "candidates, then the exact similarity on them only) or auto (two-stage when the exhaustive search would "
         "take minutes: from 10^11 real x generated x pixels).")] = "auto",
-    memory: Annotated[str, typer.Option(
-        "--memory", metavar="SIZE", help="The peak memory the run may reach, e.g. 2GB, 1.5GiB or 800MB (GB = 10^9 "
-        "bytes): the generated images are read and compared in blocks of 1/32 of it, and the audit says before it "
-        "starts when the images cannot fit.")] = "2GB",
+    memory: MemoryOpt = "2GB",
     fdr: Annotated[float, typer.Option("--fdr", help="With --reference: call used at Benjamini-Hochberg q <= "
                                        "this.")] = 0.05,
     preset: Annotated[Preset, typer.Option("--preset", help="Preset of trained extractors a candidate needs.")] = "fast",

@@ -62,10 +62,10 @@ def _malloc_trim():  # noqa: ANN202 - a ctypes function, or None
 
 def release_free_memory() -> bool:
     """Return the C heap's free pages to the operating system (glibc's ``malloc_trim(0)``; elsewhere
-    nothing). Decoding a folder allocates one small array per image and frees them all once they are
-    stacked into one; glibc keeps those pages, so without this the process stays larger than what
-    it holds by about the folder's size (0.56 GiB for 10,000 images of 256 px: docs/scale.md).
-    Returns whether it could ask."""
+    nothing). Decoding a folder allocates one small array per image and frees each once it is
+    copied into the folder's array; glibc may keep those pages, so without this the process can
+    stay larger than what it holds (0.56 GiB for 10,000 images of 256 px when they were all freed
+    at once: docs/scale.md). Returns whether it could ask."""
     trim = _malloc_trim()
     if trim is None:
         return False

@@ -37,7 +37,7 @@ from trainprint.data.cache import DecodeCache, default_cache_dir
 from trainprint.data.decode import BIT_DEPTHS, MIN_SIDE, WARNING_CONVERSIONS, from_16bit
 from trainprint.data.layout import LAYOUTS, ImageFile, detect_kind, list_images
 from trainprint.data.medical import MedicalRead, folder_format
-from trainprint.data.read import FileResult, read_files, rows_as_one, write_packs
+from trainprint.data.read import FileResult, read_files, stack_rows, write_packs
 from trainprint.data.reading import Reading, current_reading
 from trainprint.data.scale16 import one_scale
 from trainprint.data.volcache import read_medical_cached
@@ -256,12 +256,8 @@ def assemble(
         raise TrainprintError(f"{bad[0][0].path}: {bad[0][1].error}{more}")
     good = [(f, r) for f, r in zip(files, results) if r.item is not None]
     _check_splits_kept(path, files, good)
-    side = _check_sizes(path, good, size)
-    pixels = rows_as_one([r.item.pixels for _, r in good])  # type: ignore[union-attr]  # (N, S, S), no copy
-    if pixels is None:
-        pixels = np.empty((len(good), side, side), dtype=np.uint8)
-        for i, (_, r) in enumerate(good):
-            pixels[i] = r.item.pixels  # type: ignore[union-attr]
+    _check_sizes(path, good, size)  # one side, or an error
+    pixels = stack_rows([r.item.pixels for _, r in good])  # type: ignore[union-attr]  # (N, S, S)
     ids = np.array([f.id for f, _ in good], dtype=str)
     split = np.array([f.split for f, _ in good], dtype=str)
     patients = np.array([f.patient for f, _ in good], dtype=str) if any(f.patient for f, _ in good) else None

@@ -32,7 +32,7 @@ from trainprint.data.imageset import ImageSet
 from trainprint.data.layout import ImageFile
 from trainprint.data.load import CacheDir, assemble, is_volume_folder, open_cache, volume_cache
 from trainprint.data.medical import folder_format
-from trainprint.data.read import FileResult, read_files, rows_as_one, write_packs
+from trainprint.data.read import FileResult, read_files, stack_rows, write_packs
 from trainprint.data.reading import Reading, current_reading
 from trainprint.data.scale16 import one_scale
 from trainprint.data.volcache import read_medical_cached
@@ -98,7 +98,7 @@ def load_plain_folders(folders: Sequence[Folder], *, size: int | None = None, sk
     if flat:
         for i, images in zip((i for i, *_ in flat), _load_flat(flat, size, skip_bad, cache_dir, progress, reading)):
             out[i] = images
-        release_free_memory()  # the per-file arrays, now stacked, are freed: give their pages back
+        release_free_memory()  # the per-file arrays, freed as each was copied into its row: give their pages back
     return [images for images in out if images is not None]
 
 
@@ -149,10 +149,7 @@ def _checked(path: Path, split: str, what: str, files: list[ImageFile], results:
             listed = ", ".join(f"{s}x{s} ({n})" for s, n in sides.most_common())
             raise TrainprintError(f"{what} {path}: images differ in size: {listed}; pass --size N to resize all "
                                   "to N x N")
-    arrays = [item.pixels for _, item in good]
-    pixels = rows_as_one(arrays)  # (N, S, S): the decoded rows themselves, or one copy
-    if pixels is None:
-        pixels = np.stack(arrays, dtype=np.uint8, casting="unsafe")
+    pixels = stack_rows([item.pixels for _, item in good])  # (N, S, S): the decoded rows themselves, or one copy
     return ImageSet(np.array([f.id for f, _ in good], dtype=str), np.full(len(good), split), pixels, "")
 
 

@@ -12,16 +12,17 @@
 
 The decoded images are never held twice: a decoded image is copied, as it arrives, into row i of
 one (files, H, W) array (its file's number; the per-file array is then freed), and a pack's images
-are rows of the pack read from disk. ``rows_as_one`` then hands the folder's images over as one
-array without a copy where they are consecutive rows of one (docs/scale.md, "The audit").
+are rows of the pack read from disk. ``stack_rows`` then hands the folder's images over as one
+array, without a copy where they are consecutive rows of one (``rows_as_one``; docs/scale.md, "The
+audit").
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Sequence
 import warnings
+from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
@@ -136,6 +137,13 @@ def rows_as_one(arrays: Sequence[np.ndarray]) -> np.ndarray | None:
     if offset < 0 or offset + len(arrays) * row > flat.nbytes:
         return None
     return flat[offset:offset + len(arrays) * row].reshape(len(arrays), *first.shape)
+
+
+def stack_rows(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """(n, H, W) uint8: ``arrays`` (n (H, W) uint8 images of one size) as one array, the rows
+    themselves where ``rows_as_one`` finds them consecutive, else one copy."""
+    pixels = rows_as_one(arrays)
+    return pixels if pixels is not None else np.stack(arrays, dtype=np.uint8, casting="unsafe")
 
 
 def write_packs(cache: DecodeCache, files: list[ImageFile], results: list[FileResult],
