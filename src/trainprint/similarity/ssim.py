@@ -316,12 +316,27 @@ def ssim_pairs(X: np.ndarray, Y: np.ndarray, *, window: SSIMWindow, device: torc
     return pair_scores(X, Y, lambda x, y: _ssim_pair_block(x, y, window), device=device)
 
 
+def _images(X: np.ndarray, rows: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(len(rows), H, W) float32 tensor of images ``X[rows]``."""
+    return torch.as_tensor(np.ascontiguousarray(X[rows]), device=device).float()
+
+
 def _moments_of(X: np.ndarray, rows: np.ndarray, k: torch.Tensor, stride: int, device: torch.device,
-                per: int) -> list[torch.Tensor]:
-    """``moments`` of images ``X[rows]``, ``per`` images at a time, concatenated."""
-    parts = [moments(torch.as_tensor(np.ascontiguousarray(X[rows[s:s + per]]), device=device).float(), k, stride)
-             for s in range(0, len(rows), per)]
-    return [torch.cat([p[j] for p in parts]) for j in range(4)]
+                per: int, keep_x0: bool = True) -> list[torch.Tensor | None]:
+    """``moments`` of images ``X[rows]`` (rows not empty), ``per`` images at a time, each written into
+    one tensor as it comes (no list of parts beside their concatenation: that held the moments
+    twice). ``keep_x0=False``: the centred images are not kept (None; ``X[row] - mean`` gives them
+    back, bit for bit), which at 256 px is a third of what the moments hold."""
+    out: list[torch.Tensor | None] = []
+    for s in range(0, len(rows), per):
+        part = moments(_images(X, rows[s:s + per], device), k, stride)
+        if not out:
+            out = [torch.empty((len(rows), *t.shape[1:]), dtype=t.dtype, device=t.device) if j or keep_x0 else None
+                   for j, t in enumerate(part)]
+        for o, t in zip(out, part):
+            if o is not None:
+                o[s:s + len(t)] = t
+    return out
 
 
 def ssim_indexed_pairs(A: np.ndarray, ia: np.ndarray, B: np.ndarray, ib: np.ndarray, *, window: SSIMWindow,
@@ -329,8 +344,9 @@ def ssim_indexed_pairs(A: np.ndarray, ia: np.ndarray, B: np.ndarray, ib: np.ndar
     """(n,) float32 SSIM of the pairs ``(A[ia[i]], B[ib[i]])``; A (a, H, W), B (b, H, W) float32.
 
     Each image's local moments are computed once, not once per pair: those of every A image named
-    (A is the small side: the real images), those of B ``INDEXED_B_BYTES`` of them at a time, with
-    the pairs that name them; the pairs' covariances ``PAIR_PIXELS`` at a time (in cache)."""
+    (A is the small side: the real images; their centred images are made again from A for each
+    batch of pairs, not held), those of B ``INDEXED_B_BYTES`` of them at a time, with the pairs that
+    name them; the pairs' covariances ``PAIR_PIXELS`` at a time (in cache)."""
     ia, ib = np.asarray(ia, dtype=np.int64), np.asarray(ib, dtype=np.int64)
     out = np.empty(len(ia), dtype=np.float32)
     if not len(ia):
@@ -343,7 +359,7 @@ def ssim_indexed_pairs(A: np.ndarray, ia: np.ndarray, B: np.ndarray, ib: np.ndar
     chunk = max(1, INDEXED_B_BYTES // (4 * (h * w + 2 * lh * lw)))  # B images whose moments are held at once
     with torch.no_grad():
         used_a, ja = np.unique(ia, return_inverse=True)
-        ma = _moments_of(A, used_a, k, stride, device, per)
+        _, *ma = _moments_of(A, used_a, k, stride, device, per, keep_x0=False)  # mu0, mean, var
         order = np.argsort(ib, kind="stable")  # the pairs, grouped by their B image
         used_b, jb = np.unique(ib[order], return_inverse=True)
         bounds = np.searchsorted(jb, np.arange(0, len(used_b) + chunk, chunk))
@@ -355,6 +371,8 @@ def ssim_indexed_pairs(A: np.ndarray, ia: np.ndarray, B: np.ndarray, ib: np.ndar
                 pos = order[s:min(s + per, hi)]
                 i = torch.as_tensor(ja[pos])
                 j = torch.as_tensor(jb[s:s + len(pos)] - c * chunk)
-                out[pos] = _pair_ssim(tuple(m[i] for m in ma), tuple(m[j] for m in mb), k, stride,
+                mu0_a, mean_a, var_a = (m[i] for m in ma)
+                x0_a = _images(A, used_a[ja[pos]], device) - mean_a
+                out[pos] = _pair_ssim((x0_a, mu0_a, mean_a, var_a), tuple(m[j] for m in mb), k, stride,
                                       window).cpu().numpy()
     return out
