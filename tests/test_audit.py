@@ -230,7 +230,7 @@ def test_default_method_is_label_free_and_in_pixel_space() -> None:
     (("generated", "real_unknown", "--method", "vectornet-12/real/svm-2"), "without --dev"),
     (("generated", "real_unknown", "--fdr", "0"), "--fdr"),
     (("generated", "real_unknown", "--dev", "DEV", "--method", "sim-pixel/nn"), "--methods"),
-    (("generated", "real_unknown", "--method", "mia-disc/cnn"), "without --dev"),
+    (("generated", "real_unknown", "--method", "mia-fusion+contrastive/rank"), "without --dev"),
     (("generated", "real_unknown", "--method", "mia-fusion/features"), "without --dev"),
     (("generated", "real_unknown", "--memory", "2XB"), "--memory '2XB'"),
     (("generated", "real_unknown", "--memory", "300MB"), "--memory 300 MB: this audit needs about"),
@@ -338,6 +338,41 @@ def test_label_free_mia_methods_audit_without_a_dev_set(folders: dict[str, Path]
     members = {f"t{i:03d}" for i in range(40, 52)}
     top = {r["id"] for r in rows[:12]}
     assert len(top & members) >= 8, (method, sorted(top))
+
+
+@pytest.mark.parametrize("method", ["mia-ssim/domias-knn", "mia-fusion/rank"])
+def test_mia_scores_and_the_neighbour_list_share_one_two_stage_search(folders: dict[str, Path], tmp_path: Path,
+                                                                      monkeypatch, method: str) -> None:
+    """Under ``--search two-stage`` the ``mia-ssim`` distance scores read their nearest generated images
+    from the search that lists each audited image's neighbours: SSIM's two-stage search runs once."""
+    from trainprint.membership.scores import clear_cache
+    from trainprint.similarity import search
+
+    clear_cache()  # this process's earlier audits of the same folders searched them already
+    spaces: list[str] = []
+    real_search = search.two_stage_stats
+    monkeypatch.setattr(search, "two_stage_stats",
+                        lambda space, *a, **kw: spaces.append(space) or real_search(space, *a, **kw))
+    t = folders["test"]
+    assert _run(folders, tmp_path / "run", t / "generated", t / "real_unknown", "--reference", str(folders["ref"]),
+                "--method", method, "--search", "two-stage") == 0
+    assert spaces.count("ssim") == 1 and spaces.count("ncc") == (method == "mia-fusion/rank"), spaces
+    assert read_json(tmp_path / "run" / "audit.json")["verdict"] == "evidence of membership"
+
+
+def test_discriminator_audits_without_a_dev_set(folders: dict[str, Path], tmp_path: Path) -> None:
+    """``mia-disc/cnn`` is label-free on the pixels: it audits a bare folder, trained on the generated
+    images read a batch at a time (the smoke preset: the run, not the discriminator's power)."""
+    from trainprint.audit.pipeline import streams
+
+    assert streams(parse_method("mia-disc/cnn"))
+    t = folders["test"]
+    out = tmp_path / "run"
+    assert _run(folders, out, t / "generated", t / "real_unknown", "--reference", str(folders["ref"]),
+                "--method", "mia-disc/cnn", "--preset", "smoke") == 0
+    s = read_json(out / "audit.json")
+    assert s["method"] == "mia-disc/cnn" and s["counts"]["audited"] == 24
+    assert all(np.isfinite(float(r["score"])) for r in read_csv(out / "audit.csv"))
 
 
 def test_memory_budget_sets_the_block_size_and_is_recorded(folders: dict[str, Path], tmp_path: Path) -> None:

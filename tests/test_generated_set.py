@@ -95,6 +95,54 @@ def test_mia_scores_read_a_generated_set_a_block_at_a_time(data, space: str, sco
         "the copies score higher: the data test something"
 
 
+@pytest.mark.parametrize("space", ["ncc", "ssim"])
+@pytest.mark.parametrize("score", ["domias-knn", "gan-leaks-cal"])
+def test_mia_distance_scores_under_two_stage_search_equal_the_exhaustive_ones(data, space: str, score: str) -> None:
+    """A two-stage plan (8 candidates of 37 generated images) gives the ``mia-*`` distance scores of the
+    full exhaustive matrix wherever its candidates hold each image's exhaustive nearest generated
+    images, checked here with ``candidate_recall``."""
+    from trainprint.membership.mia import MiaMethod
+    from trainprint.membership.mia.density import gan_leaks_cal, knn_log_ratio
+    from trainprint.membership.mia.geometry import distances
+    from trainprint.membership.scores import siblings_of
+    from trainprint.similarity.twostage import candidate_recall
+
+    G, real, pool, groups = data
+    f = lambda x: x.astype(np.float32) / np.float32(255.0)  # noqa: E731
+    plan = SearchPlan(search="two-stage", candidates=8, real_candidates=2, block_rows=7)
+    assert candidate_recall(space, f(pool), f(G), plan, tops=(1,))["recall@1"] == 1.0  # k = 1: the nearest one
+    clear_cache()
+    gset = GeneratedSet(G, plan, divisor=255.0)
+    m = MiaMethod(space, score, random_state=3).fit(f(pool), None, gset, f(pool), groups)
+    got = m.decision_function(f(real))
+    # by hand, from the full matrices: the real image is pool row i, its siblings left out of its reference
+    D_g = distances(space, f(real), f(G))
+    D_r = distances(space, f(real), f(pool))
+    D_r[siblings_of(groups, len(pool))[:len(real)]] = np.inf
+    want = gan_leaks_cal(D_g, D_r) if score == "gan-leaks-cal" else knn_log_ratio(D_g, len(G), D_r, 1, m.dim_)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-3 if space == "ncc" else 1e-5)
+    assert want[:6].mean() > want[6:16].mean()
+
+
+def test_mia_scores_and_membership_scores_share_one_search(data, monkeypatch) -> None:
+    """The ``mia-*`` distance scores and ``membership_scores`` (k = 5, as the audit's neighbour list)
+    of one pool against one generated set search G once."""
+    from trainprint.membership.mia import MiaMethod
+    from trainprint.similarity import search
+
+    G, real, pool, groups = data
+    f = lambda x: x.astype(np.float32) / np.float32(255.0)  # noqa: E731
+    calls = []
+    real_search = search.two_stage_stats
+    monkeypatch.setattr(search, "two_stage_stats", lambda *a, **kw: calls.append(1) or real_search(*a, **kw))
+    clear_cache()
+    gset = GeneratedSet(G, SearchPlan(search="two-stage", candidates=8, block_rows=7), divisor=255.0)
+    for score in ("domias-knn", "gan-leaks-cal"):
+        MiaMethod("ssim", score).fit(f(pool), None, gset, f(pool), groups).decision_function(f(pool))
+    membership_scores("ssim", f(real), gset, f(pool), k=5, pool_groups=groups, device="cpu")
+    assert len(calls) == 1
+
+
 def test_fusion_reads_a_generated_set_a_block_at_a_time(data) -> None:
     from trainprint.membership.mia.fusion import FusionMethod
 
@@ -118,3 +166,17 @@ def test_generated_set_rows_by_slice_and_index() -> None:
         gset[::2]
     with pytest.raises(TrainprintError, match="slice or a 1-d array"):
         gset[np.array([0.5])]
+
+
+def test_discriminator_reads_a_generated_set_a_batch_at_a_time(data) -> None:
+    """``mia-disc/cnn`` trained on the uint8 generated set (rows read by number, a batch at a time)
+    is the one trained on the float32 array: the same batches, the same scores."""
+    from trainprint.membership.mia.discriminator import DiscriminatorMethod
+
+    G, real, pool, groups = data
+    f = lambda x: x.astype(np.float32) / np.float32(255.0)  # noqa: E731
+    want = DiscriminatorMethod("smoke", n_folds=2, random_state=2).fit(f(pool), None, f(G), f(pool), groups)
+    got = DiscriminatorMethod("smoke", n_folds=2, random_state=2).fit(
+        f(pool), None, GeneratedSet(G, SearchPlan(block_rows=5), divisor=255.0), f(pool), groups)
+    np.testing.assert_array_equal(got.decision_function(f(real)), want.decision_function(f(real)))
+    assert np.ptp(want.decision_function(f(real))) > 0

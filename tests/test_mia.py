@@ -48,7 +48,11 @@ def test_knn_log_ratio_is_the_knn_density_formula() -> None:
     D_qg, D_qref = rng.uniform(0.1, 2, (6, 9)), rng.uniform(0.1, 2, (6, 7))
     D_qref[np.arange(6), np.arange(6)] = np.inf  # each query is reference row i
     k, d = 2, 3.5
-    got = knn_log_ratio(D_qg, D_qref, k, d)
+    got = knn_log_ratio(D_qg, 9, D_qref, k, d)
+    nearest = np.sort(D_qg, axis=1)[:, :3]  # a search's top 3: the same answer
+    np.testing.assert_array_equal(knn_log_ratio(nearest, 9, D_qref, k, d), got)
+    with pytest.raises(ValueError, match="k=2"):
+        knn_log_ratio(nearest[:, :1], 9, D_qref, k, d)
     for i in range(6):
         r_g = np.sort(D_qg[i])[k - 1]
         ref = np.sort(D_qref[i][np.isfinite(D_qref[i])])

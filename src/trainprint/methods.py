@@ -146,7 +146,8 @@ def parse_method(method_id: str) -> MethodSpec:
     if len(parts) == 2 and parts[0].startswith("sim-"):
         return _similarity_spec(method_id, parts[0][len("sim-"):], parts[1])
     if method_id == DISCRIMINATOR:
-        return MethodSpec(method_id, "mia", "raw", space="pixel", rule="cnn", factory=_discriminator)
+        return MethodSpec(method_id, "mia", "raw", space="pixel", rule="cnn", streams=True,
+                          factory=_discriminator)
     if len(parts) == 2 and (parts[0] == FUSION or parts[0].startswith(FUSION + "+")):
         return _fusion_spec(method_id, tuple(parts[0].split("+")[1:]), parts[1])
     if len(parts) == 2 and parts[0].startswith("mia-") and parts[0] != "mia-disc":

@@ -42,7 +42,7 @@ def streams(spec: MethodSpec) -> bool:
     ``GeneratedSet`` (uint8, a block at a time) when a dev set recommends it: it reads no labels,
     compares the images themselves (no trained extractor: its space is a pixel space) and can
     (``MethodSpec.streams``): ``sim-<pixel space>/<label-free rule>``, ``mia-<pixel space>/<score>``,
-    ``mia-fusion/rank``. The others (fingerprints, ``mia-disc/cnn``, label-reading methods) read the
+    ``mia-fusion/rank``, ``mia-disc/cnn``. The others (fingerprints, label-reading methods) read the
     generated images as rows of one representation."""
     return spec.streams and spec.extractor == "raw" and not spec.uses_labels and spec.space in PIXEL_SPACES
 
@@ -101,7 +101,7 @@ class AuditConfig:
                 spaces = "|".join(PIXEL_SPACES)
                 raise TrainprintError(f"--method {method}: without --dev the method must be label-free on the "
                                       f"images themselves: sim-<{spaces}>/<rule> (a rule that reads no labels), "
-                                      f"mia-<{spaces}>/<score> or mia-fusion/rank")
+                                      f"mia-<{spaces}>/<score>, mia-fusion/rank or mia-disc/cnn")
             ev.group_rule.check()
             if ev.groups not in (AUTO, NONE) and not Path(ev.groups).is_file():
                 raise TrainprintError(f"--groups {ev.groups}: file not found; expected auto, none or a CSV file")

@@ -26,8 +26,8 @@ def audit_cmd(
         "strict, sibling-aware CV, with the selection-aware estimate and the permutation verdict.")] = None,
     method: Annotated[Optional[str], typer.Option(
         "--method", help="The one method scored, without --dev: label-free on the images, sim-<pixel|ncc|ssim>/<rule> "
-        "(default sim-ssim/calibrated), mia-<pixel|ncc|ssim>/<score> or mia-fusion/rank. With --dev the method is "
-        "chosen by CV: give the candidates with --methods.")] = None,
+        "(default sim-ssim/calibrated), mia-<pixel|ncc|ssim>/<score>, mia-fusion/rank or mia-disc/cnn. With --dev "
+        "the method is chosen by CV: give the candidates with --methods.")] = None,
     methods: Annotated[Optional[str], typer.Option(
         "--methods", help="The candidates a dev set's strict CV chooses among, so only with --dev (ids, globs or "
         "lists as for evaluate; default: every similarity method in pixel, NCC and SSIM space).")] = None,

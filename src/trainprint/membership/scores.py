@@ -33,7 +33,7 @@ import numpy as np
 
 from trainprint.core.errors import TrainprintError
 from trainprint.similarity.matrix import check_representation, needs_images, pairwise
-from trainprint.similarity.search import faiss_available, nearest_stats, stats_from_matrix
+from trainprint.similarity.search import NearestStats, faiss_available, nearest_stats, stats_from_matrix
 
 SCORE_NAMES = ("max", "topk", "nn", "calibrated")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -171,6 +171,25 @@ def shares_matrix(space: str, C: np.ndarray, G: Any, backend: str = "auto") -> b
     if not isinstance(G, np.ndarray) or C.shape[0] * G.shape[0] > MATRIX_MAX_ENTRIES:
         return False
     return not (backend == "faiss" or (backend == "auto" and not needs_images(space) and faiss_available()))
+
+
+#: neighbours a search keeps at least (``membership_scores``' default k): the ``mia-*`` distance scores
+#: ask for this many too, though they read one, so that they, the membership scores and the audit's
+#: neighbour list are served by one search of G
+NEAREST_K = 5
+
+
+def cached_nearest(space: str, C: np.ndarray, G: Any, *, k: int = NEAREST_K, backend: str = "auto",
+                   **opts: Any) -> NearestStats:
+    """``search.nearest_stats(space, C, G, k=k, backend=backend, **opts)``, kept in the cache of recent
+    results: read from the cached full ``C x G`` matrix where ``shares_matrix`` (the same numbers),
+    else one streamed search of G (a ``GeneratedSet``: its plan, e.g. two-stage). ``k`` is capped at |G|."""
+    k = max(1, min(int(k), len(G)))
+    if shares_matrix(space, C, G, backend):  # one similarity pass serves the search and every full-matrix use
+        nearest = lambda: stats_from_matrix(space, C, G, cached_pairwise(space, C, G, **opts), k=k, **opts)  # noqa: E731
+    else:  # generated images on disk, FAISS, or a matrix too large to keep: stream over G
+        nearest = lambda: nearest_stats(space, C, G, k=k, backend=backend, **opts)  # noqa: E731
+    return _cached(_digest("nearest", space, C, G, k, backend, sorted(opts.items())), nearest)
 
 
 def siblings_of(c_groups: np.ndarray | None, c: int) -> np.ndarray:
@@ -369,11 +388,7 @@ def membership_scores(
     C, r_to_c = union_of_reals(R, R_pool)
     c_groups = union_groups(R, R_pool, pool_groups)
     opt_key = sorted(opts.items())
-    if shares_matrix(space, C, G, backend):  # one similarity pass serves the search and every full-matrix use
-        nearest = lambda: stats_from_matrix(space, C, G, cached_pairwise(space, C, G, **opts), k=k, **opts)  # noqa: E731
-    else:  # generated images on disk, FAISS, or a matrix too large to keep: stream over G
-        nearest = lambda: nearest_stats(space, C, G, k=k, backend=backend, **opts)  # noqa: E731
-    st = _cached(_digest("nearest", space, C, G, k, backend, opt_key), nearest)
+    st = cached_nearest(space, C, G, k=k, backend=backend, **opts)
     counts = np.bincount(st.nearest_real, minlength=C.shape[0]).astype(np.int64)
     top_sim, top_idx = st.topk_sim[r_to_c], st.topk_idx[r_to_c]
     best = top_sim[:, 0]

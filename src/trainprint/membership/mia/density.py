@@ -57,32 +57,37 @@ def intrinsic_dimension(D_rr: np.ndarray, k: int = 10) -> float:
     return 1.0 / mean_inv if mean_inv > 0 else float("nan")
 
 
-def knn_log_ratio(D_qg: np.ndarray, D_qref: np.ndarray, k: int, dim: float) -> np.ndarray:
-    """kNN density ratio. ``D_qg`` (q, m): queries to generated; ``D_qref`` (q, n): queries to the
-    reference set, with inf where a query is that reference image. With r the distance to the k-th
-    neighbour, p(x) ~ k / (n V_d r^d), so
+def knn_log_ratio(d_g: np.ndarray, m: int, D_qref: np.ndarray, k: int, dim: float) -> np.ndarray:
+    """kNN density ratio. ``d_g`` (q, j): each query's distances to its j nearest generated images (any
+    order; j >= min(k, m), e.g. a search's top-k), ``m`` the number of generated images; ``D_qref`` (q, n):
+    queries to the reference set, with inf where a query is that reference image or its sibling. With r
+    the distance to the k-th neighbour, p(x) ~ k / (n V_d r^d), so
 
         log p_G(x) - log p_ref(x) = d (log r_ref - log r_G) + log(k_G / m) - log(k_ref / n_ref)
 
-    with ``dim`` = d (an intrinsic dimension) and n_ref the finite reference distances of the row.
-    Returns (q,) float64."""
-    floor = _floor(np.concatenate([D_qg.ravel(), D_qref[np.isfinite(D_qref)]]))
+    with ``dim`` = d (an intrinsic dimension) and n_ref the finite reference distances of the row. Both
+    r are at least ``_floor(D_qref)``, a scale read from the real images only (an exact copy in G has
+    r_G = 0). Returns (q,) float64."""
+    floor = _floor(D_qref)
     n_ref = np.isfinite(D_qref).sum(axis=1).astype(np.float64)  # (q,)
-    k_g = int(min(k, D_qg.shape[1]))
+    k_g = int(min(k, m))
+    if d_g.shape[1] < k_g:
+        raise ValueError(f"knn_log_ratio: {d_g.shape[1]} generated distances per query, k={k_g} needs as many")
     k_r = np.minimum(k, n_ref)
-    r_g = np.maximum(kth_smallest(D_qg, k_g), floor)
+    r_g = np.maximum(kth_smallest(d_g, k_g), floor)
     r_ref = np.maximum(kth_smallest(D_qref, int(k)), floor)  # inf where a row has fewer than k references
     r_ref = np.where(np.isfinite(r_ref), r_ref, np.maximum(np.max(np.where(np.isfinite(D_qref), D_qref, 0), axis=1), floor))
-    return dim * (np.log(r_ref) - np.log(r_g)) + np.log(k_g / D_qg.shape[1]) - np.log(k_r / np.maximum(n_ref, 1.0))
+    return dim * (np.log(r_ref) - np.log(r_g)) + np.log(k_g / m) - np.log(k_r / np.maximum(n_ref, 1.0))
 
 
-def gan_leaks_cal(D_qg: np.ndarray, D_qref: np.ndarray) -> np.ndarray:
+def gan_leaks_cal(d_g: np.ndarray, D_qref: np.ndarray) -> np.ndarray:
     """GAN-Leaks calibrated: ``d_min(x, reals other than x) - d_min(x, G)``, (q,) float64 (the paper's
-    calibrated distance with its sign turned so that higher = member). A query with no other real
-    image gets ``-d_min(x, G)``."""
-    d_g = D_qg.min(axis=1)
+    calibrated distance with its sign turned so that higher = member), from ``d_g`` (q, j) distances
+    to G (the nearest ones suffice) and ``D_qref`` (q, n) as in ``knn_log_ratio``. A query with no
+    other real image gets ``-d_min(x, G)``."""
+    d_min_g = d_g.min(axis=1)
     d_r = D_qref.min(axis=1)
-    return np.where(np.isfinite(d_r), d_r - d_g, -d_g)
+    return np.where(np.isfinite(d_r), d_r - d_min_g, -d_min_g)
 
 
 def project(X_ref: np.ndarray, X_g: np.ndarray, n_components: int, random_state: int,

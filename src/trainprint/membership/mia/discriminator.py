@@ -24,6 +24,7 @@ import dataclasses
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -72,10 +73,14 @@ PRESETS: dict[str, DiscriminatorConfig] = {
 class BalancedBatches:
     """BatchSource: ``(x (2B, 1, N, N) float, t (2B,) float)``: B real images (a fresh random pass over
     them each epoch) and B generated images drawn at random, per step, each image plus fresh
-    Gaussian noise of sd ``noise`` (both classes alike; drawn from the epoch's generator)."""
+    Gaussian noise of sd ``noise`` (both classes alike; drawn from the epoch's generator).
 
-    def __init__(self, real: torch.Tensor, gen: torch.Tensor, batch_size: int, noise: float = 0.0) -> None:
-        self.real, self.gen, self.batch_size = real, gen, batch_size  # (n, N, N), (m, N, N) float in [0, 1]
+    ``gen``: (m, N, N) float32 in [0, 1], an array or a ``similarity.GeneratedSet`` (uint8 or on disk,
+    rows read by number: the float32 copy of every generated image is never made); its rows are read
+    a batch at a time."""
+
+    def __init__(self, real: torch.Tensor, gen: Any, batch_size: int, noise: float = 0.0) -> None:
+        self.real, self.gen, self.batch_size = real, gen, batch_size  # (n, N, N) tensor, (m, N, N) rows
         self.noise = noise
         self.steps = math.ceil(len(real) / batch_size)
 
@@ -83,7 +88,8 @@ class BalancedBatches:
         order = torch.randperm(len(self.real), generator=generator)
         for s in range(self.steps):
             r = self.real[order[s * self.batch_size:(s + 1) * self.batch_size]]
-            g = self.gen[torch.randint(len(self.gen), (len(r),), generator=generator)]
+            pick = torch.randint(len(self.gen), (len(r),), generator=generator).numpy()
+            g = torch.from_numpy(np.asarray(self.gen[pick]))
             x = torch.cat([g, r]).unsqueeze(1)
             if self.noise > 0:
                 x = x + self.noise * torch.randn(x.shape, generator=generator)
@@ -134,9 +140,10 @@ class DiscriminatorMethod(BaseEstimator):
             return int(self.epochs)
         return max(1, math.ceil(cfg.steps / math.ceil(n_real / cfg.train.batch_size)))
 
-    def fit(self, R: np.ndarray, y: np.ndarray | None, G: np.ndarray, R_pool: np.ndarray | None = None,
+    def fit(self, R: np.ndarray, y: np.ndarray | None, G: Any, R_pool: np.ndarray | None = None,
             pool_groups: np.ndarray | None = None) -> "DiscriminatorMethod":
-        """R (n, N, N) and R_pool (p, N, N) real images in [0, 1] (their union is the real side), G (m, N, N);
+        """R (n, N, N) and R_pool (p, N, N) real images in [0, 1] (their union is the real side), G (m, N, N)
+        an array or a ``GeneratedSet`` (read a batch at a time);
         ``pool_groups`` (p,): sibling groups of the pool, which then share a cross-fitting fold (no
         image is scored by a discriminator that saw its siblings as real)."""
         cfg = self.config()
@@ -149,7 +156,7 @@ class DiscriminatorMethod(BaseEstimator):
             raise TrainprintError(f"mia-disc: images of {self.ref_.shape[1:]} px; needs at least {2**cfg.arch.blocks}")
         self.folds_ = pool_folds(len(self.ref_), self.n_folds, self.random_state, union_groups(R, pool, pool_groups))
         device = resolve_device(self.device)
-        real, gen = torch.from_numpy(self.ref_), torch.from_numpy(G)
+        real = torch.from_numpy(self.ref_)
         self.models_: list[nn.Module] = []
         self.history_: list[list[dict[str, float]]] = []
         self.scores_ = np.empty(len(self.ref_), dtype=np.float64)
@@ -160,7 +167,7 @@ class DiscriminatorMethod(BaseEstimator):
             with torch_seeded(seed):
                 model = Discriminator(cfg.arch)
                 self.history_.append(train(model, bce_objective,
-                                           BalancedBatches(fold_real, gen, cfg.train.batch_size, noise=cfg.noise),
+                                           BalancedBatches(fold_real, G, cfg.train.batch_size, noise=cfg.noise),
                                            train_cfg, device=device, seed=seed, desc=f"mia-disc fold {f}",
                                            meta={"mia-disc": plain(dataclasses.asdict(cfg.arch)), "noise": cfg.noise,
                                                  "fold": f}))

@@ -13,8 +13,9 @@ from trainprint.core.errors import TrainprintError
 from trainprint.membership.mia.crossfit import pool_folds
 from trainprint.membership.mia.density import (classifier_models, gan_leaks_cal, intrinsic_dimension, kde_models,
                                                knn_log_ratio, median_gamma, project)
-from trainprint.membership.mia.geometry import NO_VECTORS, distances, vectors
-from trainprint.membership.scores import in_one_pass, lookup_groups, siblings_of, union_groups, union_of_reals
+from trainprint.membership.mia.geometry import NO_VECTORS, distances, to_distance, vectors
+from trainprint.membership.scores import (NEAREST_K, cached_nearest, in_one_pass, lookup_groups, siblings_of,
+                                         union_groups, union_of_reals)
 from trainprint.similarity import check_representation
 
 #: score name -> what it is (the ``<score>`` of ``mia-<space>/<score>``)
@@ -135,7 +136,10 @@ class MiaMethod(BaseEstimator):
         if self.score in VECTOR_SCORES:
             Z = self.project_(R)
             return self._vector_score(Z, in_ref)
-        D_qg = distances(self.space, C, self.G_, device=self.device)[r_to_c]
+        # the nearest generated images of every image of C: one search of G (two-stage where G's plan
+        # says so), shared with the membership scores and the audit's neighbour list (NEAREST_K)
+        st = cached_nearest(self.space, C, self.G_, k=max(int(self.k), NEAREST_K), device=self.device)
+        d_g = to_distance(self.space, st.topk_sim[r_to_c])  # (n, j) distances to the j nearest
         D_qref = distances(self.space, C, C, device=self.device)[r_to_c][:, :n_ref].copy()
         rows = np.flatnonzero(in_ref >= 0)
         D_qref[rows] = np.where(siblings_of(self.ref_groups_, n_ref)[in_ref[rows]], np.inf, D_qref[rows])  # never
@@ -143,8 +147,8 @@ class MiaMethod(BaseEstimator):
         if not np.isfinite(D_qref).any(axis=1).all():
             raise TrainprintError(f"{self.method_id}: an image has no reference image outside its sibling group")
         if self.score == "gan-leaks-cal":
-            return gan_leaks_cal(D_qg, D_qref)
-        return knn_log_ratio(D_qg, D_qref, int(self.k), float(self.dim_))
+            return gan_leaks_cal(d_g, D_qref)
+        return knn_log_ratio(d_g, len(self.G_), D_qref, int(self.k), float(self.dim_))
 
     def predict(self, R: np.ndarray) -> np.ndarray:
         """(n,) int64, 1 = used (decision > 0)."""
