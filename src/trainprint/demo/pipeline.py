@@ -212,9 +212,8 @@ def run_demo(
 def _audit(data: Path, out: Path, seed: int, device: str, result: DemoResult, progress: bool) -> Path:
     """``trainprint audit data/test/generated data/test/real_unknown --reference
     data/dev/real_not_used``, its page, and its answers scored against the demo's key."""
-    from trainprint.audit.config import AuditConfig
+    from trainprint.audit.config import DEV_METHODS, AuditConfig
     from trainprint.audit.pipeline import audit
-    from trainprint.audit.config import DEV_METHODS
     from trainprint.evaluation.config import EvalConfig
     from trainprint.methods import BASELINES
     from trainprint.report.audit_page import build_audit_page

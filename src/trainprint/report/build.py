@@ -138,6 +138,14 @@ def section_test(run: Path, test_scores: dict | None, recommended: str | None) -
 
 
 # -------------------------------------------------------------------------------------- gallery
+def pixel_spaces() -> tuple[str, ...]:
+    """The similarity spaces computed on the images themselves (``similarity.PIXEL_SPACES``; imported
+    here, not at the top: it imports torch, which a report without a gallery never needs)."""
+    from trainprint.similarity.spaces import PIXEL_SPACES
+
+    return PIXEL_SPACES
+
+
 def _neighbour_space(run: Path, method: str, fold: str) -> tuple[str, dict[str, np.ndarray] | None]:
     """The space the gallery's neighbours are searched in: the method's fingerprints when the run
     has them (for the fold that held the image out, or ``all``), else pixels."""
@@ -145,7 +153,7 @@ def _neighbour_space(run: Path, method: str, fold: str) -> tuple[str, dict[str, 
         space = method[4:].split("/")[0]
     else:
         space = method.split("/")[0]
-    if space in ("pixel", "ncc", "ssim"):
+    if space in pixel_spaces():
         return space, None
     for tag in (f"fold-{fold}", "all"):
         p = run / "fingerprints" / tag / f"{space}.npz"
@@ -175,7 +183,8 @@ def section_gallery(run: Path, scores: dict | None, method: str | None = None, r
         return missing("images.npz (the run's images)")
     if scores is None:
         return missing("scores.csv (which real images score highest)")
-    from trainprint.similarity.matrix import pairwise
+    from trainprint.similarity.matrix import pairwise  # torch: only when a gallery is drawn
+    from trainprint.similarity.spaces import space_of
 
     imgs = load_npz(run / "images.npz")
     ids, split, pixels = imgs["ids"].astype(str), imgs["split"].astype(str), imgs["pixels"]
@@ -199,7 +208,7 @@ def section_gallery(run: Path, scores: dict | None, method: str | None = None, r
         seen.add(rid)
         space, fp = _neighbour_space(run, method, str(d["fold"][j]))
         if fp is None or rid not in set(fp["ids"].astype(str)):
-            space, fp = (space if space in ("pixel", "ncc", "ssim") else "pixel"), None
+            space, fp = (space if space in pixel_spaces() else "pixel"), None
         picked.append((j, rid, row_of[rid], space, fp))
         if len(picked) >= GALLERY_IMAGES:
             break
@@ -217,10 +226,10 @@ def section_gallery(run: Path, scores: dict | None, method: str | None = None, r
             gids = [g for g in ids[gen] if g in fid]
             sims = pairwise(space, fp["X"][[fid[rid]]], fp["X"][[fid[g] for g in gids]])[0]
             g_rows = np.asarray([row_of[g] for g in gids])
-            what = f"{space} fingerprint space, -L2 distance"
+            what = f"{space} fingerprint space, {space_of(space).similarity}"
         else:
             sims, g_rows = in_pixels[(space, r)], gen
-            what = {"pixel": "pixels, -RMS difference", "ncc": "pixels, NCC", "ssim": "pixels, SSIM"}[space]
+            what = f"pixels, {space_of(space).similarity}"
         best = np.argsort(-sims, kind="stable")[:GALLERY_NEIGHBOURS]
         label = {"real_used": "U", "real_not_used": "NU"}.get(split[r], split[r])
         cells = [f"<div class='cell real'><img src='data:image/png;base64,{image_to_base64(pixels[r])}' "

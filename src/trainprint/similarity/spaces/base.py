@@ -40,9 +40,11 @@ class Space:
 
     ``on_images``: its items are (N, H, W) images (else (N, D) fingerprints); ``two_stage``: it has
     a cheap first stage for two-stage search; ``exact_rerank``: the search ranks by a fast, less
-    precise formula, and the similarities reported are recomputed from the pairs (``indexed_pairs``)."""
+    precise formula, and the similarities reported are recomputed from the pairs (``indexed_pairs``);
+    ``similarity``: what a similarity value is, in words (reports show it beside the values)."""
 
     name: str
+    similarity: str = "-L2 distance"
     on_images: bool = True
     two_stage: bool = False
     exact_rerank: bool = False

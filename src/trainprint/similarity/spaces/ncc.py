@@ -37,6 +37,7 @@ def cheap_vectors(X: np.ndarray, low_side: int, device: torch.device) -> torch.T
 @dataclass(frozen=True)
 class NCCSpace(ProductSpace):
     name: str = "ncc"
+    similarity: str = "NCC"
     two_stage: bool = True
 
     def prepare(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, object, float]:

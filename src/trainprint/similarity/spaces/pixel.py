@@ -12,5 +12,6 @@ class PixelSpace(EuclideanSpace):
     """(N, H, W) images in [0, 1]; distance = RMS difference; vectors = the flattened pixels."""
 
     name: str = "pixel"
+    similarity: str = "-RMS difference"
     on_images: bool = True
     rms: bool = True

@@ -21,6 +21,7 @@ from trainprint.similarity.ssim import (SSIMWindow, default_b_block, ssim_indexe
 @dataclass(frozen=True)
 class SSIMSpace(Space):
     name: str = "ssim"
+    similarity: str = "SSIM"
     two_stage: bool = True
     has_vectors: bool = False
 
