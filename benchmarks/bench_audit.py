@@ -97,14 +97,14 @@ def build(work: Path, n_gen: int, size: int, members: int, copies: int, seed: in
 
 
 def run_audit(folders: dict[str, Path], out: Path, cache: Path, extra: list[str]) -> dict:
-    """One ``trainprint audit`` child: wall seconds, peak RSS (GB), stages, summary."""
+    """One ``trainprint audit`` child: wall seconds, peak RSS (GiB), stages, summary."""
     cmd = [sys.executable, "-m", "trainprint", "audit", str(folders["generated"]), str(folders["real"]),
            "--reference", str(folders["reference"]), "--out", str(out), "--cache-dir", str(cache), "--no-progress",
            *extra]
     wall, peak = run_child(cmd, out)
     run = json.loads((out / "run.json").read_text())
     summary = json.loads((out / "audit.json").read_text())
-    return {"wall_s": wall, "peak_rss_gb": peak / 2**30, "stages": run.get("timings_s", {}),
+    return {"wall_s": wall, "peak_rss_gib": peak / 2**30, "stages": run.get("timings_s", {}),
             "stage_rss_mib": run.get("peak_rss_mib", {}), "summary": summary, "rows": (out / "audit.csv").read_text().splitlines()}
 
 
@@ -154,7 +154,7 @@ def main() -> None:
     lines = [f"matmul {peak / 1e9:.1f} GFLOP/s (float32, {torch.get_num_threads()} threads, measured now); "
              f"{args.n_gen:,} generated x {len(list(folders['real'].iterdir()))} audited x "
              f"{len(list(folders['reference'].iterdir()))} reference images, {args.size} px",
-             "", "| run | wall (s) | peak RSS (GiB) | load (s) | stages (s; peak RSS so far at its end, GiB) | verdict | "
+             "", "| run | wall (s) | peak RSS: GiB (GB) | load (s) | stages (s; peak RSS so far at its end, GiB) | verdict | "
              "planted members called used |", "|---|---|---|---|---|---|---|"]
     cache = args.work / "cache"
     if cache.exists():
@@ -167,7 +167,8 @@ def main() -> None:
         load = r["wall_s"] - sum(stages.values())
         used = [row.split(",")[1] for row in r["rows"][1:] if row.split(",")[2] == "used"]
         found = len(planted & set(used))
-        lines.append(f"| {name} | {r['wall_s']:.1f} | {r['peak_rss_gb']:.2f} | {load:.1f} | "
+        peak = f"{r['peak_rss_gib']:.3f} ({r['peak_rss_gib'] * 2**30 / 1e9:.3f})"
+        lines.append(f"| {name} | {r['wall_s']:.1f} | {peak} | {load:.1f} | "
                      + ", ".join(f"{k} {v:.1f}" + (f" ({r['stage_rss_mib'][k] / 1024:.2f})" if k in r["stage_rss_mib"]
                                                                  else "") for k, v in stages.items())
                      + f" | {r['summary']['verdict']} | {found} of {len(planted)} ({len(used)} called in all) |")
