@@ -168,15 +168,21 @@ def test_generated_set_rows_by_slice_and_index() -> None:
         gset[np.array([0.5])]
 
 
-def test_discriminator_reads_a_generated_set_a_batch_at_a_time(data) -> None:
-    """``mia-disc/cnn`` trained on the uint8 generated set (rows read by number, a batch at a time)
-    is the one trained on the float32 array: the same batches, the same scores."""
+def test_discriminator_reads_a_generated_set_a_batch_at_a_time(data, tmp_path) -> None:
+    """``mia-disc/cnn`` trained on the uint8 generated set, or on shards on disk (rows read by
+    number, a batch at a time), is the one trained on the float32 array: the same batches, the same
+    scores."""
+    from trainprint.data.shards import ShardWriter
     from trainprint.membership.mia.discriminator import DiscriminatorMethod
 
     G, real, pool, groups = data
     f = lambda x: x.astype(np.float32) / np.float32(255.0)  # noqa: E731
+    w = ShardWriter(tmp_path / "shards", "test", G.shape[1:], str(G.dtype), divisor=255.0)
+    for i in range(0, len(G), 10):
+        w.write(i // 10, G[i:i + 10], np.arange(i, min(i + 10, len(G))).astype(str))
+    store = w.finish(-(-len(G) // 10))
     want = DiscriminatorMethod("smoke", n_folds=2, random_state=2).fit(f(pool), None, f(G), f(pool), groups)
-    got = DiscriminatorMethod("smoke", n_folds=2, random_state=2).fit(
-        f(pool), None, GeneratedSet(G, SearchPlan(block_rows=5), divisor=255.0), f(pool), groups)
-    np.testing.assert_array_equal(got.decision_function(f(real)), want.decision_function(f(real)))
+    for G_set in (GeneratedSet(G, SearchPlan(block_rows=5), divisor=255.0), store):
+        got = DiscriminatorMethod("smoke", n_folds=2, random_state=2).fit(f(pool), None, G_set, f(pool), groups)
+        np.testing.assert_array_equal(got.decision_function(f(real)), want.decision_function(f(real)))
     assert np.ptp(want.decision_function(f(real))) > 0

@@ -174,8 +174,8 @@ def shares_matrix(space: str, C: np.ndarray, G: Any, backend: str = "auto") -> b
 
 
 #: neighbours a search keeps at least (``membership_scores``' default k): the ``mia-*`` distance scores
-#: ask for this many too, though they read one, so that they, the membership scores and the audit's
-#: neighbour list are served by one search of G
+#: ask for this many too (they read k, 1 by default), so that they, the membership scores and the
+#: audit's neighbour list are served by one search of G
 NEAREST_K = 5
 
 

@@ -66,8 +66,8 @@ def knn_log_ratio(d_g: np.ndarray, m: int, D_qref: np.ndarray, k: int, dim: floa
         log p_G(x) - log p_ref(x) = d (log r_ref - log r_G) + log(k_G / m) - log(k_ref / n_ref)
 
     with ``dim`` = d (an intrinsic dimension) and n_ref the finite reference distances of the row. Both
-    r are at least ``_floor(D_qref)``, a scale read from the real images only (an exact copy in G has
-    r_G = 0). Returns (q,) float64."""
+    r are at least ``_floor(D_qref)``, a scale read from the distances of the scored images to the
+    reference images only (an exact copy in G has r_G = 0). Returns (q,) float64."""
     floor = _floor(D_qref)
     n_ref = np.isfinite(D_qref).sum(axis=1).astype(np.float64)  # (q,)
     k_g = int(min(k, m))
