@@ -37,15 +37,16 @@ def needs_images(space: str) -> bool:
 def check_representation(space: str, X: np.ndarray, what: str = "X") -> np.ndarray:
     """``X`` as a float32 array of the shape ``space`` needs, or a TrainprintError.
 
-    A ``GeneratedSet`` or ``ShardStore`` (rows on disk) is checked for its shape and returned as
-    it is: its rows are read a block at a time where they are used (their values were checked
+    A ``GeneratedSet`` is checked for its shape and returned as it is, a ``ShardStore`` (rows on
+    disk) as a ``GeneratedSet`` of it (the default plan), so that every caller reads either by
+    block or by row number: their rows are read where they are used (their values were checked
     finite when they were written)."""
     want = 3 if needs_images(space) else 2
     if isinstance(X, (GeneratedSet, ShardStore)):
         if X.ndim != want or len(X) == 0:
             shape = "(N, H, W) images" if want == 3 else "(N, D) fingerprints"
             raise TrainprintError(f"similarity {space!r}: {what} must be non-empty {shape}, got shape {X.shape}")
-        return X  # type: ignore[return-value]
+        return GeneratedSet(X) if isinstance(X, ShardStore) else X  # type: ignore[return-value]
     X = np.asarray(X)
     if X.ndim != want or X.shape[0] == 0:
         shape = "(N, H, W) images" if want == 3 else "(N, D) fingerprints"

@@ -25,7 +25,6 @@ import torch
 
 from trainprint.core.device import resolve_device
 from trainprint.core.errors import TrainprintError
-from trainprint.data.shards import ShardStore
 from trainprint.similarity.pairs import pair_similarity
 from trainprint.similarity.generated import GeneratedSet
 from trainprint.similarity.matrix import block_columns, check_representation, iter_blocks
@@ -86,9 +85,7 @@ def nearest_stats(
             raise TrainprintError(f"nearest_stats: the faiss backend works in fingerprint spaces, not {space!r}")
         if not faiss_available():
             raise TrainprintError("nearest_stats: faiss is not installed (pip install 'trainprint[faiss]')")
-    if isinstance(G, ShardStore):
-        G = GeneratedSet(G)
-    if isinstance(G, GeneratedSet):
+    if isinstance(G, GeneratedSet):  # a ShardStore is one now (check_representation)
         if G.shape[1:] != C.shape[1:]:
             raise TrainprintError(f"similarity {space!r}: real items are {C.shape[1:]}, generated {G.shape[1:]}")
         return _set_stats(space, C, G, k, use_faiss, **opts)

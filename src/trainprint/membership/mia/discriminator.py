@@ -37,12 +37,10 @@ from trainprint.core.device import resolve_device
 from trainprint.core.errors import TrainprintError
 from trainprint.core.seeding import torch_seeded
 from trainprint.core.torchstate import plain
-from trainprint.data.shards import ShardStore
 from trainprint.membership.mia.crossfit import pool_folds
 from trainprint.membership.scores import union_groups, union_of_reals
 from trainprint.nets.discriminator import Discriminator, DiscriminatorArch
 from trainprint.similarity import check_representation
-from trainprint.similarity.generated import GeneratedSet
 from trainprint.training import TrainConfig, train
 
 
@@ -150,9 +148,7 @@ class DiscriminatorMethod(BaseEstimator):
         image is scored by a discriminator that saw its siblings as real)."""
         cfg = self.config()
         R = check_representation("pixel", R, "R")
-        G = check_representation("pixel", G, "G")
-        if isinstance(G, ShardStore):  # rows on disk: read by number through a GeneratedSet
-            G = GeneratedSet(G)
+        G = check_representation("pixel", G, "G")  # an array or a GeneratedSet (a ShardStore made one)
         pool = None if R_pool is None else check_representation("pixel", R_pool, "R_pool")
         self.ref_, _ = union_of_reals(R, pool)
         side = min(self.ref_.shape[1:])
